@@ -1,0 +1,38 @@
+# One image for the web (uvicorn, ASGI) and worker (celery) services of docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PORTAL_DATA_DIR=/data
+
+# ffmpeg: ingest, proxies and the studio tools; gettext: compilemessages below.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg gettext \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+
+# Static files and translations are baked into the image. collectstatic runs with the production
+# settings on purpose: they store static files with CompressedManifestStaticFilesStorage, which
+# needs the manifest (hashed names) that only a production-mode collectstatic writes. The key is a
+# throwaway for this build step only; no database is touched.
+RUN export PORTAL_ENV=production SECRET_KEY=build-step-only-not-a-secret PORTAL_DATA_DIR=/tmp/build-data \
+    && python manage.py collectstatic --noinput --verbosity 0 \
+    && if find . -name '*.po' | grep -q .; then python manage.py compilemessages --verbosity 0; fi \
+    && rm -rf /tmp/build-data
+
+RUN useradd --system --uid 10001 --home-dir /app portal \
+    && mkdir -p /data \
+    && chown portal /data
+USER portal
+VOLUME ["/data"]
+EXPOSE 8000
+
+# Behind a TLS-terminating reverse proxy: trust its X-Forwarded-* headers.
+CMD ["uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--forwarded-allow-ips", "*"]

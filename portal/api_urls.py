@@ -1,0 +1,37 @@
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from portal.accounts.api import ApiTokenViewSet, MeView
+from portal.footage.api import AssetViewSet, VersionViewSet
+from portal.footage.tus import UploadCreateView, UploadView
+from portal.projects.api import ProjectMemberViewSet, ProjectViewSet
+from portal.review.api import DecisionViewSet, NoteViewSet, NotificationViewSet
+from portal.studios.api import AuditEventViewSet, InvitationViewSet, StudioMemberViewSet, StudioViewSet
+from portal.toolruns.api import ToolRunViewSet, ToolViewSet
+
+router = SimpleRouter()
+router.register("studios", StudioViewSet, basename="studio")
+router.register(r"studios/(?P<studio_pk>[0-9]+)/members", StudioMemberViewSet, basename="studio-member")
+router.register(r"studios/(?P<studio_pk>[0-9]+)/invitations", InvitationViewSet, basename="studio-invitation")
+router.register(r"studios/(?P<studio_pk>[0-9]+)/audit-events", AuditEventViewSet, basename="studio-audit-event")
+router.register("projects", ProjectViewSet, basename="project")
+router.register(r"projects/(?P<project_pk>[0-9]+)/members", ProjectMemberViewSet, basename="project-member")
+router.register(r"projects/(?P<project_pk>[0-9]+)/assets", AssetViewSet, basename="project-asset")
+router.register(r"projects/(?P<project_pk>[0-9]+)/versions", VersionViewSet, basename="project-version")
+router.register(r"projects/(?P<project_pk>[0-9]+)/toolruns", ToolRunViewSet, basename="project-toolrun")
+router.register(r"projects/(?P<project_pk>[0-9]+)/tools", ToolViewSet, basename="project-tool")
+router.register(r"projects/(?P<project_pk>[0-9]+)/versions/(?P<version_pk>[0-9]+)/notes", NoteViewSet, basename="version-note")
+router.register(
+    r"projects/(?P<project_pk>[0-9]+)/versions/(?P<version_pk>[0-9]+)/decisions", DecisionViewSet, basename="version-decision"
+)
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("tokens", ApiTokenViewSet, basename="token")
+
+app_name = "api"
+urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
+    # tus 1.0.0 resumable uploads
+    path("projects/<int:project_pk>/uploads/", UploadCreateView.as_view(), name="tus-create"),
+    path("uploads/<uuid:upload_id>/", UploadView.as_view(), name="tus-upload"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,130 @@
+"""REST API for assets, versions and ingest status (uploads themselves speak tus: see tus.py)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import mixins, serializers
+
+from portal.access.api import ScopedViewSet
+from portal.access.policy import Action
+from portal.footage import selectors
+from portal.footage.models import Asset, AssetVersion
+from portal.projects.api import _project
+from portal.review.services import approval_state, is_released
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    asset = serializers.IntegerField(source="asset_id", read_only=True)
+    uploaded_by = serializers.EmailField(source="uploaded_by.email", read_only=True, default=None)
+    links = serializers.SerializerMethodField()
+    approval = serializers.SerializerMethodField(help_text="not_required | pending | approved | changes_requested | rejected")
+
+    class Meta:
+        model = AssetVersion
+        fields = [
+            "id",
+            "asset",
+            "number",
+            "status",
+            "reject_reason",
+            "original_name",
+            "size",
+            "sha256",
+            "media_info",
+            "provenance",
+            "note",
+            "uploaded_by",
+            "created_at",
+            "ready_at",
+            "approval",
+            "links",
+        ]
+        read_only_fields = fields
+
+    def get_links(self, version) -> dict[str, str]:
+        if version.status != AssetVersion.Status.READY:
+            return {}
+        project = version.asset.project
+        base = {"studio": project.studio.slug, "project": project.code, "version_id": version.pk}
+        links = {}
+        for what, field in (
+            ("proxy", "proxy_key"),
+            ("poster", "poster_key"),
+            ("filmstrip", "filmstrip_key"),
+            ("waveform", "waveform_key"),
+        ):
+            if getattr(version, field):
+                links[what] = reverse("footage:media", kwargs={**base, "what": what})
+        if version.file_key and is_released(version):
+            links["download"] = reverse("footage:download", kwargs=base)
+        links["review"] = reverse("review:review", kwargs=base)
+        return links
+
+    def get_approval(self, version) -> str:
+        return approval_state(version)
+
+
+class AssetSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Asset
+        fields = ["id", "project", "name", "kind", "shot_code", "created_at", "latest_version"]
+        read_only_fields = fields
+
+    def get_latest_version(self, asset) -> dict | None:
+        latest = getattr(asset, "latest", None)
+        return VersionSerializer(latest, context=self.context).data if latest is not None else None
+
+
+class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """The project's assets, newest first, each with its latest version (filter with ?kind=)."""
+
+    serializer_class = AssetSerializer
+    queryset = Asset.objects.none()
+    lookup_value_regex = "[0-9]+"
+    policy_actions = {"GET": Action.FOOTAGE_VIEW}
+
+    def get_scope(self):
+        return _project(self.kwargs["project_pk"])
+
+    def scoped_queryset(self, scope):
+        kind = self.request.query_params.get("kind")
+        if kind and kind not in Asset.Kind.values:
+            raise serializers.ValidationError({"kind": f"Unknown kind; choose one of {', '.join(Asset.Kind.values)}."})
+        return selectors.assets_for_project(scope, kind=kind)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return selectors.attach_latest(page) if page is not None else None
+
+    def get_object(self):
+        asset = super().get_object()
+        return selectors.attach_latest([asset])[0]
+
+
+class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Every version in the project with its ingest status and media info (filter with ?asset=, ?status=)."""
+
+    serializer_class = VersionSerializer
+    queryset = AssetVersion.objects.none()
+    lookup_value_regex = "[0-9]+"
+    policy_actions = {"GET": Action.FOOTAGE_VIEW}
+
+    def get_scope(self):
+        return _project(self.kwargs["project_pk"])
+
+    def scoped_queryset(self, scope):
+        qs = selectors.versions_for_project(scope).select_related("asset__project__studio")
+        asset = self.request.query_params.get("asset")
+        if asset:
+            if not asset.isdigit():
+                raise serializers.ValidationError({"asset": "An asset id is a number."})
+            qs = qs.filter(asset_id=int(asset))
+        status = self.request.query_params.get("status")
+        if status:
+            if status not in AssetVersion.Status.values:
+                raise serializers.ValidationError({"status": f"Choose one of {', '.join(AssetVersion.Status.values)}."})
+            qs = qs.filter(status=status)
+        return qs

@@ -1,0 +1,147 @@
+"""Assets (a named thing in a project), their versions (v1, v2 ... each one file), and the tus
+uploads that bring the files in. Storage keys are always the server's: the name a user gave is
+kept only as metadata (`original_name`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.projects.models import Project
+
+
+class Asset(models.Model):
+    class Kind(models.TextChoices):
+        FOOTAGE = "footage", _("Footage")
+        PLATE = "plate", _("Plate")
+        REFERENCE = "reference", _("Reference")
+        SUBTITLES = "subtitles", _("Subtitles")
+        MUSIC = "music", _("Music")
+        GENERATED = "generated", _("Generated")
+
+    # What a person may upload: generated assets only ever come from tool runs.
+    UPLOADABLE_KINDS = (Kind.FOOTAGE, Kind.PLATE, Kind.REFERENCE, Kind.SUBTITLES, Kind.MUSIC)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assets")
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.FOOTAGE)
+    shot_code = models.CharField(_("shot code"), max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["project", "kind"])]
+
+    def __str__(self):
+        return self.name
+
+
+class AssetVersion(models.Model):
+    class Status(models.TextChoices):
+        UPLOADING = "uploading", _("Uploading")
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        REJECTED = "rejected", _("Rejected")
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UPLOADING)
+    reject_reason = models.TextField(blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    media_info = models.JSONField(default=dict, blank=True)
+    # Server-chosen storage keys (empty until the file exists).
+    file_key = models.CharField(max_length=500, blank=True)
+    proxy_key = models.CharField(max_length=500, blank=True)
+    poster_key = models.CharField(max_length=500, blank=True)
+    filmstrip_key = models.CharField(max_length=500, blank=True)
+    filmstrip_times = models.JSONField(default=list, blank=True)
+    waveform_key = models.CharField(max_length=500, blank=True)
+    # For generated versions: tool and version, params, input SHA-256s, model, seed, duration.
+    provenance = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    ingest_attempts = models.PositiveSmallIntegerField(default=0)
+    # Held by the worker ingesting this version and renewed as it works; a lapsed lease means the
+    # worker died, and the recovery pass dispatches the version again.
+    ingest_lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asset", "-number"]
+        constraints = [models.UniqueConstraint(fields=["asset", "number"], name="uniq_asset_version_number")]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self):
+        return f"{self.asset.name} v{self.number}"
+
+    @property
+    def project(self) -> Project:
+        # The access policy places an object by its .project.
+        return self.asset.project
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY
+
+    @property
+    def is_generated(self) -> bool:
+        return self.asset.kind == Asset.Kind.GENERATED
+
+    @property
+    def duration(self) -> float | None:
+        return (self.media_info or {}).get("duration")
+
+    @property
+    def video(self) -> dict:
+        return (self.media_info or {}).get("video") or {}
+
+    @property
+    def audio(self) -> dict:
+        return (self.media_info or {}).get("audio") or {}
+
+
+class Upload(models.Model):
+    """One tus upload. The offset lives here (not in a cache), so a restart loses nothing; a
+    short lease taken with a compare-and-set on the offset makes concurrent PATCHes safe."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("In progress")
+        COMPLETE = "complete", _("Complete")
+        TERMINATED = "terminated", _("Terminated")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="uploads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
+    version = models.OneToOneField(AssetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="upload")
+    length = models.BigIntegerField(null=True, blank=True, help_text="Declared length; null while deferred.")
+    offset = models.BigIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    part_key = models.CharField(max_length=500)
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self):
+        return f"upload {self.id}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.status == self.Status.ACTIVE and self.expires_at <= timezone.now()

@@ -1,0 +1,671 @@
+"""Every write to assets, versions and uploads: policy, audit and live events meet here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import shutil
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q, Sum
+from django.utils import timezone
+
+from portal.access.enforce import require
+from portal.access.policy import Action
+from portal.audit.services import record
+from portal.footage import partstore, storage
+from portal.footage.models import Asset, AssetVersion, Upload
+from portal.live.services import publish_on_commit
+from portal.projects.models import Project
+
+log = logging.getLogger(__name__)
+
+GENERATED_LABEL = "AI-GENERATED - NOT APPROVED"
+
+
+class UploadError(Exception):
+    """A tus request that cannot be honoured; `status` is the HTTP status the protocol wants."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def clean_display_name(raw: str, *, fallback: str = "untitled") -> str:
+    """A name safe to show and to put in a Content-Disposition: no path, no control or bidi
+    characters, at most 200 characters. It is only ever metadata, never a key."""
+    raw = (raw or "").replace("\\", "/").split("/")[-1]
+    kept = []
+    for char in unicodedata.normalize("NFC", raw):
+        category = unicodedata.category(char)
+        if category.startswith("C"):  # Cc control (NUL...), Cf format (RTL overrides...), Cs, Co, Cn
+            continue
+        kept.append(char)
+    name = "".join(kept).strip().strip(".").strip()
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
+    return name or fallback
+
+
+# --- quota ------------------------------------------------------------------------------------
+
+
+def studio_bytes_committed(studio_id: int, *, excluding_upload=None) -> int:
+    """Bytes stored (every version that holds a file) plus bytes promised by active uploads."""
+    stored = (
+        AssetVersion.objects.filter(asset__project__studio_id=studio_id)
+        .exclude(status=AssetVersion.Status.UPLOADING)
+        .exclude(status=AssetVersion.Status.REJECTED)
+        .aggregate(total=Sum("size"))["total"]
+        or 0
+    )
+    active = Upload.objects.filter(project__studio_id=studio_id, status=Upload.Status.ACTIVE, expires_at__gt=timezone.now())
+    if excluding_upload is not None:
+        active = active.exclude(pk=excluding_upload.pk)
+    promised = active.aggregate(total=Sum("length"))["total"] or 0
+    # A deferred-length upload has promised what it has written so far, at least.
+    promised += active.filter(length__isnull=True).aggregate(total=Sum("offset"))["total"] or 0
+    return stored + promised
+
+
+def _check_size(project: Project, length: int, *, upload=None) -> None:
+    limit = settings.FOOTAGE_MAX_FILE_SIZE
+    if length > limit:
+        raise UploadError(413, f"This file is {_human(length)}; the largest file the portal accepts is {_human(limit)}.")
+    quota = project.studio.storage_quota_bytes
+    used = studio_bytes_committed(project.studio_id, excluding_upload=upload)
+    if used + length > quota:
+        raise UploadError(
+            413,
+            f"This file ({_human(length)}) would take {project.studio.name} over its storage quota: "
+            f"{_human(used)} of {_human(quota)} is already used.",
+        )
+
+
+def _human(n: int) -> str:
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} bytes"
+
+
+# --- tus creation, PATCH, termination -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """What the client asked for in Upload-Metadata, already decoded."""
+
+    filename: str
+    kind: str
+    name: str
+    shot_code: str
+    asset_id: int | None
+    note: str
+    sha256: str
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """Upload-Metadata: comma-separated `key base64value` pairs (tus 1.0.0, creation)."""
+    result: dict[str, str] = {}
+    if not header:
+        return result
+    for pair in header.split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, _, value = pair.partition(" ")
+        if not key or len(key) > 64 or key in result:
+            raise UploadError(400, "Upload-Metadata is malformed: each key must appear once.")
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True) if value.strip() else b""
+            result[key] = decoded.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise UploadError(400, f"Upload-Metadata value of “{key}” is not base64 of UTF-8 text.") from exc
+    return result
+
+
+def _upload_request(project: Project, metadata: dict[str, str]) -> UploadRequest:
+    filename = clean_display_name(metadata.get("filename") or metadata.get("name") or "")
+    kind = (metadata.get("kind") or Asset.Kind.FOOTAGE).strip().lower()
+    if kind not in Asset.UPLOADABLE_KINDS:
+        choices = ", ".join(k.value for k in Asset.UPLOADABLE_KINDS)
+        raise UploadError(400, f"“{kind}” is not a kind you can upload. Choose one of: {choices}.")
+    asset_id = None
+    if metadata.get("asset"):
+        if not metadata["asset"].isdigit():
+            raise UploadError(400, "The asset to add a version to must be given by its number.")
+        asset_id = int(metadata["asset"])
+        if not Asset.objects.filter(pk=asset_id, project=project).exclude(kind=Asset.Kind.GENERATED).exists():
+            raise UploadError(404, "That asset does not exist in this project.")
+    sha256 = (metadata.get("sha256") or "").strip().lower()
+    if sha256 and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
+        raise UploadError(400, "The sha256 in Upload-Metadata must be 64 hexadecimal digits.")
+    shot_code = clean_display_name(metadata.get("shot_code") or "", fallback="")[:64]
+    return UploadRequest(
+        filename=filename,
+        kind=kind,
+        name=clean_display_name(metadata.get("asset_name") or "", fallback="") or filename,
+        shot_code=shot_code,
+        asset_id=asset_id,
+        note=(metadata.get("note") or "")[:2000],
+        sha256=sha256,
+    )
+
+
+def upload_create(*, actor, project: Project, length: int | None, metadata_header: str | None) -> Upload:
+    """tus creation: reserve the upload (and its asset version, status uploading) before any byte."""
+    require(actor, Action.FOOTAGE_UPLOAD, project)
+    metadata = parse_metadata(metadata_header)
+    wanted = _upload_request(project, metadata)
+    if length is not None:
+        if length < 0:
+            raise UploadError(400, "Upload-Length must be a whole number of bytes.")
+        if length == 0:
+            raise UploadError(400, "This file is empty (0 bytes): there is nothing to upload.")
+    with transaction.atomic():
+        project = Project.objects.select_for_update().select_related("studio").get(pk=project.pk)
+        # Checked under the project's lock, so two uploads started together cannot both fit the last gigabyte.
+        _check_size(project, length or 0)
+        if wanted.asset_id is not None:
+            asset = Asset.objects.select_for_update().get(pk=wanted.asset_id)
+        else:
+            asset = Asset(project=project, name=wanted.name, kind=wanted.kind, shot_code=wanted.shot_code, created_by=actor)
+            asset.full_clean()
+            asset.save()
+        number = (asset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = AssetVersion.objects.create(
+            asset=asset,
+            number=number,
+            status=AssetVersion.Status.UPLOADING,
+            original_name=wanted.filename,
+            size=length,
+            note=wanted.note,
+            uploaded_by=actor,
+        )
+        upload = Upload(
+            project=project,
+            user=actor,
+            version=version,
+            length=length,
+            metadata={**metadata, "filename": wanted.filename, "sha256": wanted.sha256},
+            expires_at=timezone.now() + timedelta(hours=settings.TUS_EXPIRY_HOURS),
+        )
+        upload.part_key = f"{storage.studio_prefix(project.studio_id)}/uploads/{upload.pk}/part"
+        upload.save()
+        record(
+            action="footage.upload.start",
+            actor=actor,
+            project=project,
+            target=version,
+            details={
+                "upload": str(upload.pk),
+                "asset": asset.pk,
+                "version": number,
+                "length": length,
+                "filename": wanted.filename,
+                "kind": asset.kind,
+            },
+        )
+        publish_on_commit(project.pk, "asset.changed", {"asset": asset.pk, "version": version.pk, "status": version.status})
+    return upload
+
+
+def upload_for(actor, upload_id) -> Upload:
+    """The actor's own upload, or 404: an upload URL is worthless to anyone else."""
+    upload = (
+        Upload.objects.select_related("project__studio", "version__asset").filter(pk=upload_id, user_id=actor.pk).first()
+        if getattr(actor, "is_authenticated", False)
+        else None
+    )
+    if upload is None or upload.status == Upload.Status.TERMINATED:
+        raise UploadError(404, "No such upload.")
+    # Lost membership or a suspended studio: the upload is gone for them too.
+    require(actor, Action.PROJECT_VIEW, upload.project)
+    return upload
+
+
+def upload_head(*, actor, upload_id) -> Upload:
+    upload = upload_for(actor, upload_id)
+    if upload.is_expired:
+        raise UploadError(410, "This upload expired; start it again.")
+    return upload
+
+
+def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
+    if not header:
+        return None
+    algorithm, _, value = header.strip().partition(" ")
+    if algorithm.lower() not in settings.TUS_CHECKSUM_ALGORITHMS:
+        raise UploadError(400, f"Checksum algorithm “{algorithm}” is not supported; use sha256.")
+    try:
+        return algorithm.lower(), base64.b64decode(value.strip(), validate=True)
+    except binascii.Error as exc:
+        raise UploadError(400, "Upload-Checksum is not base64.") from exc
+
+
+def upload_patch(
+    *, actor, upload_id, offset: int, body: BinaryIO, checksum: tuple[str, bytes] | None, length: int | None = None
+) -> Upload:
+    """Append one chunk. Exactly one of two concurrent PATCHes at the same offset wins: each takes
+    a lease with a compare-and-set on (offset, lease); the loser gets 409."""
+    upload = upload_for(actor, upload_id)
+    require(actor, Action.FOOTAGE_UPLOAD, upload.project)
+    if upload.status == Upload.Status.COMPLETE:
+        raise UploadError(409 if offset != upload.offset else 403, "This upload is already complete.")
+    if upload.is_expired:
+        raise UploadError(410, "This upload expired; start it again.")
+    if length is not None:
+        upload = _set_deferred_length(upload, length)
+    if offset != upload.offset:
+        raise UploadError(409, f"Upload-Offset {offset} does not match the upload's offset {upload.offset}.")
+    token = secrets.token_hex(16)
+    now = timezone.now()
+    claimed = (
+        Upload.objects.filter(pk=upload.pk, offset=offset, status=Upload.Status.ACTIVE)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_token=token, lease_until=now + timedelta(seconds=settings.TUS_LEASE_SECONDS))
+    )
+    if not claimed:
+        upload.refresh_from_db(fields=["offset", "status"])
+        if upload.offset != offset:
+            raise UploadError(409, f"Upload-Offset {offset} does not match the upload's offset {upload.offset}.")
+        raise UploadError(409, "Another request is writing to this upload right now; retry with HEAD.")
+    try:
+        if upload.length is not None:
+            room = upload.length - offset
+        else:
+            # Deferred length: the chunk may not take the upload past the size limit or the quota.
+            room = min(
+                settings.FOOTAGE_MAX_FILE_SIZE - offset,
+                upload.project.studio.storage_quota_bytes
+                - studio_bytes_committed(upload.project.studio_id, excluding_upload=upload)
+                - offset,
+            )
+        try:
+            written = partstore.write_chunk(upload, body, offset=offset, limit=max(room, 0), checksum=checksum)
+        except partstore.ChunkTooLarge as exc:
+            if upload.length is not None:
+                raise UploadError(413, "This chunk goes past the upload's declared length.") from exc
+            raise UploadError(413, "This upload would go past the largest file size or the studio's quota.") from exc
+        except partstore.ChunkChecksumMismatch as exc:
+            raise UploadError(460, "Checksum mismatch: the chunk was not stored; send it again.") from exc
+    except BaseException:
+        Upload.objects.filter(pk=upload.pk, lease_token=token).update(lease_token="", lease_until=None)
+        raise
+    with transaction.atomic():
+        new_offset = offset + written
+        done = upload.length is not None and new_offset >= upload.length
+        updated = Upload.objects.filter(pk=upload.pk, lease_token=token).update(
+            offset=new_offset,
+            lease_token="",
+            lease_until=None,
+            status=Upload.Status.COMPLETE if done else Upload.Status.ACTIVE,
+            completed_at=timezone.now() if done else None,
+        )
+        if not updated:  # our lease ran out and someone else took over: their write wins
+            raise UploadError(409, "This chunk took too long and was overtaken; retry with HEAD.")
+        upload.refresh_from_db()
+        if done:
+            _upload_completed(upload)
+    return upload
+
+
+def _set_deferred_length(upload: Upload, length: int) -> Upload:
+    if upload.length is not None:
+        if upload.length != length:
+            raise UploadError(400, "Upload-Length cannot change once it is set.")
+        return upload
+    if length < upload.offset or length == 0:
+        raise UploadError(400, "Upload-Length is smaller than what was already sent.")
+    with transaction.atomic():
+        project = Project.objects.select_for_update().select_related("studio").get(pk=upload.project_id)
+        _check_size(project, length, upload=upload)
+        Upload.objects.filter(pk=upload.pk, length__isnull=True).update(length=length)
+        AssetVersion.objects.filter(pk=upload.version_id).update(size=length)
+    upload.refresh_from_db()
+    return upload
+
+
+def _upload_completed(upload: Upload) -> None:
+    version = AssetVersion.objects.select_for_update().get(pk=upload.version_id)
+    version.status = AssetVersion.Status.PROCESSING
+    version.size = upload.length
+    version.save(update_fields=["status", "size"])
+    record(
+        action="footage.upload.complete",
+        actor=upload.user,
+        project=upload.project,
+        target=version,
+        details={"upload": str(upload.pk), "length": upload.length},
+    )
+    publish_on_commit(
+        upload.project_id, "asset.changed", {"asset": version.asset_id, "version": version.pk, "status": version.status}
+    )
+    from portal.footage.tasks import ingest_version
+
+    transaction.on_commit(lambda: ingest_version.delay(version.pk))
+
+
+def upload_terminate(*, actor, upload_id) -> None:
+    """tus termination: the client gives up; every stored byte goes, and the empty version with it."""
+    upload = upload_for(actor, upload_id)
+    if upload.status == Upload.Status.COMPLETE:
+        raise UploadError(403, "This upload is complete and being processed; it can no longer be cancelled.")
+    _discard_upload(upload, actor=actor, reason="terminated")
+
+
+def _discard_upload(upload: Upload, *, actor, reason: str) -> None:
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update().filter(pk=upload.pk, status=Upload.Status.ACTIVE).first()
+        if locked is None:
+            return
+        locked.status = Upload.Status.TERMINATED
+        locked.save(update_fields=["status"])
+        version = AssetVersion.objects.select_related("asset").filter(pk=locked.version_id).first()
+        details = {"upload": str(locked.pk), "offset": locked.offset, "length": locked.length, "reason": reason}
+        record(action=f"footage.upload.{reason}", actor=actor, project=upload.project, target=version or locked, details=details)
+        if version is not None and version.status == AssetVersion.Status.UPLOADING:
+            asset = version.asset
+            version.delete()
+            if not asset.versions.exists():
+                asset.delete()
+            publish_on_commit(upload.project_id, "asset.changed", {"asset": asset.pk, "status": "removed"})
+        transaction.on_commit(lambda: partstore.delete(locked))
+
+
+def uploads_expire(*, now=None) -> int:
+    """Periodic: drop uploads past their expiry (and their bytes). Returns how many went."""
+    now = now or timezone.now()
+    expired = list(
+        Upload.objects.select_related("project__studio").filter(status=Upload.Status.ACTIVE, expires_at__lte=now)[:500]
+    )
+    for upload in expired:
+        _discard_upload(upload, actor=None, reason="expired")
+    return len(expired)
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+
+def _claim_for_ingest(version_id: int) -> AssetVersion | None:
+    """Compare-and-set so a redelivered task never ingests a version twice at once or again."""
+    with transaction.atomic():
+        now = timezone.now()
+        version = (
+            AssetVersion.objects.select_for_update()
+            .select_related("asset__project__studio")
+            .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
+            .filter(Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=now))
+            .first()
+        )
+        if version is None:
+            return None
+        if version.ingest_attempts >= settings.FOOTAGE_INGEST_MAX_ATTEMPTS:
+            upload = Upload.objects.filter(version=version).first()
+            _reject(version, "Processing this file failed repeatedly; upload it again or contact support.", upload=upload)
+            return None
+        version.ingest_attempts += 1
+        version.ingest_lease_until = now + timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS)
+        version.save(update_fields=["ingest_attempts", "ingest_lease_until"])
+    return version
+
+
+def _renew_lease(version_id: int) -> None:
+    AssetVersion.objects.filter(pk=version_id, status=AssetVersion.Status.PROCESSING).update(
+        ingest_lease_until=timezone.now() + timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS)
+    )
+
+
+def ingests_recover() -> int:
+    """Periodic and at start-up: versions still processing whose worker's lease lapsed (the
+    worker died, or the message was lost) are dispatched again; the claim's attempt counter
+    turns a file that kills its worker every time into a rejection after a few tries."""
+    from portal.footage.tasks import ingest_version
+
+    stale = list(
+        AssetVersion.objects.filter(status=AssetVersion.Status.PROCESSING)
+        .filter(Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=timezone.now()))
+        .exclude(upload__completed_at__gt=timezone.now() - timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS))
+        .values_list("pk", flat=True)[:200]
+    )
+    for version_id in stale:
+        ingest_version.delay(version_id)
+    return len(stale)
+
+
+def _reject(version: AssetVersion, reason: str, *, upload: Upload | None = None) -> None:
+    """Mark rejected with the reason the user will read; keep no byte of the file."""
+    version.status = AssetVersion.Status.REJECTED
+    version.reject_reason = reason
+    keys = [version.file_key, version.proxy_key, version.poster_key, version.filmstrip_key, version.waveform_key]
+    version.file_key = version.proxy_key = version.poster_key = version.filmstrip_key = version.waveform_key = ""
+    version.save()
+    record(
+        action="footage.ingest.rejected",
+        actor=None,
+        project=version.asset.project,
+        target=version,
+        details={"reason": reason},
+    )
+    publish_on_commit(
+        version.asset.project_id,
+        "asset.changed",
+        {"asset": version.asset_id, "version": version.pk, "status": version.status, "reason": reason},
+    )
+    transaction.on_commit(lambda: storage.delete_quietly(*keys))
+    if upload is not None:
+        transaction.on_commit(lambda: partstore.delete(upload))
+
+
+def version_ingest(*, version_id: int) -> AssetVersion | None:
+    """Verify, probe, store and derive: turns an uploaded file into something the browser plays.
+    Called by the ingest task; safe to call twice (the claim makes the second a no-op)."""
+    from studio_tools.media import MediaRejected, parse_subtitles, probe, sha256_file
+
+    version = _claim_for_ingest(version_id)
+    if version is None:
+        return None
+    upload = Upload.objects.select_related("project__studio").filter(version=version).first()
+    workdir = Path(tempfile.mkdtemp(prefix=f"ingest-{version.pk}-", dir=settings.FOOTAGE_TEMP_DIR))
+    try:
+        if upload is None:
+            raise RuntimeError(f"version {version.pk} has no upload to ingest")
+        file_key = storage.version_key(version, "original")
+        local = partstore.materialize(upload, workdir)
+        if storage.is_local() and not local.exists() and storage.default_storage.exists(file_key):
+            # A worker died after moving the part into place: this retry picks up from there.
+            local = Path(storage.default_storage.path(file_key))
+        size = local.stat().st_size
+        digest = sha256_file(local)
+        expected = (upload.metadata or {}).get("sha256")
+        if size != upload.length:
+            with transaction.atomic():
+                _reject(
+                    version, f"The file arrived incomplete ({size} of {upload.length} bytes); upload it again.", upload=upload
+                )
+            return version
+        if expected and expected != digest:
+            with transaction.atomic():
+                _reject(
+                    version,
+                    "The file's SHA-256 does not match the one given at upload: it was damaged on the way.",
+                    upload=upload,
+                )
+            return version
+        media = None
+        try:
+            if version.asset.kind == Asset.Kind.SUBTITLES:
+                cues = parse_subtitles(local, filename=version.original_name or "subtitles.srt")
+                info = {"kind": "subtitles", "cues": len(cues), "duration": cues[-1].end if cues else 0.0}
+            else:
+                media = probe(local, filename=version.original_name or None)
+                info = media.to_dict()
+        except MediaRejected as exc:
+            with transaction.atomic():
+                _reject(version, exc.reason, upload=upload)
+            return version
+        _renew_lease(version.pk)
+        # Local storage: the part file moves into place (no copy); object storage: it is uploaded.
+        storage.move_local_into(file_key, local)
+        local_original = storage.local_path_or_copy(file_key, workdir, "original") if storage.is_local() else local
+        try:
+            derived = _make_derivatives(version, media, local_original, workdir) if media is not None else {}
+        except MediaRejected as exc:  # accepted by the probe, but ffmpeg could not decode it through
+            with transaction.atomic():
+                _reject(version, exc.reason, upload=upload)
+            return version
+        with transaction.atomic():
+            version = AssetVersion.objects.select_for_update().select_related("asset__project__studio").get(pk=version.pk)
+            version.sha256 = digest
+            version.size = size
+            version.media_info = info
+            version.file_key = file_key
+            for field, value in derived.items():
+                setattr(version, field, value)
+            version.status = AssetVersion.Status.READY
+            version.ready_at = timezone.now()
+            version.ingest_lease_until = None
+            version.save()
+            record(
+                action="footage.ingest.ready",
+                actor=None,
+                project=version.asset.project,
+                target=version,
+                details={"sha256": digest, "size": size, "kind": info.get("kind"), "duration": info.get("duration")},
+            )
+            publish_on_commit(
+                version.asset.project_id,
+                "asset.ready",
+                {"asset": version.asset_id, "version": version.pk, "status": version.status},
+            )
+        if upload is not None:
+            partstore.delete(upload)
+        return version
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _make_derivatives(version: AssetVersion, media, source: Path, workdir: Path) -> dict:
+    """Proxy, poster, filmstrip, waveform (whichever the media has), each stored under the
+    version's keys. Returns the fields to set on the version. Renews the ingest lease as it goes,
+    so a long transcode is not mistaken for a dead worker."""
+    from studio_tools.media import make_filmstrip, make_poster, make_proxy, make_waveform
+
+    last_renewal = [time.monotonic()]
+
+    def progress(_fraction: float) -> None:
+        if time.monotonic() - last_renewal[0] > 30:
+            last_renewal[0] = time.monotonic()
+            _renew_lease(version.pk)
+
+    out: dict = {}
+    # Generated media is watchable before a producer approves it, but only with the label burned in.
+    from portal.review.services import is_released
+
+    label = None if is_released(version) else GENERATED_LABEL
+
+    def keep(field: str, name: str) -> None:
+        out[field] = storage.save_file(storage.version_key(version, name), workdir / name)
+
+    if media.kind == "video":
+        make_proxy(source, workdir / "proxy.mp4", media, progress=progress, burn_in=label)
+        keep("proxy_key", "proxy.mp4")
+        make_poster(source, workdir / "poster.jpg", media, burn_in=label)
+        keep("poster_key", "poster.jpg")
+        if label is None:  # unlabelled thumbnails of unapproved generated frames would slip past the gate
+            strip = make_filmstrip(source, workdir / "filmstrip.jpg", media)
+            keep("filmstrip_key", "filmstrip.jpg")
+            out["filmstrip_times"] = list(strip.times)
+    elif media.kind == "still":
+        make_proxy(source, workdir / "proxy.jpg", media, burn_in=label)
+        keep("proxy_key", "proxy.jpg")
+        make_poster(source, workdir / "poster.jpg", media, burn_in=label)
+        keep("poster_key", "poster.jpg")
+    elif media.kind == "audio":
+        make_proxy(source, workdir / "proxy.m4a", media, progress=progress)
+        keep("proxy_key", "proxy.m4a")
+    if media.has_audio:
+        make_waveform(source, workdir / "waveform.png", media)
+        keep("waveform_key", "waveform.png")
+    return out
+
+
+def version_rederive(*, version_id: int) -> AssetVersion | None:
+    """Make the browser derivatives again from the stored original: after a producer approves a
+    generated plate, its proxy and poster lose the "not approved" label (and it gets a filmstrip)."""
+    from studio_tools.media import probe
+
+    version = AssetVersion.objects.select_related("asset__project__studio").filter(pk=version_id).first()
+    if version is None or version.status != AssetVersion.Status.READY or not version.file_key:
+        return None
+    workdir = Path(tempfile.mkdtemp(prefix=f"rederive-{version.pk}-", dir=settings.FOOTAGE_TEMP_DIR))
+    try:
+        source = storage.local_path_or_copy(version.file_key, workdir, "original")
+        media = probe(source, filename=version.original_name or None)
+        old_keys = {version.proxy_key, version.poster_key, version.filmstrip_key, version.waveform_key}
+        fields = _make_derivatives(version, media, source, workdir)
+        with transaction.atomic():
+            locked = AssetVersion.objects.select_for_update().get(pk=version.pk)
+            for field, value in fields.items():
+                setattr(locked, field, value)
+            locked.save(update_fields=list(fields))
+            record(
+                action="footage.rederive",
+                actor=None,
+                project=version.asset.project,
+                target=locked,
+                details={"fields": sorted(fields)},
+            )
+            publish_on_commit(
+                version.asset.project_id,
+                "asset.changed",
+                {"asset": version.asset_id, "version": version.pk, "status": locked.status},
+            )
+        stale = old_keys - set(fields.values())
+        storage.delete_quietly(*[k for k in stale if k])
+        return locked
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def version_fail_ingest(*, version_id: int, reason: str) -> None:
+    """The ingest task gave up (time limit, worker lost too often): the user sees why."""
+    with transaction.atomic():
+        version = (
+            AssetVersion.objects.select_for_update()
+            .select_related("asset__project__studio")
+            .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
+            .first()
+        )
+        if version is not None:
+            upload = Upload.objects.filter(version=version).first()
+            _reject(version, reason, upload=upload)
+
+
+def download_record(*, actor, version: AssetVersion, what: str) -> None:
+    """Every download and every stream start is on the record (called by the authorizing views)."""
+    record(
+        action=f"footage.{what}",
+        actor=actor,
+        project=version.asset.project,
+        target=version,
+        details={"asset": version.asset_id, "version": version.number},
+    )

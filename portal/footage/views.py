@@ -1,0 +1,224 @@
+"""Footage pages and the authorizing media views. No file is ever served straight from storage:
+each request passes the policy here first, and downloads and stream starts go on the record."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.http import content_disposition_header
+
+from portal.access.enforce import record_denial, require
+from portal.access.policy import Action
+from portal.access.views import ProjectScopedView
+from portal.footage import selectors, services, storage
+from portal.footage.models import Asset, AssetVersion
+
+# What a media URL may ask for, and where it is on the version.
+DERIVATIVES = {
+    "proxy": "proxy_key",
+    "poster": "poster_key",
+    "filmstrip": "filmstrip_key",
+    "waveform": "waveform_key",
+}
+STREAMED = {"proxy"}  # the playable ones: their start is audited
+
+
+def _content_type(key: str) -> str:
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _ranged_file_response(request, path: str, content_type: str) -> HttpResponse:
+    """A local file with single-range support, so the browser's player can seek."""
+    size = os.path.getsize(path)
+    header = request.headers.get("Range", "")
+    match = _RANGE.match(header.strip()) if header else None
+    if not match or (not match.group(1) and not match.group(2)):
+        response = FileResponse(open(path, "rb"), content_type=content_type)
+        response["Accept-Ranges"] = "bytes"
+        return response
+    if match.group(1):
+        start = int(match.group(1))
+        end = int(match.group(2)) if match.group(2) else size - 1
+    else:  # suffix range: the last N bytes
+        start = max(size - int(match.group(2)), 0)
+        end = size - 1
+    end = min(end, size - 1)
+    if start > end or start >= size:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    length = end - start + 1
+
+    handle = open(path, "rb")  # noqa: SIM115 - closed by the generator when the response ends
+    handle.seek(start)
+
+    def chunks():
+        remaining = length
+        try:
+            while remaining > 0:
+                block = handle.read(min(remaining, 512 * 1024))
+                if not block:
+                    break
+                remaining -= len(block)
+                yield block
+        finally:
+            handle.close()
+
+    response = StreamingHttpResponse(chunks(), status=206, content_type=content_type)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
+def serve_key(request, key: str, *, content_type: str, filename: str | None = None, attachment: bool = False):
+    """Local storage: the file itself (ranged); object storage: a redirect to a 15-minute signed URL."""
+    if storage.is_local():
+        path = storage.default_storage.path(key)
+        if not os.path.exists(path):
+            raise Http404("Not found")
+        response = _ranged_file_response(request, path, content_type)
+        if filename:
+            response["Content-Disposition"] = content_disposition_header(attachment, filename)
+    else:
+        response = HttpResponseRedirect(
+            storage.signed_url(key, filename=filename, attachment=attachment, content_type=content_type)
+        )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=300" if not attachment else "private, no-store"
+    return response
+
+
+class _VersionMixin:
+    def load_version(self, version_id) -> AssetVersion:
+        version = selectors.version_get(self.project, version_id)
+        if version is None:
+            raise Http404("Not found")
+        return version
+
+
+class MediaView(_VersionMixin, ProjectScopedView):
+    """Proxies, posters, filmstrips and waveforms: for anyone who may watch the project's footage."""
+
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, version_id: int, what: str, **kwargs):
+        field = DERIVATIVES.get(what)
+        if field is None:
+            raise Http404("Not found")
+        version = self.load_version(version_id)
+        key = getattr(version, field)
+        if not key or version.status != AssetVersion.Status.READY:
+            raise Http404("Not found")
+        # A stream start is on the record; the range requests of seeking inside it are not.
+        if what in STREAMED and request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):
+            services.download_record(actor=request.user, version=version, what="stream")
+        return serve_key(request, key, content_type=_content_type(key))
+
+
+class DownloadView(_VersionMixin, ProjectScopedView):
+    """The original file, as an attachment, for roles that may download."""
+
+    policy_action = Action.ASSET_DOWNLOAD
+
+    def get(self, request, version_id: int, **kwargs):
+        version = self.load_version(version_id)
+        if not version.file_key or version.status != AssetVersion.Status.READY:
+            raise Http404("Not found")
+        from portal.review.services import is_released
+
+        if not is_released(version):
+            # The gate: a generated original leaves only once a producer approved these exact bytes.
+            record_denial(request.user, "asset.download.unapproved", version, visible=True)
+            raise PermissionDenied("This generated plate is not approved yet: only its labelled proxy can be watched.")
+        services.download_record(actor=request.user, version=version, what="download")
+        return serve_key(
+            request,
+            version.file_key,
+            content_type="application/octet-stream",
+            filename=version.original_name or f"{version.asset.name}-v{version.number}",
+            attachment=True,
+        )
+
+
+class AssetDetailView(ProjectScopedView):
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, asset_id: int, **kwargs):
+        asset = selectors.asset_get(self.project, asset_id)
+        if asset is None:
+            raise Http404("Not found")
+        versions = list(asset.versions.all())
+        chosen = versions[0] if versions else None
+        wanted = request.GET.get("v")
+        if wanted and wanted.isdigit():
+            chosen = next((v for v in versions if v.number == int(wanted)), chosen)
+        from portal.review.services import approval_state, is_released
+
+        return render(
+            request,
+            "footage/asset_detail.html",
+            self.get_context_data(
+                asset=asset,
+                versions=versions,
+                version=chosen,
+                released=bool(chosen) and is_released(chosen),
+                approval=approval_state(chosen) if chosen else "",
+            ),
+        )
+
+
+class AssetStatusView(ProjectScopedView):
+    """A small JSON read the asset page refetches when a live event says something changed."""
+
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, asset_id: int, **kwargs):
+        asset = selectors.asset_get(self.project, asset_id)
+        if asset is None:
+            raise Http404("Not found")
+        return JsonResponse(
+            {
+                "asset": asset.pk,
+                "versions": [
+                    {"id": v.pk, "number": v.number, "status": v.status, "reason": v.reject_reason} for v in asset.versions.all()
+                ],
+            }
+        )
+
+
+def footage_context(project, actions) -> dict:
+    """What the project page shows of footage (used by the project detail view)."""
+    if Action.FOOTAGE_VIEW not in actions:
+        return {"assets": None}
+    assets = selectors.attach_latest(selectors.assets_for_project(project))
+    return {
+        "assets": assets,
+        "upload_kinds": [(k.value, k.label) for k in Asset.UPLOADABLE_KINDS],
+        "can_upload": Action.FOOTAGE_UPLOAD in actions,
+        "max_file_size": settings.FOOTAGE_MAX_FILE_SIZE,
+        "upload_chunk_size": settings.TUS_BROWSER_CHUNK_SIZE,
+    }
+
+
+class AssetListView(ProjectScopedView):
+    """The asset table alone: the project page swaps it in when a live event says it changed."""
+
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, **kwargs):
+        assets = selectors.attach_latest(selectors.assets_for_project(self.project))
+        return render(request, "footage/_asset_table.html", self.get_context_data(assets=assets))
+
+
+def require_download(user, version) -> None:
+    require(user, Action.ASSET_DOWNLOAD, version)

@@ -1,0 +1,61 @@
+"""publish(): the one way anything reaches the open pages of a project.
+
+Events go to the project's group on the channel layer, after the transaction that caused them
+commits (so no page hears of a row it cannot read yet). Each carries a per-project sequence
+number: a client that sees a gap refetches state through the API instead of trusting its copy."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from portal.live.consumers import project_group
+
+log = logging.getLogger(__name__)
+
+
+def next_seq(project_id: int) -> int:
+    key = f"live:seq:{project_id}"
+    # add() is atomic on Redis and locmem alike; incr() then is too.
+    cache.add(key, 0, timeout=None)
+    return cache.incr(key)
+
+
+def publish(project_id: int, event_type: str, data: dict[str, Any] | None = None) -> None:
+    """Send now. Never raises: a page missing an event refetches; the write must not fail for it."""
+    try:
+        payload = {"type": event_type, "seq": next_seq(project_id), "at": timezone.now().isoformat(), **(data or {})}
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        async_to_sync(layer.group_send)(project_group(project_id), {"type": "project.event", "payload": payload})
+    except Exception:  # noqa: BLE001 - live delivery is best effort by design
+        log.exception("live publish of %s to project %s failed", event_type, project_id)
+
+
+def publish_on_commit(project_id: int, event_type: str, data: dict[str, Any] | None = None) -> None:
+    transaction.on_commit(lambda: publish(project_id, event_type, data))
+
+
+def access_changed_on_commit(project_ids) -> None:
+    """After a membership change or a suspension commits, every open socket of these projects
+    checks its user's access again; those who lost it are disconnected at once."""
+    project_ids = sorted(set(project_ids))
+
+    def send():
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for project_id in project_ids:
+            try:
+                async_to_sync(layer.group_send)(project_group(project_id), {"type": "project.access_changed"})
+            except Exception:  # noqa: BLE001 - the periodic re-check on ping is the fallback
+                log.exception("access change could not reach project %s", project_id)
+
+    transaction.on_commit(send)

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from portal.access.api import ScopedViewSet
+from portal.access.enforce import require
+from portal.access.policy import Action
+from portal.projects import selectors, services
+from portal.projects.models import FRAME_RATES, Project, ProjectMembership
+from portal.studios.api import UserBriefSerializer
+from portal.studios.models import Studio
+
+User = get_user_model()
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    studio = serializers.IntegerField(source="studio_id", read_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "studio", "code", "name", "frame_rate", "status", "created_at", "archived_at"]
+        read_only_fields = fields
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    studio = serializers.IntegerField()
+    code = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=150)
+    frame_rate = serializers.ChoiceField(choices=FRAME_RATES, default="24/1")
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150, required=False)
+    frame_rate = serializers.ChoiceField(choices=FRAME_RATES, required=False)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
+        return attrs
+
+
+def _project(pk) -> Project:
+    project = Project.objects.select_related("studio").filter(pk=pk).first()
+    if project is None:
+        raise Http404("Not found")
+    return project
+
+
+class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Projects the caller may open, across their studios (filter with ?studio=ID)."""
+
+    lookup_value_regex = "[0-9]+"
+    serializer_class = ProjectSerializer
+    queryset = Project.objects.none()
+
+    def get_queryset(self):
+        qs = selectors.projects_for_user(self.request.user)
+        studio = self.request.query_params.get("studio")
+        if studio:
+            if not studio.isdigit():
+                raise serializers.ValidationError({"studio": "A studio id is a number."})
+            qs = qs.filter(studio_id=int(studio))
+        return qs
+
+    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
+    def create(self, request):
+        serializer = ProjectCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        studio = Studio.objects.filter(pk=data["studio"]).first()
+        if studio is None:
+            raise Http404("Not found")
+        project = services.project_create(
+            actor=request.user, studio=studio, code=data["code"], name=data["name"], frame_rate=data["frame_rate"]
+        )
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        project = _project(pk)
+        require(request.user, Action.PROJECT_VIEW, project)
+        return Response(ProjectSerializer(project).data)
+
+    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
+    def partial_update(self, request, pk=None):
+        project = _project(pk)
+        require(request.user, Action.PROJECT_MANAGE, project)
+        serializer = ProjectUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_update(actor=request.user, project=project, **serializer.validated_data)
+        return Response(ProjectSerializer(project).data)
+
+    @extend_schema(request=None, responses=ProjectSerializer)
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        return Response(ProjectSerializer(services.project_archive(actor=request.user, project=_project(pk))).data)
+
+    @extend_schema(request=None, responses=ProjectSerializer)
+    @action(detail=True, methods=["post"])
+    def unarchive(self, request, pk=None):
+        return Response(ProjectSerializer(services.project_unarchive(actor=request.user, project=_project(pk))).data)
+
+
+class ProjectMemberSerializer(serializers.ModelSerializer):
+    user = UserBriefSerializer(read_only=True)
+    user_id = serializers.IntegerField(write_only=True, required=False)
+    email = serializers.EmailField(write_only=True, required=False)
+    role = serializers.ChoiceField(choices=ProjectMembership.Role.choices)
+
+    class Meta:
+        model = ProjectMembership
+        fields = ["id", "user", "user_id", "email", "role", "created_at"]
+        read_only_fields = ["id", "user", "created_at"]
+
+
+class ProjectMemberViewSet(mixins.ListModelMixin, ScopedViewSet):
+    serializer_class = ProjectMemberSerializer
+    queryset = ProjectMembership.objects.none()  # for the schema; rows come from scoped_queryset
+    lookup_value_regex = "[0-9]+"
+    policy_actions = {
+        "GET": Action.PROJECT_VIEW,
+        "POST": Action.MEMBERS_MANAGE,
+        "PATCH": Action.MEMBERS_MANAGE,
+        "DELETE": Action.MEMBERS_MANAGE,
+    }
+
+    def get_scope(self):
+        return _project(self.kwargs["project_pk"])
+
+    def scoped_queryset(self, scope):
+        return selectors.project_members(scope)
+
+    def create(self, request, project_pk=None):
+        serializer = ProjectMemberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data.get("user_id"):
+            user = User.objects.filter(pk=data["user_id"]).first()
+        elif data.get("email"):
+            user = User.objects.filter(email__iexact=data["email"]).first()
+        else:
+            raise serializers.ValidationError({"user_id": "Give user_id or email of a studio member."})
+        membership = services.project_member_add(actor=request.user, project=self.scope, user=user, role=data["role"])
+        return Response(ProjectMemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, project_pk=None, pk=None):
+        membership = self.get_object()
+        serializer = ProjectMemberSerializer(membership, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        membership = services.project_member_set_role(
+            actor=request.user, membership=membership, role=serializer.validated_data.get("role", membership.role)
+        )
+        return Response(ProjectMemberSerializer(membership).data)
+
+    def destroy(self, request, project_pk=None, pk=None):
+        services.project_member_remove(actor=request.user, membership=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from portal.access.policy import DESCRIPTIONS, PROJECT_ROLES, ROLE_ACTIONS, SCOPE, Action, Scope
+from portal.access.views import ProjectScopedView
+from portal.footage.views import footage_context
+from portal.projects import selectors, services
+from portal.projects.models import ProjectMembership
+from portal.studios.forms import ProjectMemberAddForm, ProjectRoleForm, ProjectSettingsForm
+
+User = get_user_model()
+
+
+def _back(view):
+    return redirect("projects:detail", studio=view.studio.slug, project=view.project.code)
+
+
+class ProjectDetailView(ProjectScopedView):
+    policy_action = Action.PROJECT_VIEW
+
+    def get(self, request, **kwargs):
+        project = self.project
+        candidates = selectors.studio_members_not_in_project(project) if Action.MEMBERS_MANAGE in self.actions else []
+        role_table = [
+            (DESCRIPTIONS[a], [a in ROLE_ACTIONS[r] for r in PROJECT_ROLES])
+            for a in Action
+            if SCOPE[a] is Scope.PROJECT and a != Action.PROJECT_MANAGE
+        ]
+        return render(
+            request,
+            "projects/detail.html",
+            self.get_context_data(
+                members=selectors.project_members(project),
+                my_role=selectors.project_role_of(request.user, project),
+                add_form=ProjectMemberAddForm(candidates=candidates) if candidates else None,
+                settings_form=ProjectSettingsForm(initial={"name": project.name, "frame_rate": project.frame_rate}),
+                role_choices=ProjectRoleForm.base_fields["role"].choices,
+                role_table=role_table,
+                roles=PROJECT_ROLES,
+                **footage_context(project, self.actions),
+            ),
+        )
+
+
+class ProjectSettingsView(ProjectScopedView):
+    policy_action = Action.PROJECT_MANAGE
+
+    def post(self, request, **kwargs):
+        operation = request.POST.get("operation", "update")
+        try:
+            if operation == "archive":
+                services.project_archive(actor=request.user, project=self.project)
+                messages.success(request, _("Project archived: it is read-only until restored."))
+            elif operation == "unarchive":
+                services.project_unarchive(actor=request.user, project=self.project)
+                messages.success(request, _("Project restored."))
+            else:
+                form = ProjectSettingsForm(request.POST)
+                if not form.is_valid():
+                    messages.error(request, _("Give the project a name and a frame rate."))
+                    return _back(self)
+                services.project_update(actor=request.user, project=self.project, **form.cleaned_data)
+                messages.success(request, _("Project saved."))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return _back(self)
+
+
+class ProjectMemberAddView(ProjectScopedView):
+    policy_action = Action.MEMBERS_MANAGE
+
+    def post(self, request, **kwargs):
+        candidates = selectors.studio_members_not_in_project(self.project)
+        form = ProjectMemberAddForm(request.POST, candidates=candidates)
+        if not form.is_valid():
+            messages.error(request, _("Choose a studio member and a role."))
+            return _back(self)
+        user = User.objects.filter(pk=form.cleaned_data["user"]).first()
+        try:
+            services.project_member_add(actor=request.user, project=self.project, user=user, role=form.cleaned_data["role"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            role_label = ProjectMembership.Role(form.cleaned_data["role"]).label
+            messages.success(request, _("%(email)s added as %(role)s.") % {"email": user.email, "role": role_label})
+        return _back(self)
+
+
+class ProjectMemberRoleView(ProjectScopedView):
+    policy_action = Action.MEMBERS_MANAGE
+
+    def post(self, request, membership_id: int, **kwargs):
+        membership = selectors.project_membership_get(self.project, membership_id)
+        if membership is None:
+            raise Http404("Not found")
+        form = ProjectRoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose a project role."))
+            return _back(self)
+        try:
+            services.project_member_set_role(actor=request.user, membership=membership, role=form.cleaned_data["role"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Role of %(email)s changed.") % {"email": membership.user.email})
+        return _back(self)
+
+
+class ProjectMemberRemoveView(ProjectScopedView):
+    policy_action = Action.MEMBERS_MANAGE
+
+    def post(self, request, membership_id: int, **kwargs):
+        membership = selectors.project_membership_get(self.project, membership_id)
+        if membership is None:
+            raise Http404("Not found")
+        try:
+            services.project_member_remove(actor=request.user, membership=membership)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("%(email)s removed from the project.") % {"email": membership.user.email})
+        return _back(self)

@@ -1,0 +1,92 @@
+"""Review pages: the review room for one version, note exports, and the notifications list."""
+
+from __future__ import annotations
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.views import View
+
+from portal.access.policy import Action
+from portal.access.views import ProjectScopedView
+from portal.footage import selectors as footage_selectors
+from portal.footage.models import Asset
+from portal.review import exports, selectors, services
+
+
+def _version(view, version_id):
+    version = footage_selectors.version_get(view.project, version_id)
+    if version is None:
+        raise Http404("Not found")
+    return version
+
+
+def compare_candidates(version) -> list:
+    """What a version can be compared with: the asset's other ready versions and, for generated
+    media, the ready inputs of the run that made it (the source plate)."""
+    others = [v for v in version.asset.versions.all() if v.pk != version.pk and v.is_ready]
+    output = getattr(version, "tool_output", None)
+    if output is not None:
+        others += [v for v in output.run.input_versions.select_related("asset").all() if v.is_ready and v.pk != version.pk]
+    return others
+
+
+class ReviewView(ProjectScopedView):
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, version_id: int, **kwargs):
+        version = _version(self, version_id)
+        if not version.is_ready:
+            return redirect("footage:asset", studio=self.studio.slug, project=self.project.code, asset_id=version.asset_id)
+        video = (version.media_info or {}).get("video") or {}
+        rate = video.get("frame_rate") or self.project.frame_rate
+        return render(
+            request,
+            "review/review.html",
+            self.get_context_data(
+                version=version,
+                asset=version.asset,
+                frame_rate=rate,
+                frame_count=services.frame_count(version),
+                start_timecode=video.get("start_timecode") or "",
+                approval=services.approval_state(version),
+                released=services.is_released(version),
+                decisions=list(selectors.decisions_for_version(version)),
+                compare_with=compare_candidates(version),
+                is_generated=version.asset.kind == Asset.Kind.GENERATED,
+            ),
+        )
+
+
+class NotesExportView(ProjectScopedView):
+    policy_action = Action.FOOTAGE_VIEW
+    FORMATS = {
+        "csv": ("text/csv; charset=utf-8", exports.notes_csv, "csv"),
+        "otio": ("application/json", exports.notes_otio, "otio"),
+        "edl": ("text/plain; charset=utf-8", exports.notes_edl, "edl"),
+    }
+
+    def get(self, request, version_id: int, fmt: str, **kwargs):
+        if fmt not in self.FORMATS:
+            raise Http404("Not found")
+        version = _version(self, version_id)
+        content_type, build, extension = self.FORMATS[fmt]
+        notes = list(selectors.notes_for_version(version))
+        response = HttpResponse(build(version, notes), content_type=content_type)
+        name = f"{self.project.code}_{version.asset.name}_v{version.number}_notes.{extension}"
+        response["Content-Disposition"] = content_disposition_header(True, name)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class NotificationsView(LoginRequiredMixin, View):
+    """The caller's own notifications: no studio in the URL, nobody else's rows."""
+
+    def get(self, request):
+        items = list(selectors.notifications_for(request.user)[:200])
+        return render(request, "review/notifications.html", {"notifications": items})
+
+    def post(self, request):
+        services.notifications_mark_read(actor=request.user)
+        return redirect("review:notifications")

@@ -1,0 +1,218 @@
+"""REST API for tool runs and the tools a project can run; the same services as the pages."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from portal.access.api import ScopedViewSet
+from portal.access.policy import Action
+from portal.projects.api import _project
+from portal.toolruns import selectors, services
+from portal.toolruns.models import ToolRun, ToolRunOutput
+from portal.toolruns.registry import UnknownTool, all_tools, get_tool
+
+
+class ToolRunOutputSerializer(serializers.ModelSerializer):
+    asset = serializers.IntegerField(source="version.asset_id", read_only=True)
+    version = serializers.IntegerField(source="version_id", read_only=True)
+    status = serializers.CharField(source="version.status", read_only=True)
+    sha256 = serializers.CharField(source="version.sha256", read_only=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ToolRunOutput
+        fields = ["name", "kind", "media_type", "label", "asset", "version", "status", "sha256", "links"]
+        read_only_fields = fields
+
+    def get_links(self, output) -> dict[str, str]:
+        project = output.run.project
+        kwargs = {"studio": project.studio.slug, "project": project.code}
+        return {"asset": reverse("footage:asset", kwargs={**kwargs, "asset_id": output.version.asset_id})}
+
+
+class ToolRunSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    outputs = ToolRunOutputSerializer(many=True, read_only=True)
+    eta_seconds = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ToolRun
+        fields = [
+            "id",
+            "project",
+            "tool",
+            "tool_version",
+            "params",
+            "inputs",
+            "status",
+            "progress",
+            "stage",
+            "message",
+            "attempts",
+            "cancel_requested",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "eta_seconds",
+            "metrics",
+            "report",
+            "provenance",
+            "outputs",
+            "links",
+        ]
+        read_only_fields = fields
+
+    def get_eta_seconds(self, run) -> float | None:
+        eta = run.eta_seconds()
+        return round(eta, 1) if eta is not None else None
+
+    def get_links(self, run) -> dict[str, str]:
+        project = run.project
+        return {
+            "page": reverse("toolruns:run", kwargs={"studio": project.studio.slug, "project": project.code, "run_id": run.pk})
+        }
+
+
+class ToolRunCreateSerializer(serializers.Serializer):
+    tool = serializers.CharField(max_length=64)
+    params = serializers.DictField(required=False, default=dict, help_text="Parameter values; see the tool's params_schema.")
+    inputs = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=1)),
+        required=False,
+        help_text="Version ids per input slot: {slot: [version ids]}.",
+    )
+    input_version_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Version ids, when each one fits exactly one input slot of the tool.",
+    )
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
+        if ("inputs" in attrs) == ("input_version_ids" in attrs):
+            raise serializers.ValidationError({"inputs": "Give either inputs ({slot: [version ids]}) or input_version_ids."})
+        return attrs
+
+
+class RecapEditSerializer(serializers.Serializer):
+    moments = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Moments in playing order: {episode (1-based), start, end} in seconds from the episode's start.",
+    )
+    sentences = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Narration sentences: {text, cues: [subtitle line ids such as e1c4]}; each is verified again.",
+    )
+
+
+class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """The project's tool runs, newest first (filter with ?status= and ?tool=); start one with POST."""
+
+    serializer_class = ToolRunSerializer
+    queryset = ToolRun.objects.none()
+    lookup_value_regex = "[0-9]+"
+    policy_actions = {"GET": Action.FOOTAGE_VIEW, "POST": Action.TOOLRUN_START}
+    policy_actions_by_view_action = {"cancel": Action.TOOLRUN_CANCEL, "rerender": Action.TOOLRUN_START}
+
+    def get_scope(self):
+        return _project(self.kwargs["project_pk"])
+
+    def scoped_queryset(self, scope):
+        qs = selectors.runs_for_project(scope)
+        wanted = self.request.query_params.get("status")
+        if wanted:
+            if wanted not in ToolRun.Status.values:
+                raise serializers.ValidationError({"status": f"Choose one of {', '.join(ToolRun.Status.values)}."})
+            qs = qs.filter(status=wanted)
+        tool = self.request.query_params.get("tool")
+        if tool:
+            qs = qs.filter(tool=tool)
+        return qs
+
+    @extend_schema(request=ToolRunCreateSerializer, responses={201: ToolRunSerializer})
+    def create(self, request, project_pk=None):
+        serializer = ToolRunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = services.toolrun_create(
+            actor=request.user,
+            project=self.scope,
+            tool=data["tool"],
+            params=data.get("params") or {},
+            input_version_ids=data["inputs"] if "inputs" in data else data["input_version_ids"],
+        )
+        run = selectors.run_get(self.scope, run.pk)
+        return Response(ToolRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RecapEditSerializer, responses={201: ToolRunSerializer})
+    @action(detail=True, methods=["post"])
+    def rerender(self, request, project_pk=None, pk=None):
+        """Render a reviewer's edit of a finished recap (removed, added, reordered moments; edited
+        sentences) as a new run, from the cached analysis."""
+        from portal.toolruns import recap
+
+        run = recap.rerender(actor=request.user, run=self.get_object(), edit=request.data)
+        run = selectors.run_get(self.scope, run.pk)
+        return Response(ToolRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ToolRunSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, project_pk=None, pk=None):
+        run = services.toolrun_cancel(actor=request.user, run=self.get_object())
+        run = selectors.run_get(self.scope, run.pk)
+        return Response(ToolRunSerializer(run, context=self.get_serializer_context()).data)
+
+
+class ToolSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    uses_external_ai = serializers.BooleanField()
+    allowed = serializers.BooleanField(help_text="False when the studio does not allow external AI providers.")
+    inputs = serializers.ListField(child=serializers.DictField())
+    params_schema = serializers.JSONField(help_text="JSON Schema of the parameters.")
+
+
+def tool_data(tool, project) -> dict:
+    spec = tool.spec
+    return {**spec.to_dict(), "allowed": not spec.uses_external_ai or project.studio.allow_external_ai}
+
+
+class ToolViewSet(ScopedViewSet):
+    """The tools a run can be started with, each with its inputs and the JSON Schema of its parameters."""
+
+    lookup_field = "name"
+    lookup_value_regex = "[a-z][a-z0-9_]{0,63}"
+    policy_actions = {"GET": Action.FOOTAGE_VIEW}
+    pagination_class = None
+
+    def get_scope(self):
+        return _project(self.kwargs["project_pk"])
+
+    def scoped_queryset(self, scope):  # tools are not rows; nothing reads this
+        return ToolRun.objects.none()
+
+    @extend_schema(responses=ToolSerializer(many=True))
+    def list(self, request, project_pk=None):
+        return Response([tool_data(t, self.scope) for t in all_tools()])
+
+    @extend_schema(responses=ToolSerializer)
+    def retrieve(self, request, project_pk=None, name=None):
+        try:
+            tool = get_tool(name)
+        except UnknownTool:
+            raise Http404("Not found") from None
+        return Response(tool_data(tool, self.scope))

@@ -1,0 +1,117 @@
+"""A tool run: one execution of a studio tool over chosen inputs of a project, and its outputs.
+
+The row is the source of truth for the job: the broker only carries "run job N". A worker claims a
+run with a compare-and-set that writes a fresh `claim_token` and a lease; every later write of that
+worker is conditional on the token, so a worker that lost the run (its lease lapsed and another
+worker took over) can no longer change it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.footage.models import AssetVersion
+from portal.projects.models import Project
+
+
+class ToolRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tool_runs")
+    tool = models.CharField(_("tool"), max_length=64)
+    tool_version = models.CharField(_("tool version"), max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+    # One entry per input as chosen at start: version and asset ids, slot, kind, name and the SHA-256
+    # the version had then (the worker checks its copy against it).
+    inputs = models.JSONField(default=list, blank=True)
+    input_versions = models.ManyToManyField(AssetVersion, related_name="input_of_runs", blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=64, blank=True)
+    message = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    claim_token = models.CharField(max_length=32, blank=True)
+    # Renewed by the worker while it works; a lapsed lease means the worker died.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Shown to the user as is: never a traceback or a server path (those go to the logs).
+    error = models.TextField(blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"]),
+            models.Index(fields=["status", "lease_until"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__gte=0.0, progress__lte=1.0), name="toolrun_progress_0_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.tool} run #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def elapsed_seconds(self, now=None) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or now or timezone.now()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    def eta_seconds(self, now=None) -> float | None:
+        """Time left, extrapolated from the progress so far (None until there is enough to go on)."""
+        elapsed = self.elapsed_seconds(now)
+        if self.status != self.Status.RUNNING or elapsed is None or self.progress < 0.02 or self.progress >= 1.0:
+            return None
+        return elapsed * (1.0 - self.progress) / self.progress
+
+
+class ToolRunOutput(models.Model):
+    """One output file of a run, stored as a generated asset version. Unique per run and name, so a
+    retried run can never leave two sets of outputs."""
+
+    run = models.ForeignKey(ToolRun, on_delete=models.CASCADE, related_name="outputs")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16)
+    media_type = models.CharField(max_length=100)
+    label = models.CharField(max_length=200, blank=True)
+    version = models.OneToOneField(AssetVersion, on_delete=models.CASCADE, related_name="tool_output")
+
+    class Meta:
+        ordering = ["run", "name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="uniq_toolrun_output_name")]
+
+    def __str__(self):
+        return f"{self.run} → {self.name}"
+
+    @property
+    def project(self) -> Project:
+        return self.run.project

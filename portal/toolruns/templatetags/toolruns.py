@@ -1,0 +1,67 @@
+"""Template helpers for tool pages, and the tools section of the project page."""
+
+from __future__ import annotations
+
+import json
+
+from django import template
+
+from portal.access.policy import Action
+from portal.toolruns import selectors
+from portal.toolruns.registry import all_tools
+
+register = template.Library()
+
+
+@register.filter
+def duration(seconds) -> str:
+    """12 s · 3 min 05 s · 1 h 02 min."""
+    if seconds is None or seconds == "":
+        return ""
+    total = max(0, round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+@register.filter
+def percent(fraction) -> str:
+    try:
+        return f"{float(fraction) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def pretty_json(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@register.inclusion_tag("toolruns/_project_section.html", takes_context=True)
+def tools_section(context):
+    """The project page's "Tools" section: the tools, the latest runs, the way to the tools page."""
+    project, actions = context.get("project"), context.get("actions") or ()
+    visible = project is not None and Action.FOOTAGE_VIEW in actions
+    return {
+        "visible": visible,
+        "project": project,
+        "studio": context.get("studio"),
+        "actions": actions,
+        "tools": [t.spec for t in all_tools()] if visible else [],
+        "runs": selectors.recent_runs(project, limit=5) if visible else [],
+        "active_count": selectors.active_run_count(project) if visible else 0,
+    }
+
+
+@register.simple_tag
+def run_findings(run):
+    """The machine-made notes a run left in review, per reviewed version: [(version, [notes])]."""
+    notes = run.findings.select_related("version__asset").order_by("version_id", "frame_start", "pk")
+    grouped: dict[int, tuple] = {}
+    for note in notes:
+        grouped.setdefault(note.version_id, (note.version, []))[1].append(note)
+    return list(grouped.values())

@@ -1,0 +1,128 @@
+"""Tool pages: the project's tools and runs, the start form, a run's page. Live updates come over the
+project websocket (static/js/toolruns.js); these pages are complete without it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from portal.access.policy import Action
+from portal.access.views import ProjectScopedView
+from portal.core.errors import ServiceError
+from portal.toolruns import forms, selectors, services
+from portal.toolruns.models import ToolRun
+from portal.toolruns.registry import UnknownTool, all_tools, get_tool
+
+
+def _tool_or_404(name: str):
+    try:
+        return get_tool(name)
+    except UnknownTool:
+        raise Http404("Not found") from None
+
+
+def _tool_allowed(spec, project) -> bool:
+    return not spec.uses_external_ai or project.studio.allow_external_ai
+
+
+class ToolsView(ProjectScopedView):
+    """Every tool the project can run, and its recent runs with live progress."""
+
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, **kwargs):
+        tools = [(t.spec, _tool_allowed(t.spec, self.project)) for t in all_tools()]
+        return render(
+            request,
+            "toolruns/tools.html",
+            self.get_context_data(tools=tools, runs=selectors.recent_runs(self.project)),
+        )
+
+
+class RunListView(ProjectScopedView):
+    """The run table alone: the tools page swaps it in when a live event says the list changed."""
+
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, **kwargs):
+        return render(request, "toolruns/_run_table.html", self.get_context_data(runs=selectors.recent_runs(self.project)))
+
+
+class ToolStartView(ProjectScopedView):
+    policy_action = Action.TOOLRUN_START
+
+    def _render(self, request, spec, *, values=None, selected=None, errors=None, status=200):
+        errors = errors or {}
+        return render(
+            request,
+            "toolruns/start.html",
+            self.get_context_data(
+                spec=spec,
+                allowed=_tool_allowed(spec, self.project),
+                param_fields=forms.param_fields(spec, values, errors),
+                input_fields=forms.input_fields(spec, self.project, selected),
+                input_errors=errors.get("inputs", []),
+                other_errors=forms.unplaced_errors(spec, errors),
+            ),
+            status=status,
+        )
+
+    def get(self, request, tool: str, **kwargs):
+        return self._render(request, _tool_or_404(tool).spec)
+
+    def post(self, request, tool: str, **kwargs):
+        spec = _tool_or_404(tool).spec
+        params = forms.params_from_post(spec, request.POST)
+        inputs = forms.inputs_from_post(spec, request.POST)
+        selected = {slot: [int(v) for v in ids if v.isdigit()] for slot, ids in inputs.items()}
+        try:
+            run = services.toolrun_create(
+                actor=request.user, project=self.project, tool=spec.name, params=params, input_version_ids=inputs
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+            return self._render(request, spec, values=params, selected=selected, errors=errors, status=400)
+        except ServiceError as exc:
+            return self._render(
+                request, spec, values=params, selected=selected, errors={"": [exc.message]}, status=exc.status_code
+            )
+        messages.success(request, _("Run started. This page follows it live."))
+        return redirect("toolruns:run", studio=self.studio.slug, project=self.project.code, run_id=run.pk)
+
+
+class RunDetailView(ProjectScopedView):
+    policy_action = Action.FOOTAGE_VIEW
+
+    def get(self, request, run_id: int, **kwargs):
+        run = selectors.run_get(self.project, run_id)
+        if run is None:
+            raise Http404("Not found")
+        try:
+            spec = get_tool(run.tool).spec
+        except UnknownTool:
+            spec = None
+        return render(request, "toolruns/run_detail.html", self.get_context_data(run=run, spec=spec))
+
+
+class RunCancelView(ProjectScopedView):
+    policy_action = Action.TOOLRUN_CANCEL
+
+    def post(self, request, run_id: int, **kwargs):
+        run = selectors.run_get(self.project, run_id)
+        if run is None:
+            raise Http404("Not found")
+        try:
+            run = services.toolrun_cancel(actor=request.user, run=run)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            if run.status == ToolRun.Status.CANCELLED:
+                messages.success(request, _("Run cancelled."))
+            else:
+                messages.info(request, _("Stopping the run… it ends within a few seconds."))
+        if request.POST.get("back") == "tools":
+            return redirect("toolruns:tools", studio=self.studio.slug, project=self.project.code)
+        return redirect("toolruns:run", studio=self.studio.slug, project=self.project.code, run_id=run.pk)

@@ -1,0 +1,282 @@
+"""Continuity check: flag costume, prop and lighting changes from shot to shot, with a confidence.
+
+Inputs, in cut order: two or more shots (video or stills). Optional reference stills per character
+(the continuity bible) are inputs of kind `reference`; they are compared with every shot and are not
+part of the cut order. Outputs: `findings.json`, one annotated side-by-side PNG per compared pair
+(and per reference finding), and `report.html`, a printable report. The run's report (report.json
+from the command line) holds the shots, the pairs with their measurements, the thresholds and the
+second opinion's status.
+
+External AI: the tool itself measures everything locally, so its spec says `uses_external_ai=False`;
+the optional second opinion is the parameter `external_ai` (off by default), which the portal only
+lets a studio that allows external AI turn on (`requests_external_ai(params)` is the one question it
+asks). Even then, nothing is sent without an `ANTHROPIC_API_KEY` in the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from studio_tools.continuity import frames as frames_module
+from studio_tools.continuity.analysis import PeopleCache, Reference, make_reference
+from studio_tools.continuity.findings import Thresholds
+from studio_tools.continuity.frames import Frame, Shot
+from studio_tools.continuity.pipeline import CHECKS, check_shots
+from studio_tools.continuity.render import report_html, save_png, side_by_side
+from studio_tools.continuity.second_opinion import PairToAsk, second_opinion
+from studio_tools.core import (
+    BadInput,
+    InputKind,
+    InputSlot,
+    OutputFile,
+    OutputKind,
+    Progress,
+    ToolInput,
+    ToolParams,
+    ToolResult,
+    ToolSpec,
+    out_dir,
+)
+
+FINDINGS_NAME = "findings.json"
+REPORT_NAME = "report.html"
+MAX_INPUTS = 60
+
+
+class ContinuityParams(ToolParams):
+    sensitivity: float = Field(
+        0.5, ge=0.0, le=1.0, description="0.5 is the default; 1 halves every threshold (more findings), 0 doubles them."
+    )
+    checks: list[Literal["costume", "prop", "lighting"]] = Field(
+        default_factory=lambda: list(CHECKS),
+        min_length=1,
+        description='Which checks to run: any of "costume", "prop", "lighting" (a list, or comma-separated on the command line).',
+    )
+    edge_frames: int = Field(3, ge=1, le=12, description="Frames read at each side of a cut; the nearest clean one is compared.")
+    keyframes: int = Field(2, ge=0, le=8, description="Frames read inside each shot for the reference-still check.")
+    analysis_width: int = Field(960, ge=320, le=1920, description="Frames are analysed at this width (never enlarged).")
+    external_ai: bool = Field(
+        False,
+        description="Ask Claude for a second opinion on each cut (sends the cut frames to Anthropic). "
+        "Only where the studio allows external AI, and only with ANTHROPIC_API_KEY set.",
+    )
+    ai_model: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9.\-]{1,63}$",
+        description="Claude model for the second opinion (default: $CONTINUITY_AI_MODEL or built-in).",
+    )
+    ai_max_pairs: int = Field(6, ge=1, le=20, description="At most this many pairs are sent for a second opinion.")
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            seen: list[Any] = []
+            for item in value:
+                if item not in seen:
+                    seen.append(item)
+            return seen
+        return value
+
+
+SPEC = ToolSpec(
+    name="continuity",
+    version="1.0.0",
+    title="Continuity check",
+    description="Flags costume, prop and lighting changes across the cuts of a scene, with frames, boxes and a confidence.",
+    inputs=(
+        InputSlot(
+            "media",
+            (InputKind.FOOTAGE, InputKind.PLATE, InputKind.STILL, InputKind.REFERENCE),
+            2,
+            MAX_INPUTS,
+            "Shots of one scene in cut order (video or stills); reference stills per character as kind 'reference'.",
+        ),
+    ),
+    params_model=ContinuityParams,
+    uses_external_ai=False,
+)
+
+
+def requests_external_ai(params: ContinuityParams | dict[str, Any]) -> bool:
+    """Whether a run with these params may send footage to an external AI (the portal's policy question)."""
+    value = params.get("external_ai", False) if isinstance(params, dict) else params.external_ai
+    return bool(value)
+
+
+class ContinuityTool:
+    spec = SPEC
+
+    def __init__(self, *, http_client: Any = None, environ: dict[str, str] | None = None) -> None:
+        # Both only for tests: an httpx2 client with a mock transport, and a stand-in environment.
+        self._http_client = http_client
+        self._environ = environ
+
+    def run(self, inputs: list[ToolInput], params: ContinuityParams, workdir: Path, progress: Progress) -> ToolResult:
+        started = time.monotonic()
+        shot_inputs = [(n, item) for n, item in enumerate(inputs) if item.kind != InputKind.REFERENCE]
+        ref_inputs = [(n, item) for n, item in enumerate(inputs) if item.kind == InputKind.REFERENCE]
+        if len(shot_inputs) < 2:
+            raise BadInput(
+                f"continuity needs at least two shots in cut order; got {len(shot_inputs)} "
+                f"(and {len(ref_inputs)} reference still(s))"
+            )
+
+        progress.update(0.0, stage="probe")
+        probed = []
+        for n, item in shot_inputs + ref_inputs:
+            probed.append((n, item, frames_module.probe_input(item)))
+            progress.check_cancelled()
+        shots_probed = probed[: len(shot_inputs)]
+        refs_probed = probed[len(shot_inputs) :]
+
+        progress.update(0.05, stage="frames", message=f"reading {len(shots_probed)} shots")
+        shots = frames_module.load_shots(
+            shots_probed,
+            edge_frames=params.edge_frames,
+            keyframes=params.keyframes if refs_probed else 0,
+            max_width=params.analysis_width,
+        )
+        references_frames = [self._reference_frame(n, item, info, params.analysis_width) for n, item, info in refs_probed]
+        decode_seconds = sum(s.decode_seconds for s in shots)
+        progress.check_cancelled()
+
+        progress.update(0.45, stage="checks")
+        t_checks = time.monotonic()
+        people = PeopleCache()
+        references = [make_reference(frame.input_index, frame.name, frame, people) for frame in references_frames]
+        thresholds = Thresholds.for_sensitivity(params.sensitivity)
+        checked = check_shots(
+            shots, references, checks=params.checks, thresholds=thresholds, progress=progress.scaled(0.45, 0.85), people=people
+        )
+        checks_seconds = time.monotonic() - t_checks
+
+        progress.update(0.85, stage="second opinion")
+        opinion = second_opinion(
+            [PairToAsk(p.index, p.first, p.second) for p in checked.pairs],
+            allowed=params.external_ai,
+            model=params.ai_model,
+            max_pairs=params.ai_max_pairs,
+            environ=self._environ,
+            http_client=self._http_client,
+            cancelled=progress.check_cancelled,
+        )
+        findings = checked.findings + opinion.findings
+
+        progress.update(0.92, stage="write")
+        outputs, pictures = self._pictures(workdir, checked, findings, references)
+        report = self._report(shots, references, checked, findings, opinion, thresholds, params)
+        target = out_dir(workdir)
+        (target / FINDINGS_NAME).write_text(json.dumps(findings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (target / REPORT_NAME).write_text(report_html(report, findings, pictures), encoding="utf-8")
+        outputs = [
+            OutputFile(FINDINGS_NAME, OutputKind.REPORT, "findings", "application/json", label="Continuity findings"),
+            *outputs,
+            OutputFile(REPORT_NAME, OutputKind.REPORT, "report", "text/html", label="Printable continuity report"),
+        ]
+        frames_read = sum(s.frames_read for s in shots) + len(references_frames)
+        metrics = {
+            "shots": len(shots),
+            "references": len(references),
+            "pairs": len(checked.pairs),
+            "findings_measured": len(checked.findings),
+            "findings_model": len(opinion.findings),
+            "frames_read": frames_read,
+            "decode_seconds": round(decode_seconds, 3),
+            "checks_seconds": round(checks_seconds, 3),
+            "second_opinion_seconds": round(opinion.seconds, 3),
+            "total_seconds": round(time.monotonic() - started, 3),
+        }
+        return ToolResult(outputs=outputs, report=report, metrics=metrics)
+
+    def _reference_frame(self, index: int, item: ToolInput, info, max_width: int) -> Frame:
+        width, height = frames_module.analysis_size(info, max_width)
+        images = frames_module.decode(item.path, info, None, 1, width, height)
+        if not images:
+            raise BadInput(f"{item.display_name}: the reference picture could not be decoded")
+        return Frame(index, item.display_name, 0, None, None, images[0], "reference")
+
+    def _pictures(self, workdir: Path, checked, findings, references: list[Reference]):
+        target = out_dir(workdir)
+        outputs: list[OutputFile] = []
+        pictures = {}
+        for pair in checked.pairs:
+            name = f"pair-{pair.index + 1:02d}.png"
+            mine = [f for f in findings if f.get("pair") == pair.index]
+            a, b = pair.first, pair.second
+            title = f"Pair {pair.index + 1}: {a.name} → {b.name}" + ("" if pair.adjacent else " (match-back across a reverse)")
+            image = side_by_side(a.image, b.image, title, (_caption(a, "outgoing"), _caption(b, "incoming")), mine)
+            save_png(image, target / name)
+            pair.image = name
+            pictures[name] = image
+            outputs.append(OutputFile(name, OutputKind.IMAGE, f"pair-{pair.index + 1:02d}", "image/png", label=title))
+        by_reference = {r.input_index: r for r in references}
+        reference_findings = [f for f in findings if f.get("reference")]
+        for n, finding in enumerate(reference_findings, start=1):
+            ref = by_reference[finding["reference"]["input"]]
+            shot_frame = checked.frames[(finding["shot"]["input"], finding["shot"]["frame"])]
+            name = f"reference-{n:02d}.png"
+            title = f"{finding['id']}: reference {ref.name} → {shot_frame.name} frame {shot_frame.frame}"
+            image = side_by_side(
+                ref.frame.image,
+                shot_frame.image,
+                title,
+                (f"reference {ref.name}", _caption(shot_frame, "shot")),
+                [finding],
+                ("reference", "shot"),
+            )
+            save_png(image, target / name)
+            finding["image"] = name
+            pictures[name] = image
+            outputs.append(OutputFile(name, OutputKind.IMAGE, f"reference-{n:02d}", "image/png", label=title))
+        for finding in findings:
+            if finding.get("pair") is not None:
+                finding["image"] = f"pair-{finding['pair'] + 1:02d}.png"
+        return outputs, pictures
+
+    def _report(
+        self, shots: list[Shot], references, checked, findings, opinion, thresholds: Thresholds, params
+    ) -> dict[str, Any]:
+        measured = [f for f in findings if f["source"] == "measured"]
+        counts = {t: sum(1 for f in measured if f["type"] == t) for t in CHECKS}
+        text = (
+            f"{len(shots)} shots, {len(checked.pairs)} pair(s) compared; {len(measured)} measured finding(s)"
+            f" ({', '.join(f'{n} {t}' for t, n in counts.items())})."
+        )
+        if params.external_ai or opinion.ran:
+            text += f" Second opinion: {len(opinion.findings)} model-made finding(s), shown apart."
+        return {
+            "summary": {
+                "text": text,
+                "measured_findings": len(measured),
+                "model_findings": len(opinion.findings),
+                "by_type": counts,
+            },
+            "checks": list(params.checks),
+            "thresholds": thresholds.describe(),
+            "shots": [s.describe() for s in shots],
+            "references": [
+                {
+                    "input": r.input_index,
+                    "name": r.name,
+                    "person": None if r.person is None else r.person.describe(r.frame.image.shape[1], r.frame.image.shape[0]),
+                }
+                for r in references
+            ],
+            "reference_matches": checked.reference_matches,
+            "pairs": [p.describe() for p in checked.pairs],
+            "second_opinion": opinion.describe(),
+            "findings": findings,
+        }
+
+
+def _caption(frame: Frame, role: str) -> str:
+    tc = frame.timecode or ""
+    return f"{role} | {frame.name} | frame {frame.frame}{' | ' + tc if tc else ''}"

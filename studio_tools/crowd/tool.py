@@ -1,0 +1,795 @@
+"""Crowd extension: grow the crowd in a locked-off plate with copies of its own people.
+
+The run, in passes over the plate:
+
+1. analysis (reduced size): background, people, tubes, perspective, the person-detector check. The
+   same decode also keeps the full-size frames in the scratch folder when they fit its budget
+   (`KEEP_FRAMES_BYTES`), so the plate is decoded once instead of three times;
+2. planning: placements inside the region without overlaps (no frame is read);
+3. extraction (full size, from the kept frames or a second decode): the pixels and alpha of the
+   tubes the plan uses, and the full-size background and grain, on two threads;
+4. compositing (full size): every frame drawn (only around the copies) and streamed to three
+   encoders running side by side: the comp (ProRes 422 HQ plus an H.264 proxy), the added-crowd
+   layer with alpha (ProRes 4444 from 10-bit YUVA, or PNG frames) and its matte (ProRes 422 HQ), each
+   fed in its encoder's own pixel format so ffmpeg converts nothing.
+
+The report lists the tiles (tubes) used and every placement (position, scale, time offset, mirror,
+colour shift, grain) so a compositor can rebuild or adjust the shot.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from studio_tools.core import (
+    BadInput,
+    InputKind,
+    InputSlot,
+    OutputFile,
+    OutputKind,
+    Progress,
+    ToolFailed,
+    ToolInput,
+    ToolResult,
+    ToolSpec,
+    out_dir,
+)
+from studio_tools.crowd import analysis as an
+from studio_tools.crowd.composite import BgraLayer, Compositor, MatteFrame, OriginalPerson, YuvaLayer
+from studio_tools.crowd.params import CrowdParams
+from studio_tools.crowd.placement import PlanResult, Region, plan
+from studio_tools.crowd.source import CrowdSource, PlatePeopleSource, banded_median
+from studio_tools.crowd.video import (
+    QUEUE_FRAMES,
+    YUV_FORMAT,
+    YUVA_FORMAT,
+    BufferPool,
+    FrameFile,
+    FrameWriter,
+    PlateVideo,
+    colour_matrix,
+    keep_budget,
+    read_frames,
+    writer_limits,
+    yuv_for,
+)
+from studio_tools.media import probe
+from studio_tools.media.errors import MediaRejected, MediaToolError
+
+VERSION = "1.0.0"
+MAX_FRAMES = 9000  # six minutes at 25 fps; crowd plates are shots, not reels
+MAX_TILES = 8
+CLEAN_PLATE_SAMPLES = 15
+PRORES_QSCALE = 2
+# The analysis pass keeps the plate's full-size frames (raw 10-bit 4:2:2, 4 bytes a pixel) in the scratch folder when
+# they take at most this much and half its free space, so the extraction and compositing passes read them back instead
+# of decoding the plate twice more (about 2 GB for 10 s of 1080p at 25 fps).
+KEEP_FRAMES_BYTES = 8 * 1024**3
+
+SPEC = ToolSpec(
+    name="crowd",
+    version=VERSION,
+    title="Crowd extension",
+    description=(
+        "Grows the crowd in a locked-off plate with copies of the plate's own people (no generative model): "
+        "placed in a region without overlaps, scaled for perspective, offset in time, mirrored and colour-varied. "
+        "Delivers the comp, the added crowd as a layer with alpha, its matte and a report to rebuild it."
+    ),
+    inputs=(
+        InputSlot("plate", (InputKind.PLATE, InputKind.FOOTAGE), 1, 1, "The locked-off plate with people in it."),
+        InputSlot(
+            "tiles",
+            (InputKind.PLATE, InputKind.FOOTAGE),
+            0,
+            MAX_TILES,
+            "Optional tile plates: the same camera, the extras moved. Their people are added too.",
+        ),
+        InputSlot(
+            "clean_plate",
+            (InputKind.STILL, InputKind.PLATE, InputKind.FOOTAGE, InputKind.REFERENCE),
+            0,
+            1,
+            "Optional clean plate (the same camera, no people), a still or a clip; otherwise the background is a "
+            "temporal median of the plate.",
+        ),
+    ),
+    params_model=CrowdParams,
+    uses_external_ai=False,
+)
+
+
+class CrowdTool:
+    spec = SPEC
+
+    def run(self, inputs: list[ToolInput], params: CrowdParams, workdir: Path, progress: Progress) -> ToolResult:
+        timings: dict[str, float] = {}
+        started = time.monotonic()
+        scratch = Path(workdir) / "crowd-scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._run(inputs, params, Path(workdir), scratch, progress, timings, started)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run(self, inputs, params: CrowdParams, workdir: Path, scratch: Path, progress: Progress, timings, started) -> ToolResult:
+        check = progress.check_cancelled
+        progress.update(0.0, stage="probe")
+        plate = open_video(_one(inputs, "plate"))
+        tiles = [open_video(i) for i in inputs if i.slot == "tiles"]
+        clean_input = next((i for i in inputs if i.slot == "clean_plate"), None)
+        for tile in tiles:
+            if (tile.width, tile.height) != (plate.width, plate.height):
+                raise BadInput(
+                    f"tile plate {tile.name} is {tile.width}x{tile.height} but {plate.name} is {plate.width}x{plate.height}; "
+                    "tiles must come from the same camera set-up"
+                )
+            if abs(tile.fps - plate.fps) > 0.01:
+                raise BadInput(f"tile plate {tile.name} runs at {tile.fps:g} fps but {plate.name} at {plate.fps:g} fps")
+        clean = load_clean_plate(clean_input, plate) if clean_input is not None else None
+        check()
+
+        # 1. analysis
+        t0 = time.monotonic()
+        progress.update(0.02, stage="analyse", message=f"reading {plate.name}")
+        analyses: list[an.PlateAnalysis] = []
+        videos = [plate, *tiles]
+        for index, video in enumerate(videos):
+            step = progress.scaled(0.02 + 0.16 * index / len(videos), 0.02 + 0.16 * (index + 1) / len(videos))
+            analyses.append(analyse(video, index, scratch, params, clean, step))
+        main = analyses[0]
+        timings["analyse_seconds"] = time.monotonic() - t0
+        counts = main.counts
+        people_in = float(counts.mean())
+        if people_in < 0.5:
+            raise BadInput(
+                f"no people were found in {plate.name}: nothing moved against the background in most frames. "
+                "The crowd tool copies the plate's own people, so it needs a locked-off plate with people who move."
+            )
+        tubes_all = [t for a in analyses for t in a.tubes]
+        if not tubes_all:
+            raise BadInput(
+                f"people were found in {plate.name} but none could be followed cleanly for "
+                f"{an.min_tube_length(plate.fps) / plate.fps:.1f} s (always at the frame edge, merged with others or too short)"
+            )
+        check()
+        detector = params.person_check != "off" and an.detector_available()
+        if params.person_check == "require" and not detector:
+            raise ToolFailed(
+                "person_check=require needs OpenCV's HOG person detector, which this OpenCV build lacks "
+                "(install opencv-contrib-python-headless, as requirements.txt pins)"
+            )
+        if detector:
+            progress.update(0.19, stage="analyse", message="person detector check")
+            for a in analyses:
+                an.check_tubes(a)
+        usable = [t for t in tubes_all if params.person_check != "require" or t.confirmed]
+        if not usable:
+            raise BadInput(
+                f"OpenCV's person detector confirmed none of the {len(tubes_all)} people followed in the plate; "
+                "use person_check=report to copy them anyway"
+            )
+
+        # 2. planning
+        t0 = time.monotonic()
+        progress.update(0.2, stage="plan")
+        source = PlatePeopleSource(analyses, scratch, clean_plate=clean, feather=feather_for(plate.height))
+        assert isinstance(source, CrowdSource)
+        usable_ids = {t.id for t in usable}
+        candidates = [t for t in source.tubes() if t.id in usable_ids]
+        factor = main.factor
+        perspective = an.fit_perspective(
+            [[(d.y1 * a.factor, d.height * a.factor) for d in t.detections] for a in analyses for t in a.tubes],
+            plate.height,
+            params.perspective,
+            params.horizon,
+        )
+        region = Region(params.region, plate.width, plate.height)
+        originals = [
+            np.array([[d.x0, d.y0, d.x1, d.y1] for d in dets], np.float64).reshape(-1, 4) * factor for dets in main.detections
+        ]
+        wanted = max(1, int(round((params.density - 1.0) * people_in)))
+        result = plan(
+            candidates,
+            originals,
+            main.frame_count,
+            plate.fps,
+            region,
+            perspective,
+            wanted=wanted,
+            spacing=params.min_spacing,
+            min_height=1.5 * an.min_person_height(main.size[1]) * factor,
+            offsets=params.time_offset,
+            crossfade_seconds=params.loop_crossfade,
+            mirror=params.mirror,
+            colour_variation=params.colour_variation,
+            seed=params.seed,
+            check=check,
+        )
+        timings["plan_seconds"] = time.monotonic() - t0
+        if not result.placements:
+            raise BadInput(_no_room(result, region, params))
+
+        # 3. extraction
+        t0 = time.monotonic()
+        progress.update(0.25, stage="extract", message="cutting out the people to copy")
+        used = sorted({p.tube.id for p in result.placements})
+        source.prepare(used, progress.scaled(0.25, 0.4).update, check)
+        for analysis in analyses[1:]:
+            if analysis.full is not None:
+                analysis.full.discard()  # tile plates' frames are only needed for their sprites
+        timings["extract_seconds"] = time.monotonic() - t0
+
+        # 4. compositing
+        t0 = time.monotonic()
+        compositor = Compositor(
+            source,
+            result.placements,
+            region,
+            plate.width,
+            plate.height,
+            source.noise[0],
+            params.grain,
+            params.seed,
+            [
+                [OriginalPerson((d.x0 * factor, d.y0 * factor, d.x1 * factor, d.y1 * factor), d.mask) for d in dets]
+                for dets in main.detections
+            ],
+            yuv_for(plate),
+        )
+        compositor.prepare()
+        outputs, stats = composite(
+            plate, main.frame_count, compositor, region, params, workdir, scratch, progress.scaled(0.4, 1.0), check, main.full
+        )
+        timings["composite_seconds"] = time.monotonic() - t0
+        timings["total_seconds"] = time.monotonic() - started
+
+        report = build_report(
+            plate, tiles, clean_input, main, analyses, source, perspective, region, result, compositor, params, people_in
+        )
+        metrics: dict[str, Any] = {
+            "frames": main.frame_count,
+            "people_in_mean": round(people_in, 3),
+            "people_wanted": wanted,
+            "people_added": len(result.placements),
+            "tubes_found": len(tubes_all),
+            "tubes_confirmed_by_detector": sum(1 for t in tubes_all if t.confirmed),
+            "holdout_pixels": stats["holdout_pixels"],
+            "region_luma_max_step_in": stats["luma_step_in"],
+            "region_luma_max_step_out": stats["luma_step_out"],
+            "composite_fps": round(main.frame_count / max(1e-6, timings["composite_seconds"]), 2),
+            "fps": round(main.frame_count / max(1e-6, timings["total_seconds"]), 2),
+        }
+        metrics.update({k: round(v, 3) for k, v in timings.items()})
+        return ToolResult(outputs=outputs, report=report, metrics=metrics)
+
+
+def _one(inputs: list[ToolInput], slot: str) -> ToolInput:
+    return next(i for i in inputs if i.slot == slot)
+
+
+def feather_for(height: int) -> float:
+    """Edge softness (Gaussian sigma, pixels): about a pixel at HD, less on small frames."""
+    return float(np.clip(height / 900.0, 0.6, 2.5))
+
+
+def open_video(item: ToolInput) -> PlateVideo:
+    """Probe one video input and say, in the user's terms, why it cannot be a plate."""
+    name = item.display_name
+    try:
+        info = probe(item.path, filename=name)
+    except MediaRejected as exc:
+        raise BadInput(f"{name}: {exc.reason}") from None
+    if info.kind == "still":
+        raise BadInput(
+            f"{name} is a still image; the crowd tool needs a moving, locked-off plate (a still can only be the clean plate)"
+        )
+    if info.kind != "video" or info.video is None:
+        raise BadInput(f"{name} has no picture (it holds only sound)")
+    v = info.video
+    if v.width % 2 or v.height % 2:
+        raise BadInput(f"{name} is {v.width}x{v.height}; the crowd tool needs even picture dimensions")
+    if not v.frame_rate or not v.fps:
+        raise BadInput(f"{name} has no usable frame rate")
+    duration = info.duration or ((v.frame_count or 0) / v.fps)
+    if v.frame_count and v.frame_count > MAX_FRAMES:
+        raise BadInput(f"{name} has {v.frame_count} frames; the crowd tool takes plates of up to {MAX_FRAMES} frames")
+    return PlateVideo(item.path, name, info, v.width, v.height, v.frame_rate, v.fps, v.frame_count, duration)
+
+
+def load_clean_plate(item: ToolInput, plate: PlateVideo) -> np.ndarray:
+    """The clean plate at the plate's size, BGR uint8: a still, or the median of a clip's frames."""
+    name = item.display_name
+    try:
+        info = probe(item.path, filename=name)
+    except MediaRejected as exc:
+        raise BadInput(f"{name}: {exc.reason}") from None
+    if info.video is None:
+        raise BadInput(f"{name} has no picture, so it cannot be a clean plate")
+    v = info.video
+    if (v.width, v.height) != (plate.width, plate.height):
+        raise BadInput(f"clean plate {name} is {v.width}x{v.height} but {plate.name} is {plate.width}x{plate.height}")
+    video = PlateVideo(
+        item.path, name, info, v.width, v.height, v.frame_rate or "25/1", v.fps or 25.0, v.frame_count, info.duration or 1.0
+    )
+    count = v.frame_count or 1
+    step = max(1, count // CLEAN_PLATE_SAMPLES)
+    frames = [frame.copy() for i, frame in enumerate(read_frames(video)) if i % step == 0][:CLEAN_PLATE_SAMPLES]
+    if not frames:
+        raise BadInput(f"no picture could be decoded from clean plate {name}")
+    return frames[0] if len(frames) == 1 else banded_median(np.stack(frames))
+
+
+def analyse(
+    video: PlateVideo, index: int, scratch: Path, params: CrowdParams, clean: np.ndarray | None, progress: Progress
+) -> an.PlateAnalysis:
+    """Pass 1 over one plate at analysis size: frames, background, people, tubes."""
+    total = max(1, video.frame_count or int(video.duration * video.fps))
+    counter = {"n": 0}
+
+    def on_read() -> None:
+        progress.check_cancelled()
+        counter["n"] += 1
+        if counter["n"] % 16 == 0:
+            progress.update(0.5 * min(1.0, counter["n"] / total), message=f"reading {video.name}")
+
+    # keep the full-size frames from this one decode, for the extraction and compositing passes, if they fit
+    keep = scratch / f"plate{index}.full.yuv"
+    estimate = (video.frame_count or int(video.duration * video.fps) + 1) + 8
+    if not keep_budget(scratch, estimate, video.width, video.height, KEEP_FRAMES_BYTES):
+        keep = None
+    width, height = an.analysis_size(video.width, video.height)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crowd-priming") as pool:
+        # the background model's seeded priming noise is drawn while the plate decodes
+        priming = pool.submit(an.priming_noise, (height, width, 3), params.seed)
+        frames = an.load_frames(video, scratch, f"plate{index}", check=on_read, keep=keep)
+        priming_noise = priming.result()
+    n = len(frames)
+    full = None
+    if keep is not None:
+        try:
+            full = FrameFile(keep, video.width, video.height, n)
+        except (OSError, MediaToolError):
+            keep.unlink(missing_ok=True)  # the passes that need full frames decode the plate again
+    if n > MAX_FRAMES:
+        raise BadInput(f"{video.name} has {n} frames; the crowd tool takes plates of up to {MAX_FRAMES} frames")
+    shortest = 2 * an.min_tube_length(video.fps)
+    if n < shortest:
+        raise BadInput(
+            f"{video.name} is {n} frames long; the crowd tool needs at least {shortest} frames ({shortest / video.fps:.1f} s)"
+        )
+    size = (frames.shape[2], frames.shape[1])
+    median = an.median_background(frames)
+    noise = an.estimate_noise(frames)
+    if clean is not None:
+        background = cv2.resize(clean, size, interpolation=cv2.INTER_AREA) if size != (clean.shape[1], clean.shape[0]) else clean
+        method = "clean_plate"
+        mismatch = float(np.median(cv2.absdiff(background, median)))
+        if mismatch > max(6.0, 3.0 * noise):
+            raise BadInput(
+                f"the clean plate does not match {video.name} (typical difference {mismatch:.0f} levels where both show the "
+                "background): it must come from the same camera position, lens and exposure"
+            )
+    else:
+        background = median
+        method = "temporal_median"
+
+    def on_frame(i: int) -> None:
+        if i % 16 == 0:
+            progress.update(0.5 + 0.45 * i / n, message=f"finding people in {video.name}")
+
+    detections = an.segment_plate(
+        frames, background, noise, params.subtractor, params.seed, progress.check_cancelled, on_frame, priming_noise
+    )
+    del priming_noise
+    tracks = an.track(detections)
+    tubes = an.cut_tubes(tracks, index, an.min_tube_length(video.fps))
+    progress.update(1.0)
+    return an.PlateAnalysis(video, index, size, frames, background, method, noise, detections, tubes, full=full)
+
+
+def composite(
+    plate: PlateVideo,
+    frames: int,
+    compositor: Compositor,
+    region: Region,
+    params: CrowdParams,
+    workdir: Path,
+    scratch: Path,
+    progress: Progress,
+    check,
+    kept: FrameFile | None = None,
+) -> tuple[list[OutputFile], dict[str, Any]]:
+    """Pass 4: draw every frame and stream the comp, proxy, layer and matte to ffmpeg.
+
+    The plate's frames come from `kept` (the full-size frames the analysis pass kept) or, failing that, from
+    decoding the plate again."""
+    out = out_dir(workdir)
+    w, h = plate.width, plate.height
+    _matrix, value_range, tags = colour_matrix(plate)
+    limits = writer_limits(plate.duration, frames, w, h)
+    timecode = ["-timecode", plate.info.video.start_timecode] if plate.info.video and plate.info.video.start_timecode else []
+    sar = plate.info.video.pixel_aspect if plate.info.video else "1:1"
+    common = ["-map_metadata", "-1", "-fflags", "+bitexact", *timecode]
+    # prores_ks with a fixed quantizer: at or above the quality of its own rate control for the HQ profile
+    # (which searches quantizers per slice and is about seven times slower), at some cost in file size
+    prores_422 = [
+        "-c:v",
+        "prores_ks",
+        "-profile:v",
+        "3",
+        "-qscale:v",
+        str(PRORES_QSCALE),
+        "-vendor",
+        "apl0",
+        "-pix_fmt",
+        "yuv422p10le",
+    ]
+    long_side = 1920
+    proxy_scale = (
+        f"scale=w='max(2,2*trunc(min(1,{long_side}/max(iw*sar,ih))*iw*sar/2))':h='max(2,2*trunc(min(1,{long_side}/max(iw*sar,ih))*ih/2))'"
+        ":flags=bicubic+accurate_rnd,format=yuv420p,setsar=1"
+    )
+    # the comp arrives in the plate's own yuv422p10le: no conversion before ProRes
+    comp_args = [
+        "-map", "0:v", "-vf", f"setsar={sar.replace(':', '/')}", *prores_422, *common, "-f", "mov", str(out / "comp.mov"),
+        "-map", "0:v", "-vf", proxy_scale, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        *common, "-movflags", "+faststart", "-f", "mp4", str(out / "comp.proxy.mp4"),
+    ]  # fmt: skip
+    png_dir = scratch / "layer-png"
+    setsar = ["-vf", f"setsar={sar.replace(':', '/')}"]
+    # the layer and matte arrive in their encoders' own formats, drawn only where copies are (see composite.py)
+    if params.output_format == "png":
+        png_dir.mkdir(exist_ok=True)
+        layer_format, layer_tags = "bgra", []
+        layer_args = [
+            "-map", "0:v", "-c:v", "png", "-pix_fmt", "rgba", "-start_number", "0",
+            "-f", "image2", str(png_dir / "layer_%06d.png"),
+        ]  # fmt: skip
+    else:
+        layer_format, layer_tags = YUVA_FORMAT, tags
+        layer_args = [
+            "-map", "0:v", *setsar, "-c:v", "prores_ks", "-profile:v", "4", "-qscale:v", str(PRORES_QSCALE), "-vendor", "apl0",
+            "-pix_fmt", YUVA_FORMAT, "-alpha_bits", "16", *common, "-f", "mov", str(out / "layer.mov"),
+        ]  # fmt: skip
+    matte_args = ["-map", "0:v", *setsar, *prores_422, *common, "-f", "mov", str(out / "matte.mov")]
+    writers: list[FrameWriter] = []
+    try:
+        # three encoders in parallel, each fed its own pipe
+        for args, pix_fmt, label, input_args in (
+            (comp_args, YUV_FORMAT, "comp", tags),
+            (layer_args, layer_format, "layer", layer_tags),
+            (matte_args, YUV_FORMAT, "matte", []),
+        ):
+            writers.append(
+                FrameWriter(
+                    args,
+                    width=w,
+                    height=h,
+                    pix_fmt=pix_fmt,
+                    frame_rate=plate.frame_rate,
+                    limits=limits,
+                    label=label,
+                    input_args=input_args,
+                )
+            )
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise
+    comp_writer, layer_writer, matte_writer = writers
+    yuv = compositor.yuv
+    # enough frames for the writer's queue, the one being written and the one being drawn
+    spare = range(QUEUE_FRAMES + 2)
+    if params.output_format == "png":
+        layers = BufferPool([BgraLayer.blank(w, h) for _ in spare])
+    else:
+        layers = BufferPool([YuvaLayer(YuvaLayer.blank(w, h, yuv)) for _ in spare])
+    mattes = BufferPool([MatteFrame(MatteFrame.blank(w, h, yuv), yuv) for _ in spare])
+
+    def waiting() -> None:
+        check()
+        for writer in writers:
+            writer.check()
+
+    holdout = 0
+    luma_in: list[float] = []
+    luma_out: list[float] = []
+    region_sum, region_pixels = _region_luma(region)
+    levels = 255.0 / (1023.0 if value_range == "pc" else 876.0)  # 10-bit luma steps to 8-bit levels
+    written = 0
+    # the encoders and the frame reader keep both cores busy: OpenCV's own worker threads would only contend with them
+    # for the small patches drawn here
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        progress.update(0.0, stage="composite", message=f"0/{frames} frames")
+        if kept is not None:
+            plate_frames = kept.stream(check)
+        else:
+            plate_frames = ((frame, None) for frame in read_frames(plate, pix_fmt=YUV_FORMAT, check=check))
+        with closing(plate_frames):
+            for t, (frame, release) in enumerate(plate_frames):
+                if t >= frames:
+                    break
+                before = region_sum(frame.y)
+                layer, matte = layers.get(waiting), mattes.get(waiting)
+                layer.reset()
+                matte.reset()
+                stats = compositor.draw(t, frame, [layer, matte])
+                luma_in.append(levels * before / region_pixels)
+                luma_out.append(levels * (before + stats.luma_change) / region_pixels)
+                holdout += stats.holdout_pixels
+                comp_writer.write(frame, release)
+                layer_writer.write(layer.data if isinstance(layer, BgraLayer) else layer.frame.data, partial(layers.put, layer))
+                matte_writer.write(matte.frame.data, partial(mattes.put, matte))
+                written += 1
+                if t % 4 == 0:
+                    progress.update(0.98 * (t + 1) / frames, message=f"{t + 1}/{frames} frames")
+        if written < frames:
+            raise BadInput(
+                f"{plate.name} gave {written} frames on the last pass but {frames} on the first; the file may be damaged"
+            )
+        if kept is not None:
+            kept.discard()  # while the encoders finish
+        for writer in writers:
+            writer.close()
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise
+    finally:
+        cv2.setNumThreads(cv_threads)
+    outputs = [
+        OutputFile(
+            "comp.mov",
+            OutputKind.GENERATED,
+            "comp",
+            "video/quicktime",
+            label="Comp: the plate with the added crowd (ProRes 422 HQ)",
+        ),
+        OutputFile("comp.proxy.mp4", OutputKind.GENERATED, "comp_proxy", "video/mp4", label="Comp proxy for review (H.264)"),
+    ]
+    if params.output_format == "png":
+        target = out / "layer.zip"
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+            for png in sorted(png_dir.glob("layer_*.png")):
+                # a fixed date, not the file's: the same run gives the same bytes
+                entry = zipfile.ZipInfo(png.name, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.external_attr = 0o644 << 16
+                archive.writestr(entry, png.read_bytes(), compress_type=zipfile.ZIP_STORED)
+        outputs.append(
+            OutputFile(
+                "layer.zip",
+                OutputKind.GENERATED,
+                "layer",
+                "application/zip",
+                label="Added crowd alone: RGBA PNG frames, straight alpha",
+            )
+        )
+    else:
+        outputs.append(
+            OutputFile(
+                "layer.mov",
+                OutputKind.GENERATED,
+                "layer",
+                "video/quicktime",
+                label="Added crowd alone with straight alpha (ProRes 4444)",
+            )
+        )
+    outputs.append(
+        OutputFile(
+            "matte.mov",
+            OutputKind.GENERATED,
+            "matte",
+            "video/quicktime",
+            label="Matte of the added crowd, white = added (ProRes 422 HQ)",
+        )
+    )
+    stats = {
+        "holdout_pixels": holdout,
+        "luma_step_in": round(_max_step(luma_in), 4),
+        "luma_step_out": round(_max_step(luma_out), 4),
+    }
+    return outputs, stats
+
+
+def _region_luma(region: Region) -> tuple[Callable[[np.ndarray], int], int]:
+    """A function giving the sum of a luma plane over the region (exact, in code values), and the region's pixel count."""
+    x0, y0, x1, y1 = region.bbox()
+    if region.mask is None:
+        return (lambda luma: int(cv2.sumElems(luma[y0:y1, x0:x1])[0])), max(1, (x1 - x0) * (y1 - y0))
+    mask = np.ascontiguousarray(region.mask[y0:y1, x0:x1], np.uint8)
+    count = max(1, int(np.count_nonzero(mask)))
+    # cv2.mean sums exactly and divides once: times the count, rounded, it is the integer sum again
+    return (lambda luma: int(round(cv2.mean(luma[y0:y1, x0:x1], mask)[0] * count))), count
+
+
+def _max_step(values: list[float]) -> float:
+    return float(np.abs(np.diff(values)).max()) if len(values) > 1 else 0.0
+
+
+def _no_room(result: PlanResult, region: Region, params: CrowdParams) -> str:
+    where = "the region" if params.region else "the frame"
+    return (
+        f"no copy fits in {where}: of {result.candidates_drawn} tries, {result.rejected_outside} left {where}, "
+        f"{result.rejected_originals} came within the spacing of a person already there and {result.rejected_scale} would "
+        f"have needed too big a change of size. Enlarge the region, lower min_spacing or shorten the time offsets."
+    )
+
+
+def _norm(value: float, size: int) -> float:
+    return round(float(value) / size, 5)
+
+
+def build_report(
+    plate,
+    tiles,
+    clean_input,
+    main,
+    analyses,
+    source: PlatePeopleSource,
+    perspective,
+    region: Region,
+    result: PlanResult,
+    compositor,
+    params: CrowdParams,
+    people_in: float,
+) -> dict[str, Any]:
+    w, h = plate.width, plate.height
+    used_by: dict[str, list[int]] = {}
+    for p in result.placements:
+        used_by.setdefault(p.tube.id, []).append(p.index)
+    tubes = {t.id: t for t in source.tubes()}
+    tiles_report = []
+    loops = {p.tube.id: p.loop for p in result.placements}
+    confirmed = {t.id: t.confirmed for a in analyses for t in a.tubes}
+    for tube_id in sorted(used_by):
+        tube = tubes[tube_id]
+        loop = loops[tube_id]
+        rx, ry = tube.reference
+        tiles_report.append(
+            {
+                "id": tube_id,
+                "plate": tube.plate,
+                "first_frame": tube.start,
+                "frames": tube.length,
+                "loop_period_frames": loop.period,
+                "crossfade_frames": loop.crossfade,
+                "reference_foot": [_norm(rx, w), _norm(ry, h)],
+                "median_height": _norm(float(np.median(tube.heights)), h),
+                "detector_confirmed": confirmed.get(tube_id),
+                "used_by": used_by[tube_id],
+            }
+        )
+    placements = []
+    for p in result.placements:
+        placements.append(
+            {
+                "index": p.index,
+                "tile": p.tube.id,
+                "anchor": [_norm(p.anchor[0], w), _norm(p.anchor[1], h)],
+                "anchor_px": [round(p.anchor[0], 2), round(p.anchor[1], 2)],
+                "scale": round(p.scale, 5),
+                "mirrored": p.mirrored,
+                "time_offset_frames": p.offset,
+                "time_offset_seconds": round(p.offset / plate.fps, 4),
+                "colour_shift_lab": [round(v, 3) for v in p.colour],
+                "grain_sigma_bgr": compositor.grain_sigma(p),
+                "as_shot": p.as_shot,
+                "first_frame_box": [
+                    _norm(v, w if i % 2 == 0 else h) for i, v in enumerate(p.box(p.loop.shown(0, p.offset)[0][0]))
+                ],
+            }
+        )
+    counts = main.counts
+    all_tubes = [t for a in analyses for t in a.tubes]
+    report: dict[str, Any] = {
+        "tool": "crowd",
+        "seed": params.seed,
+        "model": None,
+        "provider": None,
+        "source": source.report(),
+        "plate": {
+            "name": plate.name,
+            "width": w,
+            "height": h,
+            "frame_rate": plate.frame_rate,
+            "frames": main.frame_count,
+            "start_timecode": plate.info.video.start_timecode if plate.info.video else None,
+        },
+        "tile_plates": [t.name for t in tiles],
+        "background": {
+            "method": source.background_method.get(0, main.background_method),
+            "clean_plate": clean_input.display_name if clean_input is not None else None,
+            "grain_sigma_bgr": [round(float(v), 3) for v in source.noise[0]],
+        },
+        "segmentation": {
+            "subtractor": params.subtractor,
+            "shadows_removed": True,
+            "analysis_size": list(main.size),
+        },
+        "people_in": {
+            "mean_per_frame": round(people_in, 3),
+            "min_per_frame": int(counts.min()),
+            "max_per_frame": int(counts.max()),
+            "tubes": len(all_tubes),
+        },
+        "person_check": {
+            "mode": params.person_check,
+            "detector": "OpenCV HOGDescriptor with the default people SVM (Dalal-Triggs)",
+            "detector_available": an.detector_available(),
+            "tubes_checked": sum(1 for t in all_tubes if t.confirmed is not None),
+            "tubes_confirmed": sum(1 for t in all_tubes if t.confirmed),
+        },
+        "perspective": perspective.to_report(h),
+        "region": [list(pt) for pt in params.region] if params.region else None,
+        "target": {
+            "density": params.density,
+            "people_to_add": result.wanted,
+            "placed": len(result.placements),
+            "candidates_drawn": result.candidates_drawn,
+            "candidates_valid": result.candidates_valid,
+            "ordering": result.ordering,
+        },
+        "tiles": tiles_report,
+        "placements": placements,
+        "compositing": {
+            "order": "far to near by foot position",
+            "originals_in_front": "an original person whose feet are nearer the camera stays in front of a copy",
+            "feather_sigma_px": round(feather_for(h), 3),
+            "grain": "matched per copy to the plate's measured grain" if params.grain else "off",
+            "alpha": "straight (unpremultiplied)",
+            "rebuild": "comp = plate * (1 - matte) + layer * matte. Each placement plays its tile's frame "
+            "(t + time_offset_frames) mod loop_period_frames, dissolving into the tile's next frames during the first "
+            "crossfade_frames of each loop; the tile is scaled by `scale` and mirrored about its reference foot point, "
+            "which lands on `anchor`.",
+        },
+        "outputs": {
+            "comp": "comp.mov (ProRes 422 HQ, yuv422p10le)",
+            "proxy": "comp.proxy.mp4 (H.264)",
+            "layer": "layer.zip (RGBA PNG frames)" if params.output_format == "png" else "layer.mov (ProRes 4444, yuva444p10le)",
+            "matte": "matte.mov (ProRes 422 HQ, luma = alpha)",
+        },
+        "warnings": [],
+    }
+    if len(result.placements) < result.wanted:
+        report["warnings"].append(
+            f"placed {len(result.placements)} of the {result.wanted} people asked for: there was no more room without "
+            "overlaps at this spacing"
+        )
+    if perspective.model == "constant" and params.perspective == "auto":
+        report["warnings"].append(perspective.reason)
+    return report
+
+
+def count_people(
+    path: Path, scratch: Path, *, background: np.ndarray | None = None, subtractor: str = "mog2", seed: int = 0
+) -> np.ndarray:
+    """People per frame of a clip, found exactly as the tool finds them in a plate (for checking results).
+
+    `background` (at analysis size, see `plate_background`) lets a comp be measured against its plate's
+    background, so copies that linger cannot fade into a background taken from the comp itself.
+    """
+    video = open_video(ToolInput(Path(path), InputKind.PLATE, "plate"))
+    frames = an.load_frames(video, Path(scratch), f"count-{Path(path).stem}")
+    if background is None:
+        background = an.median_background(frames)
+    detections = an.segment_plate(frames, background, an.estimate_noise(frames), subtractor, seed)
+    return np.array([len(d) for d in detections])
+
+
+def plate_background(path: Path, scratch: Path) -> np.ndarray:
+    """The temporal-median background of a clip at analysis size, as the tool computes it."""
+    video = open_video(ToolInput(Path(path), InputKind.PLATE, "plate"))
+    return an.median_background(an.load_frames(video, Path(scratch), f"bg-{Path(path).stem}"))

@@ -1,0 +1,35 @@
+"""The Django-free media layer: accept or reject uploads, describe them, make review derivatives.
+
+Everything that runs ffmpeg goes through `sandbox`, which pins each run to one local file read by one
+allowed demuxer, with CPU, memory, output and wall-clock caps. See `formats` for the acceptance rules.
+"""
+
+from studio_tools.media.derivatives import Filmstrip, make_filmstrip, make_poster, make_proxy, make_waveform
+from studio_tools.media.errors import MediaCancelled, MediaLimitExceeded, MediaRejected, MediaToolError
+from studio_tools.media.formats import FORMATS, ContainerFormat
+from studio_tools.media.hashing import sha256_file
+from studio_tools.media.probe import AudioInfo, MediaInfo, VideoInfo, probe
+from studio_tools.media.sandbox import Limits
+from studio_tools.media.subtitles import Cue, parse_subtitles
+
+__all__ = [
+    "FORMATS",
+    "AudioInfo",
+    "ContainerFormat",
+    "Cue",
+    "Filmstrip",
+    "Limits",
+    "MediaCancelled",
+    "MediaInfo",
+    "MediaLimitExceeded",
+    "MediaRejected",
+    "MediaToolError",
+    "VideoInfo",
+    "make_filmstrip",
+    "make_poster",
+    "make_proxy",
+    "make_waveform",
+    "parse_subtitles",
+    "probe",
+    "sha256_file",
+]

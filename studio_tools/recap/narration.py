@@ -1,0 +1,260 @@
+"""Narration: Claude when the run allows external AI and a key is set, otherwise lines quoted from the cues.
+
+Claude gets the numbered subtitle cues of the usable part of the episodes (as a cached system block,
+so a second render of the same episodes pays a tenth for them) and answers with structured output
+(a JSON schema): sentences, each with the ids of the cues it rests on. The SDK retries 429s and
+5xx with backoff (honouring retry-after); an answer that is not the JSON asked for is asked again,
+with backoff, a bounded number of times. Tokens (including cache writes and reads) and an estimated
+cost are recorded. When Claude cannot be used, or every attempt failed, the narration is extractive
+and says so: it never claims a model wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from studio_tools.recap.episodes import CueRef
+from studio_tools.recap.moments import Salience
+from studio_tools.recap.verify import Sentence
+
+MODEL_ENV = "STUDIO_TOOLS_RECAP_MODEL"
+PRICES_ENV = "STUDIO_TOOLS_AI_PRICES"  # JSON {"model": [input $/MTok, output $/MTok]} to add or override prices
+DEFAULT_MODEL = "claude-sonnet-4-6"
+# List prices in USD per million tokens (input, output) when this was written; cache writes cost 1.25x
+# input, cache reads 0.1x. A model not listed gets no cost (null), never a guess; add it with PRICES_ENV.
+PRICES: dict[str, tuple[float, float]] = {
+    "claude-sonnet-4-6": (3.0, 15.0),
+    "claude-opus-4-6": (5.0, 25.0),
+    "claude-sonnet-4-5": (3.0, 15.0),
+    "claude-sonnet-4-5-20250929": (3.0, 15.0),
+    "claude-haiku-4-5": (1.0, 5.0),
+    "claude-haiku-4-5-20251001": (1.0, 5.0),
+    "claude-opus-4-5": (5.0, 25.0),
+    "claude-opus-4-5-20251101": (5.0, 25.0),
+}
+EXTRACTIVE_LABEL = "Extractive narration: lines quoted verbatim from the episodes' subtitles; no AI model wrote it."
+MAX_CUE_CHARS = 400_000  # about 100k tokens of cues; longer series are cut to the lines nearest the chosen moments
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "sentences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string", "description": "One narration sentence."},
+                    "cues": {"type": "array", "items": {"type": "string"}, "description": "Ids of the cues it rests on."},
+                },
+                "required": ["text", "cues"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["sentences"],
+    "additionalProperties": False,
+}
+
+INSTRUCTIONS = """You write the narration of a short "previously on" recap of a TV series.
+Rules, which a verifier checks sentence by sentence:
+- Use only what the numbered subtitle cues below say.
+  Never add a fact, motive, relationship, place, date or year they do not state.
+- Every sentence cites, in "cues", the ids (like "e1c12") of the cues it rests on. Cite only ids that appear below.
+- Every name, place and year in a sentence must appear in the cues it cites.
+- Present tense, plain and short: at most 25 words a sentence. No quotation of whole lines.
+- Follow the story order of the episodes.
+Answer only with JSON matching the given schema."""
+
+
+class _Answer(BaseModel):
+    class _Item(BaseModel):
+        text: str
+        cues: list[str]
+
+    sentences: list[_Item]
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+
+    def add(self, usage: Any) -> None:
+        self.input_tokens += int(getattr(usage, "input_tokens", 0) or 0)
+        self.output_tokens += int(getattr(usage, "output_tokens", 0) or 0)
+        self.cache_write_tokens += int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
+        self.cache_read_tokens += int(getattr(usage, "cache_read_input_tokens", 0) or 0)
+
+    def cost(self, model: str) -> float | None:
+        prices = dict(PRICES)
+        try:
+            extra = json.loads(os.environ.get(PRICES_ENV, "") or "{}")
+            prices.update({str(k): (float(v[0]), float(v[1])) for k, v in extra.items()})
+        except (ValueError, TypeError, IndexError, AttributeError):
+            pass
+        if model not in prices:
+            return None
+        p_in, p_out = prices[model]
+        total = (
+            self.input_tokens * p_in
+            + self.cache_write_tokens * p_in * 1.25
+            + self.cache_read_tokens * p_in * 0.1
+            + self.output_tokens * p_out
+        )
+        return round(total / 1_000_000, 6)
+
+
+@dataclass
+class Narration:
+    mode: str  # "claude", "extractive" or "off"
+    label: str
+    sentences: list[Sentence] = field(default_factory=list)
+    model: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    attempts: list[str] = field(default_factory=list)  # what happened on each attempt, for the report
+    fallback_reason: str | None = None
+
+
+def resolve_model(param: str | None) -> str:
+    return (param or os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL).strip()
+
+
+def cue_listing(cues: list[CueRef], in_recap: set[str]) -> str:
+    lines = []
+    for cue in cues:
+        mark = " [in recap]" if cue.id in in_recap else ""
+        lines.append(f"[{cue.id}] episode {cue.episode}, {_clock(cue.start)}{mark}: {cue.text}")
+    text = "\n".join(lines)
+    if len(text) <= MAX_CUE_CHARS:
+        return text
+    kept = [line for line in lines if "[in recap]" in line]
+    rest = [line for line in lines if "[in recap]" not in line]
+    budget = MAX_CUE_CHARS - sum(len(line) + 1 for line in kept)
+    for line in rest:
+        if budget - len(line) - 1 < 0:
+            break
+        kept.append(line)
+        budget -= len(line) + 1
+    order = {line: i for i, line in enumerate(lines)}
+    return "\n".join(sorted(kept, key=order.__getitem__))
+
+
+def claude_narration(
+    client: Any,
+    cues: list[CueRef],
+    in_recap: set[str],
+    *,
+    model: str,
+    sentences: int,
+    language: str,
+    target_seconds: float,
+    attempts: int = 3,
+    backoff: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    cancelled: Callable[[], None] | None = None,
+) -> Narration:
+    """Ask Claude for the narration; returns mode "claude" with unverified sentences, or raises NarrationUnavailable."""
+    import anthropic  # only runs that allow external AI need the SDK loaded
+
+    result = Narration(
+        mode="claude",
+        label=f"Narration written by {model} from the subtitles; each sentence checked against the lines it cites.",
+        model=model,
+    )
+    system = [
+        {"type": "text", "text": INSTRUCTIONS},
+        {"type": "text", "text": "Subtitle cues:\n" + cue_listing(cues, in_recap), "cache_control": {"type": "ephemeral"}},
+    ]
+    ask = (
+        f"Write {sentences} narration sentences in the language with code '{language}' for a recap of about "
+        f"{round(target_seconds)} seconds. Cues marked [in recap] are the moments the recap shows; the narration should "
+        "connect them and say what led to them."
+    )
+    for attempt in range(1, attempts + 1):
+        if cancelled is not None:
+            cancelled()
+        try:
+            message = client.messages.create(
+                model=model,
+                max_tokens=2048,
+                system=system,
+                messages=[{"role": "user", "content": ask}],
+                output_config={"format": {"type": "json_schema", "schema": SCHEMA}},
+            )
+        except anthropic.APIStatusError as exc:
+            result.usage.requests += 1
+            raise NarrationUnavailable(f"the API answered {exc.status_code}: {_short(exc.message)}", result) from exc
+        except anthropic.APIError as exc:
+            raise NarrationUnavailable(f"the API could not be reached: {_short(str(exc))}", result) from exc
+        result.usage.requests += 1
+        result.usage.add(getattr(message, "usage", None))
+        text = "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
+        problem = None
+        if message.stop_reason == "refusal":
+            problem = "the model declined"
+        else:
+            try:
+                answer = _Answer.model_validate(json.loads(text))
+            except json.JSONDecodeError as exc:
+                problem = f"the answer was not valid JSON ({exc.msg} at character {exc.pos})"
+            except ValidationError as exc:
+                problem = f"the answer did not match the schema ({exc.error_count()} problem(s))"
+            else:
+                if not answer.sentences:
+                    problem = "the answer had no sentences"
+                else:
+                    result.attempts.append(f"attempt {attempt}: {len(answer.sentences)} sentence(s)")
+                    result.sentences = [Sentence(item.text, list(item.cues), "claude") for item in answer.sentences]
+                    return result
+        result.attempts.append(f"attempt {attempt}: {problem}")
+        if attempt < attempts:
+            sleep(backoff * 2 ** (attempt - 1))
+    raise NarrationUnavailable(f"no usable answer after {attempts} attempts ({result.attempts[-1].split(': ', 1)[1]})", result)
+
+
+class NarrationUnavailable(Exception):
+    def __init__(self, reason: str, partial: Narration) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.partial = partial
+
+
+def extractive_narration(cues: list[CueRef], in_recap: set[str], salience: Salience, *, sentences: int) -> Narration:
+    """The most telling lines, spread over the episodes in story order, quoted as they are.
+
+    Lines the recap already plays are left out (the viewer hears them); each quote cites its own cue.
+    """
+    pool = [c for c in cues if c.id not in in_recap] or list(cues)
+    if not pool or sentences <= 0:
+        return Narration(mode="extractive", label=EXTRACTIVE_LABEL)
+    episodes = sorted({c.episode for c in pool})
+    per_episode = {e: max(1, round(sentences * sum(c.episode == e for c in pool) / len(pool))) for e in episodes}
+    picked: list[CueRef] = []
+    for episode in episodes:
+        ranked = sorted((c for c in pool if c.episode == episode), key=lambda c: -salience.of_text(c.text)[0])
+        picked.extend(ranked[: per_episode[episode]])
+    picked = sorted(picked, key=lambda c: (c.episode, c.start))[: max(sentences, len(episodes))]
+    return Narration(
+        mode="extractive",
+        label=EXTRACTIVE_LABEL,
+        sentences=[Sentence(f"Episode {c.episode}: “{c.text}”", [c.id], "extractive") for c in picked],
+    )
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _short(text: str) -> str:
+    return " ".join(str(text).split())[:200]

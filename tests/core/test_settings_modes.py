@@ -1,0 +1,88 @@
+"""One settings module, two modes, chosen by the environment alone (read in a fresh process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "db": settings.DATABASES["default"]["ENGINE"],
+    "db_options": settings.DATABASES["default"].get("OPTIONS", {}),
+    "broker": settings.CELERY_BROKER_URL,
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "storage": settings.STORAGES["default"]["BACKEND"],
+    "email": settings.EMAIL_BACKEND,
+    "embedded_worker": settings.CELERY_EMBEDDED_WORKER,
+    "debug": settings.DEBUG,
+}))
+"""
+MODE_VARS = ("DATABASE_URL", "REDIS_URL", "S3_BUCKET", "EMAIL_HOST", "PORTAL_ENV", "DEBUG")
+
+
+def _settings_with(tmp_path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in MODE_VARS}
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_DATA_DIR=str(tmp_path), **extra)
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_no_variables_means_the_embedded_default(tmp_path):
+    s = _settings_with(tmp_path)
+    assert s["db"] == "django.db.backends.sqlite3"
+    assert "journal_mode=WAL" in s["db_options"]["init_command"]
+    assert s["broker"] == "memory://"
+    assert s["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert s["storage"] == "django.core.files.storage.FileSystemStorage"
+    assert s["email"] == "django.core.mail.backends.console.EmailBackend"
+    assert s["embedded_worker"] is True
+
+
+def test_service_variables_switch_every_layer(tmp_path):
+    s = _settings_with(
+        tmp_path,
+        DATABASE_URL="postgres://portal@db.internal:5432/portal",
+        REDIS_URL="redis://cache.internal:6379/0",
+        S3_BUCKET="studio-media",
+        EMAIL_HOST="smtp.internal",
+    )
+    assert s["db"] == "django.db.backends.postgresql"
+    assert s["broker"] == "redis://cache.internal:6379/0"
+    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert s["storage"] == "storages.backends.s3.S3Storage"
+    assert s["email"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert s["embedded_worker"] is False
+
+
+def test_production_settings_pass_the_deploy_check_with_no_warning(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in MODE_VARS}
+    env.update(
+        PORTAL_ENV="production",
+        SECRET_KEY="x" * 20 + "Kq8#nV2$pL0@zR7!tY4%wE9^uI1&oA6*sD3",
+        ALLOWED_HOSTS="portal.example.com",
+        PORTAL_DATA_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in (*MODE_VARS, "SECRET_KEY")}
+    env.update(PORTAL_ENV="production", PORTAL_DATA_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr

@@ -1,0 +1,211 @@
+"""Proxies, posters, filmstrips and waveforms made from lavfi-generated sources."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio_tools.media import (
+    Limits,
+    MediaCancelled,
+    MediaLimitExceeded,
+    make_filmstrip,
+    make_poster,
+    make_proxy,
+    make_waveform,
+    probe,
+)
+
+
+def ffgen(target: Path, *args: str) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args, str(target)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    return target
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("derivative-sources")
+    recipes = {
+        "wide.mov": (
+            "-f lavfi -i smptebars=s=2048x1080:r=24:d=0.5 -f lavfi -i sine=r=48000:d=0.5 "
+            "-c:v libx264 -preset ultrafast -c:a pcm_s16le"
+        ),
+        "tc.mov": (
+            "-f lavfi -i testsrc2=s=320x180:r=30000/1001:d=2 -f lavfi -i sine=r=48000:d=2 "
+            "-c:v libx264 -preset ultrafast -c:a aac -timecode 01:00:00;00"
+        ),
+        "anamorphic.mov": "-f lavfi -i testsrc2=s=720x576:r=25:d=0.4,setsar=16/15 -c:v libx264 -preset ultrafast",
+        # Brightness rises with time (16 + 100 * t), so a tile's brightness says which moment it shows.
+        "ramp.mp4": (
+            "-f lavfi -i color=c=black:s=160x90:r=25:d=2,format=gray,geq=lum=16+100*T "
+            "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 12"
+        ),
+        "tone.wav": "-f lavfi -i sine=f=220:r=48000:d=1.5 -c:a pcm_s16le",
+        "plate.exr": "-f lavfi -i testsrc2=s=96x64 -frames:v 1 -c:v exr -pix_fmt gbrpf32le",
+        "two-mono.mov": (
+            "-f lavfi -i testsrc2=s=160x90:r=25:d=0.4 -f lavfi -i sine=f=300:d=0.4 -f lavfi -i sine=f=500:d=0.4 "
+            "-map 0 -map 1 -map 2 -c:v libx264 -preset ultrafast -c:a pcm_s24le"
+        ),
+    }
+    made: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in made:
+            made[name] = ffgen(folder / name, *recipes[name].split())
+        return made[name]
+
+    return get
+
+
+def top_level_boxes(path: Path) -> list[bytes]:
+    data, boxes, pos = path.read_bytes(), [], 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+        boxes.append(kind)
+        pos += size if size else len(data)
+    return boxes
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+def test_proxy_of_a_2k_source(src, tmp_path):
+    source = probe(src("wide.mov"))
+    seen: list[float] = []
+    out = make_proxy(src("wide.mov"), tmp_path / "proxy.mp4", source, progress=seen.append)
+    boxes = top_level_boxes(out)
+    assert boxes.index(b"moov") < boxes.index(b"mdat")  # faststart: playable while downloading
+    info = probe(out)
+    v = info.video
+    assert (v.codec, v.pix_fmt, v.width, v.height, v.pixel_aspect) == ("h264", "yuv420p", 1920, 1012, "1:1")
+    assert v.width / v.height == pytest.approx(2048 / 1080, rel=0.002)
+    assert v.frame_rate == "24/1"
+    assert info.audio.codec == "aac"
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    assert leftovers(tmp_path) == []
+
+
+def test_proxy_keeps_rate_timecode_and_small_sizes(src, tmp_path):
+    info = probe(make_proxy(src("tc.mov"), tmp_path / "proxy.mp4", probe(src("tc.mov"))))
+    assert (info.video.width, info.video.height) == (320, 180)  # never scaled up
+    assert info.video.frame_rate == "30000/1001"
+    assert info.video.start_timecode == "01:00:00;00"
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+
+
+def test_proxy_squares_anamorphic_pixels(src, tmp_path):
+    v = probe(make_proxy(src("anamorphic.mov"), tmp_path / "p.mp4", probe(src("anamorphic.mov")))).video
+    assert (v.width, v.height, v.pixel_aspect) == (768, 576, "1:1")
+
+
+def test_proxy_merges_mono_tracks_into_stereo(src, tmp_path):
+    source = probe(src("two-mono.mov"))
+    assert [t.channels for t in source.audio_tracks] == [1, 1]
+    proxy = probe(make_proxy(src("two-mono.mov"), tmp_path / "p.mp4", source))
+    assert len(proxy.audio_tracks) == 1 and proxy.audio.channels == 2
+
+
+def test_audio_only_proxy(src, tmp_path):
+    info = probe(make_proxy(src("tone.wav"), tmp_path / "tone.m4a", probe(src("tone.wav"))))
+    assert (info.container, info.kind, info.audio.codec, info.video) == ("mov", "audio", "aac", None)
+    assert info.duration == pytest.approx(1.5, abs=0.1)
+
+
+def test_still_proxy_and_poster_are_jpegs(src, tmp_path):
+    plate = probe(src("plate.exr"))
+    for make in (make_proxy, make_poster):
+        out = make(src("plate.exr"), tmp_path / f"{make.__name__}.jpg", plate)
+        with Image.open(out) as image:
+            assert (image.format, image.size) == ("JPEG", (96, 64))
+            # The EXR is linear light; with the sRGB curve applied its mid-greys are not crushed to black.
+            assert np.asarray(image.convert("L")).mean() > 40
+
+
+def test_poster_size_and_moment(src, tmp_path):
+    with Image.open(make_poster(src("wide.mov"), tmp_path / "poster.jpg", probe(src("wide.mov")))) as image:
+        assert (image.format, image.size) == ("JPEG", (1280, 674))
+    ramp = probe(src("ramp.mp4"))
+    with Image.open(make_poster(src("ramp.mp4"), tmp_path / "ramp.jpg", ramp)) as image:
+        assert image.size == (160, 90)
+        # 10 % into 2 s is 0.2 s, where the ramp is at 16 + 100 * 0.2; one frame off would be 4 levels off.
+        assert np.asarray(image.convert("L")).mean() == pytest.approx(36, abs=3)
+
+
+def test_filmstrip_tiles_are_evenly_spaced_frames(src, tmp_path):
+    ramp = probe(src("ramp.mp4"))
+    strip = make_filmstrip(src("ramp.mp4"), tmp_path / "strip.jpg", ramp, count=10, height=90)
+    assert strip.times == pytest.approx([0.1 + 0.2 * i for i in range(10)])
+    assert (strip.tile_width, strip.tile_height) == (160, 90)
+    with Image.open(strip.path) as image:
+        assert (image.format, image.size) == ("JPEG", (1600, 90))
+        pixels = np.asarray(image.convert("L"), dtype=float)
+    means = [pixels[:, i * 160 + 20 : (i + 1) * 160 - 20].mean() for i in range(10)]
+    # Tiles are 20 levels apart and one frame is 4, so this pins every tile to (about) its own frame.
+    assert means == pytest.approx([16 + 100 * t for t in strip.times], abs=3)
+
+
+def test_filmstrip_png_with_anamorphic_source(src, tmp_path):
+    strip = make_filmstrip(src("anamorphic.mov"), tmp_path / "strip.png", probe(src("anamorphic.mov")), count=4, height=45)
+    assert (strip.tile_width, strip.tile_height) == (58, 44)  # 44 * (720 * 16/15) / 576 = 58.67 → nearest even
+    with Image.open(strip.path) as image:
+        assert (image.format, image.size) == ("PNG", (232, 44))
+
+
+def test_waveform(src, tmp_path):
+    seen: list[float] = []
+    out = make_waveform(
+        src("tone.wav"), tmp_path / "wave.png", probe(src("tone.wav")), width=400, height=80, progress=seen.append
+    )
+    with Image.open(out) as image:
+        assert (image.format, image.size, image.mode) == ("PNG", (400, 80), "RGBA")
+        alpha = np.asarray(image)[:, :, 3]
+    assert (alpha > 0).any(axis=0).mean() > 0.9  # the tone spans the whole width
+    assert seen[-1] == 1.0
+
+
+def test_derivatives_refuse_media_they_do_not_apply_to(src, tmp_path):
+    with pytest.raises(ValueError, match="audio"):
+        make_waveform(src("anamorphic.mov"), tmp_path / "w.png", probe(src("anamorphic.mov")))
+    with pytest.raises(ValueError, match="moving video"):
+        make_filmstrip(src("tone.wav"), tmp_path / "s.jpg", probe(src("tone.wav")))
+    with pytest.raises(ValueError, match="moving video"):
+        make_filmstrip(src("plate.exr"), tmp_path / "s.jpg", probe(src("plate.exr")))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_leaves_the_previous_output_untouched(src, tmp_path):
+    dst = tmp_path / "proxy.mp4"
+    dst.write_bytes(b"last week's proxy")
+    with pytest.raises(MediaCancelled):
+        make_proxy(src("wide.mov"), dst, probe(src("wide.mov")), cancelled=lambda: True)
+    assert [p.name for p in tmp_path.iterdir()] == ["proxy.mp4"]
+    assert dst.read_bytes() == b"last week's proxy"
+
+
+def test_poster_falls_back_to_the_first_frame_when_the_duration_overstates(src, tmp_path):
+    ramp = probe(src("ramp.mp4"))
+    overstated = dataclasses.replace(ramp, duration=1000.0)  # 10 % in is far past the last frame
+    with Image.open(make_poster(src("ramp.mp4"), tmp_path / "p.jpg", overstated)) as image:
+        assert np.asarray(image.convert("L")).mean() == pytest.approx(16, abs=3)
+    assert leftovers(tmp_path) == []
+
+
+def test_time_cap_stops_a_transcode_and_leaves_nothing_behind(src, tmp_path):
+    # The 2K encode takes the better part of a second; a 50 ms budget cannot cover it.
+    with pytest.raises(MediaLimitExceeded) as caught:
+        make_proxy(src("wide.mov"), tmp_path / "proxy.mp4", probe(src("wide.mov")), limits=Limits(wall_seconds=0.05))
+    assert caught.value.limit == "wall"
+    assert list(tmp_path.iterdir()) == []

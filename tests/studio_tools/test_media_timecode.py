@@ -1,0 +1,71 @@
+"""SMPTE timecode against known frame/timecode pairs, drop-frame included."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio_tools.media.timecode import Rate, frame_at, frame_start, frames_to_timecode, timecode_to_frames
+
+# (rate, frame, timecode): published pairs (SMPTE 12M drop-frame rules) and plain arithmetic.
+KNOWN = [
+    ("24000/1001", 0, "00:00:00:00"),
+    ("24000/1001", 23, "00:00:00:23"),
+    ("24000/1001", 24, "00:00:01:00"),
+    ("24000/1001", 86400, "01:00:00:00"),  # 23.976 counts like 24: the label drifts from the clock
+    ("24/1", 1439, "00:00:59:23"),
+    ("24/1", 86399, "00:59:59:23"),
+    ("25/1", 90000, "01:00:00:00"),
+    ("25/1", 1234, "00:00:49:09"),
+    ("30000/1001", 1799, "00:00:59;29"),
+    ("30000/1001", 1800, "00:01:00;02"),  # ;00 and ;01 are skipped at the minute
+    ("30000/1001", 3597, "00:01:59;29"),
+    ("30000/1001", 3598, "00:02:00;02"),
+    ("30000/1001", 17981, "00:09:59;29"),
+    ("30000/1001", 17982, "00:10:00;00"),  # ... but not at every tenth minute
+    ("30000/1001", 17983, "00:10:00;01"),
+    ("30000/1001", 107892, "01:00:00;00"),  # one hour of 29.97 DF is 107892 frames
+    ("60000/1001", 3599, "00:00:59;59"),
+    ("60000/1001", 3600, "00:01:00;04"),  # four labels skipped at 59.94
+    ("60000/1001", 35964, "00:10:00;00"),
+    ("60000/1001", 215784, "01:00:00;00"),
+]
+
+
+@pytest.mark.parametrize(("rate", "frame", "timecode"), KNOWN)
+def test_known_pairs(rate, frame, timecode):
+    assert frames_to_timecode(frame, rate) == timecode
+    assert timecode_to_frames(timecode, rate) == frame
+
+
+@pytest.mark.parametrize("rate", ["24000/1001", "24/1", "25/1", "30000/1001", "60000/1001", "50/1"])
+def test_round_trip_every_frame_of_the_first_eleven_minutes(rate):
+    nominal = Rate.parse(rate).nominal
+    for frame in range(0, nominal * 60 * 11, 7):
+        assert timecode_to_frames(frames_to_timecode(frame, rate), rate) == frame
+
+
+def test_labels_that_drop_frame_skips_do_not_exist():
+    with pytest.raises(ValueError, match="does not exist"):
+        timecode_to_frames("00:01:00;00", "30000/1001")
+    with pytest.raises(ValueError, match="does not exist"):
+        timecode_to_frames("00:01:00;03", "60000/1001")
+    assert timecode_to_frames("00:10:00;00", "30000/1001") == 17982
+
+
+def test_non_drop_29_97_on_request():
+    assert frames_to_timecode(1800, "30000/1001", drop_frame=False) == "00:01:00:00"
+    with pytest.raises(ValueError, match="drop-frame"):
+        Rate.parse("25/1", drop_frame=True)
+
+
+def test_bad_timecodes_are_refused():
+    for bad in ("1:2:3", "00:00:00:25", "00:61:00:00", "banana"):
+        with pytest.raises(ValueError):
+            timecode_to_frames(bad, "25/1")
+
+
+def test_seconds_and_frames_agree_without_off_by_one():
+    rate = "30000/1001"
+    for frame in (0, 1, 29, 30, 1799, 1800, 17982):
+        assert frame_at(frame_start(frame, rate), rate) == frame
+        assert frame_at(frame_start(frame, rate) + 0.5 / 29.97, rate) == frame
