@@ -47,7 +47,7 @@ run: setup messages
 
 test: setup lint check-migrations check-deploy messages
 	@echo "==> pytest"
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
 
 lint: setup
 	@echo "==> ruff check"

@@ -20,12 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio_tools.media import make_filmstrip, make_poster, make_proxy, make_waveform, probe  # noqa: E402
+from studio_tools.media import derivatives, make_filmstrip, make_poster, make_proxy, make_waveform, probe  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument(
+        "--presets",
+        default="",
+        help="also time the proxy with these x264 presets (comma-separated), same source, same run",
+    )
     args = parser.parse_args()
     seconds = int(args.minutes * 60)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
@@ -64,8 +69,20 @@ def main() -> None:
         for step, spent in timings.items():
             print(f"{step:>10}: {spent:7.1f} s")
         total = sum(timings.values())
-        print(f"proxy speed: {info.duration / timings['proxy']:.1f}x realtime (target >= 4x)")
+        proxy_mb = (work / "proxy.mp4").stat().st_size / 1e6
+        print(
+            f"proxy speed ({derivatives.PROXY_PRESET}): {info.duration / timings['proxy']:.1f}x realtime (target >= 4x), "
+            f"{proxy_mb:.0f} MB, {proxy_mb * 8 / info.duration:.1f} Mbit/s"
+        )
         print(f"whole ingest (all derivatives): {info.duration / total:.1f}x realtime")
+        for preset in [p for p in args.presets.split(",") if p]:
+            derivatives.PROXY_PRESET = preset
+            t = time.perf_counter()
+            make_proxy(source, work / f"proxy-{preset}.mp4", info)
+            spent = time.perf_counter() - t
+            size = (work / f"proxy-{preset}.mp4").stat().st_size / 1e6
+            print(f"proxy with preset {preset}: {info.duration / spent:.1f}x realtime ({spent:.1f} s), {size:.0f} MB, "
+                  f"{size * 8 / info.duration:.1f} Mbit/s")  # fmt: skip
 
 
 if __name__ == "__main__":

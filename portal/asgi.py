@@ -2,10 +2,15 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-django_asgi_app = get_asgi_application()  # must run before importing anything that touches models
+django.setup(set_prefix=False)  # what get_asgi_application() does; must run before anything touches models
+
+from portal.core.asgi_handler import PortalASGIHandler  # noqa: E402
+
+# Django's handler, with tus PATCH bodies streamed to the view instead of spooled (see the module).
+django_asgi_app = PortalASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

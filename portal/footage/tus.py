@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from portal.access.enforce import require
 from portal.access.policy import Action
+from portal.core.asgi_handler import ClientDisconnected
 from portal.footage import services
 from portal.footage.services import UploadError
 from portal.projects.models import Project
@@ -68,6 +69,9 @@ class _TusView(APIView):
     def handle_exception(self, exc):
         if isinstance(exc, UploadError):
             return _error(exc.status, exc.message)
+        if isinstance(exc, ClientDisconnected):
+            # Nobody is left to read this; the part file is already back at the recorded offset.
+            return _error(400, "The connection closed before the chunk was complete; nothing of it was kept.")
         if isinstance(exc, Http404):
             return _error(404, "No such upload.")
         if isinstance(exc, NotAuthenticated):

@@ -54,6 +54,8 @@ def page_data(run: ToolRun) -> dict[str, Any] | None:
     outputs = {o.name: o for o in run.outputs.all()}
     video = outputs.get(VIDEO_OUTPUT)
     names = {v["episode"]: v["name"] for v in report.get("videos", [])}
+    # How far a moment may be stretched: the episode's usable end (the spoiler boundary), else its end.
+    limits = {v["episode"]: v.get("usable_until", v.get("duration")) for v in report.get("videos", [])}
 
     def moment(m: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ def page_data(run: ToolRun) -> dict[str, Any] | None:
             "lines": [{"id": c["id"], "text": c["text"]} for c in m.get("lines", [])],
             "thumb": m.get("thumb"),
             "recap_start": m.get("recap_start"),
+            "limit": limits.get(m["episode"]),
         }
 
     narration = report.get("narration", {})

@@ -52,6 +52,8 @@ if (root && dataNode) {
   const canEdit = root.dataset.canEdit === "1";
   const video = root.querySelector("[data-recap-video]");
   const key = (m) => `${m.episode}:${m.start.toFixed(3)}:${m.end.toFixed(3)}`;
+  const TRIM_STEP = 0.5;
+  const MIN_MOMENT = 1.0;
   const original = {
     moments: data.moments.map((m) => ({ ...m })),
     sentences: data.sentences.map((s) => ({ ...s })),
@@ -113,13 +115,15 @@ if (root && dataNode) {
       const row = el("div", { class: "recap-moment-actions" });
       if (mode === "timeline") {
         row.append(
-          el("button", { type: "button", class: "secondary outline small", "aria-label": t("earlier", "Move {what} earlier", { what: `${where} ${m.timecode}` }),
+          el("button", { type: "button", class: "secondary outline small", "data-move-earlier": "", "aria-label": t("earlier", "Move {what} earlier", { what: `${where} ${m.timecode}` }),
             disabled: index === 0, onclick: () => move(index, -1), text: "◀" }),
-          el("button", { type: "button", class: "secondary outline small", "aria-label": t("later", "Move {what} later", { what: `${where} ${m.timecode}` }),
+          el("button", { type: "button", class: "secondary outline small", "data-move-later": "", "aria-label": t("later", "Move {what} later", { what: `${where} ${m.timecode}` }),
             disabled: index === moments.length - 1, onclick: () => move(index, 1), text: "▶" }),
           el("button", { type: "button", class: "danger outline small", "data-remove-moment": "",
             "aria-label": t("remove", "Remove {what}", { what: `${where} ${m.timecode}` }), disabled: moments.length === 1, onclick: () => remove(index), text: "✕" }),
         );
+        card.append(row, trimRow(m, index, where));
+        return card;
       } else {
         row.append(el("button", { type: "button", class: "small", "data-add-moment": "",
           "aria-label": t("add", "Add {what}", { what: `${where} ${m.timecode}` }), onclick: () => add(index), text: t("add_short", "+ Add") }));
@@ -127,6 +131,58 @@ if (root && dataNode) {
       card.append(row);
     }
     return card;
+  }
+
+  // Trimming: each edge moves by TRIM_STEP seconds, the moment never shorter than MIN_MOMENT nor past
+  // the episode's usable end. The server checks the same again and re-reads the lines inside.
+  function trimRow(m, index, where) {
+    const what = `${where} ${m.timecode}`;
+    const button = (label, aria, edge, delta, attr) => el("button", {
+      type: "button", class: "secondary outline small", [attr]: "", "aria-label": aria,
+      disabled: !canTrim(m, edge, delta), onclick: () => trim(index, edge, delta), text: label });
+    return el("div", { class: "recap-moment-actions recap-trim", role: "group", "aria-label": t("trim", "Trim {what}", { what }) },
+      el("span", { class: "recap-trim-edge" },
+        el("span", { class: "small muted", text: t("in", "In") }),
+        button("−", t("start_earlier", "Start {what} {step} s earlier", { what, step: TRIM_STEP }), "start", -TRIM_STEP, "data-start-earlier"),
+        button("+", t("start_later", "Start {what} {step} s later", { what, step: TRIM_STEP }), "start", TRIM_STEP, "data-start-later")),
+      el("span", { class: "recap-trim-edge" },
+        el("span", { class: "small muted", text: t("out", "Out") }),
+        button("−", t("end_earlier", "End {what} {step} s earlier", { what, step: TRIM_STEP }), "end", -TRIM_STEP, "data-end-earlier"),
+        button("+", t("end_later", "End {what} {step} s later", { what, step: TRIM_STEP }), "end", TRIM_STEP, "data-end-later")),
+    );
+  }
+
+  function trimmed(m, edge, delta) {
+    const start = edge === "start" ? Math.max(0, m.start + delta) : m.start;
+    const limit = m.limit ?? Infinity;
+    const end = edge === "end" ? Math.min(limit, m.end + delta) : m.end;
+    return { start: Math.round(start * 1000) / 1000, end: Math.round(end * 1000) / 1000 };
+  }
+
+  function canTrim(m, edge, delta) {
+    const next = trimmed(m, edge, delta);
+    const moved = next.start !== m.start || next.end !== m.end;
+    return moved && next.end - next.start >= MIN_MOMENT - 1e-9;
+  }
+
+  function trim(index, edge, delta) {
+    const m = moments[index];
+    if (!canTrim(m, edge, delta)) return;
+    const next = trimmed(m, edge, delta);
+    const source = m.source || { start: m.start, end: m.end, lines: m.lines, reasons: m.reasons };
+    const untouched = next.start === source.start && next.end === source.end;
+    moments[index] = {
+      ...m, ...next, source,
+      duration: next.end - next.start,
+      timecode: `${clock(next.start)}–${clock(next.end)}`,
+      // The lines inside were for the old edges; the new run re-reads them.
+      lines: untouched ? source.lines : [],
+      reasons: untouched ? source.reasons : [t("trimmed", "trimmed from {from}", { from: `${clock(source.start)}–${clock(source.end)}` })],
+    };
+    render();
+    const card = root.querySelectorAll("[data-recap-moments] > li")[index];
+    const again = card && card.querySelector(`[data-${edge}-${delta < 0 ? "earlier" : "later"}]`);
+    if (again && !again.disabled) again.focus();
   }
 
   function citationPopover(s) {

@@ -28,6 +28,9 @@ from studio_tools.media.probe import MediaInfo
 from studio_tools.media.sandbox import CancelCheck, Limits, ProgressCallback
 
 PROXY_LONG_SIDE = 1920
+# x264 preset of review proxies. superfast rather than veryfast: roughly twice the speed, quality
+# enough for a review copy (bench/ingest_proxy.py --presets compares them on this machine).
+PROXY_PRESET = "superfast"
 POSTER_LONG_SIDE = 1280
 MAX_FILMSTRIP_TILES = 100
 _FILMSTRIP_INPUT_THREADS = "2"  # one decoder per tile: keep their threads (and address space) small
@@ -70,8 +73,7 @@ def make_proxy(
         options.update(
             {
                 "c:v": "libx264",
-                # superfast rather than veryfast: roughly twice the speed, quality enough for a review copy
-                "preset": "superfast",
+                "preset": PROXY_PRESET,
                 "crf": "23",
                 "profile:v": "high",
                 "pix_fmt": "yuv420p",

@@ -1,6 +1,6 @@
 """The recap's "done when" from the portal, in a real browser: two generated episodes with subtitles,
 a recap run, its page with the timeline of thumbnails, the narration with cited lines on hover and
-the player; a director removes, adds and reorders moments, rewrites a sentence, renders again, and
+the player; a director removes, adds, reorders and trims moments, rewrites a sentence, renders again, and
 the new run (from the cached analysis) shows the reviewer's cut."""
 
 from __future__ import annotations
@@ -133,7 +133,16 @@ def test_recap_page_edit_and_render_again(portal_server, new_page, recap_run):
     suggestions.first.locator("[data-add-moment]").click()
     count = timeline.count()
     for _ in range(count - 1):  # walk the last card to the front with its "earlier" button
-        timeline.nth(timeline.count() - 1 if _ == 0 else count - 1 - _).get_by_role("button", name=re.compile("earlier")).click()
+        timeline.nth(timeline.count() - 1 if _ == 0 else count - 1 - _).locator("[data-move-earlier]").click()
+    # Trim the card now first: its end 1 s earlier (two steps), its start 0.5 s later.
+    before = timeline.first.get_attribute("data-moment").split(":")
+    timeline.first.locator("[data-end-earlier]").click()
+    timeline.first.locator("[data-end-earlier]").click()
+    timeline.first.locator("[data-start-later]").click()
+    after = timeline.first.get_attribute("data-moment").split(":")
+    assert after[0] == before[0]
+    assert abs(float(after[1]) - (float(before[1]) + 0.5)) < 1e-6 and abs(float(after[2]) - (float(before[2]) - 1.0)) < 1e-6
+    assert "trimmed from" in timeline.first.inner_text()
     expected = json.loads(
         page.evaluate(
             "() => JSON.stringify([...document.querySelectorAll('[data-recap-moments] > li')].map(li => li.dataset.moment))"

@@ -87,6 +87,9 @@ def test_recap_page_shows_moments_thumbnails_and_cited_narration_then_renders_an
     assert {m["episode"] for m in data["moments"]} == {1, 2}
     for m in data["moments"]:
         assert m["thumb"] is not None and m["score"] > 0 and m["reasons"] and "–" in m["timecode"]
+        # How far the editor may stretch it: the episode's usable end, from the report.
+        video = next(v for v in run.report["videos"] if v["episode"] == m["episode"])
+        assert m["limit"] == video["usable_until"] and m["end"] <= m["limit"]
     cited = [s for s in data["sentences"] if s["citations"]]
     assert cited and all(c["text"] and c["id"].startswith("e") for s in cited for c in s["citations"])
 
