@@ -191,6 +191,22 @@ function start(root) {
 
   const isPlaying = () => Boolean(video && !video.paused && !video.ended) || shuttle < 0;
 
+  // Seeks asked for while one is still running are coalesced: only the latest is sent, when the
+  // running one ends. Eight quick arrow presses cost two decodes, not eight, and a slow machine
+  // never piles seeks on the media pipeline.
+  let queuedSeek = null;
+  let seekStartedAt = 0;
+
+  function seekVideo(seconds) {
+    if (video.seeking) {
+      queuedSeek = seconds;
+      return;
+    }
+    queuedSeek = null;
+    seekStartedAt = performance.now();
+    video.currentTime = seconds;
+  }
+
   function seek(n, { keepShuttle = false } = {}) {
     n = clampFrame(n);
     if (!keepShuttle) stopShuttle();
@@ -198,7 +214,7 @@ function start(root) {
     current = n;
     if (video) {
       root.dataset.state = "seeking";
-      video.currentTime = timeOf(n);
+      seekVideo(timeOf(n));
     }
     syncCompare();
     render();
@@ -353,12 +369,30 @@ function start(root) {
       renderTicks();
     });
     video.addEventListener("seeked", () => {
+      if (queuedSeek !== null && !video.seeking) {
+        seekVideo(queuedSeek); // the latest frame asked for while this seek ran
+        return;
+      }
       if (video.seeking || !video.paused) return;
       current = clampFrame(frameAt(video.currentTime, rate));
       if (shuttle >= 0) root.dataset.state = "paused";
       render();
     });
+    // A watchdog for a seek whose "seeked" never came (seen with a loaded media pipeline): once the
+    // element is no longer seeking, settle as "seeked" would; still seeking after 5 s, ask again.
+    window.setInterval(() => {
+      if (root.dataset.state !== "seeking" || !video.paused || shuttle < 0) return;
+      if (!video.seeking) {
+        if (queuedSeek !== null) seekVideo(queuedSeek);
+        else video.dispatchEvent(new Event("seeked"));
+      } else if (performance.now() - seekStartedAt > 5000) {
+        seekStartedAt = performance.now();
+        video.currentTime = queuedSeek ?? timeOf(current);
+        queuedSeek = null;
+      }
+    }, 500);
     video.addEventListener("play", () => {
+      queuedSeek = null;
       root.dataset.state = "playing";
       presentedKnown = false;
       watchFrames();

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from studio_tools.media.timecode import frames_to_timecode, timecode_to_frames
 from tests.browser_support import DEMO_PASSWORD, sign_in
@@ -164,12 +165,20 @@ def _open_review(page, portal, version: dict):
 
 def _settled_frame(page) -> int:
     """Wait until the video has finished seeking; the page's frame number then."""
-    page.wait_for_function(
-        """() => { const v = document.querySelector('video[data-media]');
-                   return v && v.paused && !v.seeking && v.readyState >= 2
-                       && document.querySelector('[data-review]').dataset.state === 'paused'; }""",
-        timeout=60_000,  # a liveness bound, not a speed check: seeks crawl on a loaded 2-core CI machine
-    )
+    try:
+        page.wait_for_function(
+            """() => { const v = document.querySelector('video[data-media]');
+                       return v && v.paused && !v.seeking && v.readyState >= 2
+                           && document.querySelector('[data-review]').dataset.state === 'paused'; }""",
+            timeout=60_000,  # a liveness bound, not a speed check: seeks crawl on a loaded 2-core CI machine
+        )
+    except PlaywrightTimeout:
+        state = page.evaluate(
+            """() => { const v = document.querySelector('video[data-media]');
+                       return {paused: v.paused, seeking: v.seeking, readyState: v.readyState, time: v.currentTime,
+                               error: v.error && v.error.code, state: document.querySelector('[data-review]').dataset.state}; }"""
+        )
+        raise AssertionError(f"the player never settled: {state}") from None
     return int(page.locator("[data-frame-number]").inner_text())
 
 
