@@ -59,13 +59,9 @@ class VideoInfo:
     duration: float | None = None  # of the picture: frames x frame duration (a container may run longer)
     first_frame_time: float = 0.0  # presentation time of the first frame, seconds, as in the file
     measured_by: str = "container"  # "container" (trusted header), "packets" (demuxed timestamps), "decoded"
-
-    @property
-    def timeline_frame_count(self) -> int | None:
-        """Frames on a constant-rate timeline at `frame_rate` (a VFR source gains duplicates or loses drops)."""
-        if self.frame_count is None or not self.fps or self.duration is None:
-            return self.frame_count
-        return max(1, round(self.duration * self.fps)) if self.variable_frame_rate else self.frame_count
+    # Frames on the constant-rate timeline at `frame_rate` that the reader, the proxy, the player and
+    # notes count on: `frame_count` for a constant rate, more (the gaps held) for a variable one.
+    timeline_frame_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +129,7 @@ class MediaInfo:
             "frame_rate": video.frame_rate if video else None,
             "header_frame_rate": video.header_frame_rate if video else None,
             "frame_count": video.frame_count if video else None,
+            "timeline_frame_count": video.timeline_frame_count if video else None,
             "variable_frame_rate": video.variable_frame_rate if video else False,
             "min_frame_duration": video.min_frame_duration if video else None,
             "max_frame_duration": video.max_frame_duration if video else None,
@@ -275,6 +272,7 @@ def _video_info(
         frame_rate=f"{rate[0]}/{rate[1]}" if rate else None,
         fps=fps,
         frame_count=frame_count or None,
+        timeline_frame_count=frame_count or None,
         start_timecode=None if still else _timecode(streams, stream, fmt_tags),
         pix_fmt=stream.get("pix_fmt"),
         bit_depth=raw_depth if raw_depth else _bit_depth_from_pix_fmt(stream.get("pix_fmt")),
@@ -410,6 +408,12 @@ class Timing:
     first_time: float
     duration: float
 
+    @property
+    def timeline_frames(self) -> int:
+        if not self.variable:
+            return self.frame_count
+        return max(self.frame_count, int(self.duration * self.rate + Fraction(1, 2)))
+
 
 def _measure(
     path: Path, fmt: ContainerFormat, info: MediaInfo, stream: dict[str, Any], limits: sandbox.Limits | None
@@ -463,6 +467,7 @@ def _measure(
         duration=_round(timing.duration),
         first_frame_time=_round(timing.first_time) or 0.0,
         measured_by=how,
+        timeline_frame_count=timing.timeline_frames,
     )
 
 

@@ -183,6 +183,7 @@ def test_reader_frame_n_is_frame_n_in_display_geometry(matrix, name):
     frames = list(stream)
     assert [_number(f, spec) for f in frames] == expected
     assert [f.index for f in frames] == list(range(len(expected)))
+    assert info.video.timeline_frame_count == len(expected)
     assert stream.repeated == len(expected) - spec.frame_count
     width, height = spec.display_size
     assert frames[0].image.shape == (height, width, 3)
