@@ -444,6 +444,7 @@ def _measure(
             stamps = _fill_missing([_float(row[0]) for row in rows if row])
         else:
             rows = _scan(path, fmt, video, "packet=pts_time,dts_time,size", scan_limits, decode=False)
+            _check_order(rows)
             stamps = [
                 _float(row[0]) if _float(row[0]) is not None else _float(row[1])
                 for row in rows
@@ -516,6 +517,31 @@ def _check_mov_tail(
             f"but its pictures stop at {reached}, which usually means the upload or the export was cut short. "
             "Upload the complete file."
         )
+
+
+def _check_order(rows: list[list[str]]) -> None:
+    """Packets in file order: decode times must move forward and no two pictures may share a time.
+    A file that breaks this plays frames in an order nobody chose; refusing it beats guessing."""
+    seen: set[float] = set()
+    last_dts: float | None = None
+    for row in rows:
+        if len(row) < 3 or (_int(row[2]) or 0) <= 0:
+            continue
+        pts, dts = _float(row[0]), _float(row[1])
+        if dts is not None:
+            if last_dts is not None and dts < last_dts:
+                raise MediaRejected(
+                    f"This video's frame times go backwards at {dts:.3f} s, so its frames cannot be put in order; "
+                    "it may be damaged or badly joined. Export it again."
+                )
+            last_dts = dts
+        if pts is not None:
+            if round(pts, 6) in seen:
+                raise MediaRejected(
+                    f"Several frames of this video share the time {pts:.3f} s (its timestamps go backwards or stand "
+                    "still), so they cannot be put in order; it may be damaged or badly joined. Export it again."
+                )
+            seen.add(round(pts, 6))
 
 
 def _fill_missing(stamps: list[float | None]) -> list[float]:
