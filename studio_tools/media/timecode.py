@@ -94,6 +94,7 @@ def source_rate(
     *,
     variable: bool = False,
     min_frame_duration: float | None = None,
+    max_frame_duration: float | None = None,
     fps: float | None = None,
 ) -> SourceRate:
     """The rate a source's timecode is counted at.
@@ -102,8 +103,9 @@ def source_rate(
     `fps` when that is all there is), snapped to the standard rate it approximates. A variable-rate
     source counts at its nominal rate: the standard rate of its fastest stretch (1 / the shortest frame
     duration: the rate it was shot at before frames were dropped or held; of two that fit, the one
-    nearer its average), or of its average when the shortest frame is implausibly short; its timecode
-    is then its time in seconds x the nominal rate, which a note says. Never raises for a positive rate."""
+    nearer the probed `frame_rate`, which is the probe's nominal rate or an average), or of `frame_rate`
+    when the shortest frame is implausibly short. Its timecode is then its time in seconds x the
+    nominal rate, which the note says. Never raises for a positive rate."""
     if frame_rate:
         measured = _fraction(frame_rate)
     elif fps:
@@ -116,13 +118,16 @@ def source_rate(
     fastest = Fraction(1) / _fraction(min_frame_duration) if min_frame_duration and min_frame_duration > 0 else None
     basis = fastest if fastest is not None and fastest <= 2 * measured else measured
     # Durations kept to the millisecond cannot tell 29.97 from 30 (both 33 ms): of the standard rates
-    # that fit the basis, the one nearest to the average.
+    # that fit the basis, the one nearest to the probed rate.
     fitting = [r for r in STANDARD_RATES if abs(float(r) - float(basis)) / float(basis) < _SNAP_TOLERANCE]
     nominal = min(fitting, key=lambda r: abs(r - measured)) if fitting else standard_rate(basis)
     rate = Rate.parse(nominal)
+    spacing = ""
+    if min_frame_duration and max_frame_duration:
+        spacing = f", frames {min_frame_duration * 1000:.0f} to {max_frame_duration * 1000:.0f} ms apart"
     note = (
-        f"variable frame rate (average {float(measured):.3f} fps): timecode is written at the nominal "
-        f"{_label(nominal)} fps, from each frame's time, not by counting frames"
+        f"variable frame rate{spacing}: timecode is written at the nominal {_label(nominal)} fps, "
+        "from each frame's time, not by counting frames"
     )
     return SourceRate(rate, variable=True, note=note)
 

@@ -50,6 +50,7 @@ class ClipSource:
     start: float  # seconds from the start of the file: the moment starts at the frame nearest to it
     frames: int  # output frames
     source_rate: Fraction | None = None  # the episode's (nominal) rate: the seek starts half a frame early
+    display_size: tuple[int, int] | None = None  # the episode's picture as a viewer sees it (pixel aspect, rotation)
 
 
 @dataclass(frozen=True)
@@ -154,12 +155,13 @@ def render(
         # sound skips that half frame again so it stays with the picture.
         early = min(clip.start, 0.5 / float(clip.source_rate)) if clip.source_rate else 0.0
         inp = sandbox.ffmpeg_input(clip.path, clip.demuxer, ss=f"{clip.start - early:.6f}", t=f"{read + early:.6f}")
+        v = inp[str(clip.video_index)].filter("setpts", "PTS-STARTPTS").filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
+        if clip.display_size:
+            v = v.filter("scale", *_fit(clip.display_size, plan.width, plan.height), flags="bicubic")
+        else:
+            v = v.filter("scale", plan.width, plan.height, force_original_aspect_ratio="decrease", flags="bicubic")
         v = (
-            inp[str(clip.video_index)]
-            .filter("setpts", "PTS-STARTPTS")
-            .filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
-            .filter("scale", plan.width, plan.height, force_original_aspect_ratio="decrease", flags="bicubic")
-            .filter("pad", plan.width, plan.height, "(ow-iw)/2", "(oh-ih)/2")
+            v.filter("pad", plan.width, plan.height, "(ow-iw)/2", "(oh-ih)/2")
             .filter("setsar", 1)
             .filter("format", "yuv420p")
             .filter("tpad", stop=-1, stop_mode="clone")
@@ -240,6 +242,15 @@ def render(
     stream = next(s for s in info["streams"] if s.get("codec_type") == "video")
     duration = float(stream.get("duration") or info["format"]["duration"])
     return RenderResult(duration, final.integrated, final.true_peak, gain, passes, time.monotonic() - t0)
+
+
+def _fit(display: tuple[int, int], width: int, height: int) -> tuple[int, int]:
+    """The size a clip is scaled to: its display picture (square pixels, rotated as shown) fitted into
+    the recap's frame, even on both sides; the rest is padded. ffmpeg applies the rotation when it
+    decodes, but its aspect-keeping scale would keep the stored pixels' shape, squeezing anamorphic
+    pictures, so the size is worked out here from the probe's display size."""
+    scale = min(width / display[0], height / display[1])
+    return max(2, min(width, round(display[0] * scale / 2) * 2)), max(2, min(height, round(display[1] * scale / 2) * 2))
 
 
 def _mix(plan: RenderPlan, program, total_samples: int):

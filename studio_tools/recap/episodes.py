@@ -73,6 +73,7 @@ class Episode:
             fps=video.fps,
             variable=bool(getattr(video, "variable_frame_rate", False)),
             min_frame_duration=getattr(video, "min_frame_duration", None),
+            max_frame_duration=getattr(video, "max_frame_duration", None),
         )
 
     @property

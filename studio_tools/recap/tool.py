@@ -294,6 +294,7 @@ class Recap:
                     start=c.start + 0.0,
                     frames=c.frames,
                     source_rate=_episode(usable, c.episode).timecode.rate.rate,
+                    display_size=_output_size(_episode(usable, c.episode).info.video),
                 )
                 for c in chosen.clips
             ],

@@ -136,10 +136,13 @@ def write_video(
     drop: str | None = None,
     audio: Path | None = None,
     gop: int = 50,
+    anamorphic: tuple[int, int, str] | None = None,
 ) -> Path:
     """Encode RGB frames to H.264 (MP4, or MKV by the target's suffix), at a constant `fps` ("24000/1001"
     works too), with the variable rate of `vfr_times`, or at `fps` with the frames that `drop` (an
-    ffmpeg expression of the frame number `n`) selects left out, the others keeping their times."""
+    ffmpeg expression of the frame number `n`) selects left out, the others keeping their times.
+    anamorphic=(width, height, "4/3") stores the picture squeezed to that size with that pixel aspect,
+    so it displays as drawn."""
     height, width = frames[0].shape[:2]
     raw = target.with_suffix(".rgb")
     raw.write_bytes(b"".join(f.tobytes() for f in frames))
@@ -148,6 +151,8 @@ def write_video(
     if audio is not None:
         cmd += ["-i", str(audio)]
     vf = f"{_vfr_setpts()},format=yuv420p" if vfr else "format=yuv420p"
+    if anamorphic:
+        vf = f"scale={anamorphic[0]}:{anamorphic[1]}:flags=bicubic,setsar={anamorphic[2]},{vf}"
     if drop:
         vf = f"select='not({drop})',{vf}"
     cmd += ["-vf", vf, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-g", str(gop)]
@@ -295,11 +300,13 @@ def make_episode(
     drop: str | None = None,
     suffix: str = ".mp4",
     name: str | None = None,
+    anamorphic: tuple[int, int, str] | None = None,
 ) -> tuple[Path, Path]:
     """An episode (H.264, with AAC "speech" under its subtitle cues unless audio=False) and its SRT.
 
     fps may be a rational ("24000/1001"); framecode stamps each frame's number (see stamp_frame_number);
-    drop leaves out the frames it selects (a variable frame rate on the `fps` grid)."""
+    drop leaves out the frames it selects (a variable frame rate on the `fps` grid); anamorphic stores
+    the picture squeezed (see write_video)."""
     folder.mkdir(parents=True, exist_ok=True)
     rate = float(Fraction(str(fps)))
     plans = episode_plans(seconds, round(rate), seed=100 + index)
@@ -311,7 +318,7 @@ def make_episode(
     wav = None
     if audio:
         wav = write_audio(folder / f"{stem}.wav", len(frames) / rate, [(a, b) for a, b, _ in cues], seed=index)
-    video = write_video(folder / f"{stem}{suffix}", frames, fps=fps, audio=wav, drop=drop)
+    video = write_video(folder / f"{stem}{suffix}", frames, fps=fps, audio=wav, drop=drop, anamorphic=anamorphic)
     if wav is not None:
         wav.unlink()
     return video, write_srt(folder / f"{stem}.srt", cues)

@@ -110,6 +110,7 @@ def test_variable_rate_source_counts_at_its_nominal_rate_with_a_note():
     counted = source_rate("20/1", variable=True, min_frame_duration=0.04)
     assert counted.variable and counted.rate.text == "25/1"
     assert "variable frame rate" in counted.note and "nominal 25 fps" in counted.note
+    assert "40 to 240 ms apart" in source_rate("25/1", variable=True, min_frame_duration=0.04, max_frame_duration=0.24).note
     # A phone's 29.97 with some frames held: the shortest frame of a 29.97 clip rounded to the millisecond.
     assert source_rate("2850/100", variable=True, min_frame_duration=0.033).rate.text == "30000/1001"
     # An implausibly short frame (a glitch) does not make the nominal rate: the average does.

@@ -145,8 +145,9 @@ def test_variable_frame_rate_episode_is_timecoded_at_its_nominal_rate(folder, ca
     assert any("nominal" in note for note in report["edit"]["notes"])
     assert report["render"]["frame_rate"] == "25/1" and any("variable" in n for n in report["render"]["frame_rate_notes"])
     streams = streams_of(out / "recap.mp4")
-    assert streams["video"]["r_frame_rate"] == "25/1"
-    assert float(streams["video"]["duration"]) == pytest.approx(30.0, abs=1.0)
+    assert streams["video"]["r_frame_rate"] == "25/1" and streams["video"]["avg_frame_rate"] == "25/1"
+    # As long as the moments chosen (one 43 s episode, no line cut: a little under the 30 s asked for).
+    assert int(streams["video"]["nb_frames"]) == report["selection"]["frames"] and 25 * 25 < report["selection"]["frames"]
     # The held frames (where frames were left out) repeat in the recap; the timecode names the frame
     # shown at the in-point all the same.
     rate = Fraction(25)
@@ -191,6 +192,21 @@ def test_edl_source_timecode_is_at_each_sources_own_rate(folder, cache, tmp_path
         assert round(clip.visible_range().start_time.rescaled_to(source).value) == source_in
 
 
+def test_an_anamorphic_episode_keeps_its_shape_in_the_recap(folder, cache, tmp_path):
+    """An episode stored 240x180 with 4:3 pixels (it displays 320x180) beside a square-pixel 320x180 one:
+    the recap shows both at 320x180, neither squeezed nor pillarboxed (before: the stored 240x180 was
+    kept and padded). The stamped frame numbers read at their drawn places prove the shape."""
+    files = list(make_episode(folder, 0, seconds=30.0, framecode=True, name="square"))
+    files += make_episode(folder, 1, seconds=30.0, framecode=True, name="anamorphic", anamorphic=(240, 180, "4/3"))
+    assert streams_of(files[2])["video"]["sample_aspect_ratio"] == "4:3"
+    out = tmp_path / "recap"
+    report = run_recap(files, out, cache, "target_seconds=30", "narration=false")
+    video = streams_of(out / "recap.mp4")["video"]
+    assert (video["width"], video["height"], video.get("sample_aspect_ratio", "1:1")) == (320, 180, "1:1")
+    assert {m["episode"] for m in report["moments"]} == {1, 2}
+    assert_edl_lands_on_the_frames_shown(out, report, {"EP01": "25/1", "EP02": "25/1"}, "25/1")
+
+
 @pytest.mark.real_media
 def test_popeye_episodes_without_sound_give_a_recap(cache, tmp_path):
     """The two real Popeye episodes: HEVC 1440x1074 at 24 fps, no audio, the container claiming 62-63 s
@@ -208,7 +224,8 @@ def test_popeye_episodes_without_sound_give_a_recap(cache, tmp_path):
     assert len(report["moments"]) > 1 and {m["episode"] for m in report["moments"]} == {1, 2}
     for entry in report["videos"]:
         assert entry["audio"] is False and entry["timecode_rate"] == "24/1" and not entry["variable_frame_rate"]
-        assert all(m["end"] <= 60.0 + 1e-6 for m in entry["moments"])  # inside the frames, not the claimed 62-63 s
+        # Inside the 1440 frames (to the half frame: starts are millisecond timestamps), not the claimed 62-63 s.
+        assert all(round(m["end"] * 24) <= 1440 for m in entry["moments"])
     streams = streams_of(out / "recap.mp4")
     video = streams["video"]
     assert video["r_frame_rate"] == "24/1" and video["avg_frame_rate"] == "24/1"
