@@ -1,10 +1,12 @@
 """The edit as an editor opens it: OpenTimelineIO (.otio), CMX 3600 EDL, and the narration as SRT.
 
 Each chosen moment is a clip whose source range is in its episode's source timecode (the file's own
-start timecode when it has one, otherwise 00:00:00:00), so an editor relinks the EDL to the original
-episodes and refines it. A crossfade of x frames is an SMPTE dissolve centred on the cut: the clips'
-cut ranges are the rendered ranges less the overlap, the dissolve reveals the handles, and the
-timeline's length is exactly the rendered recap's. Narration sentences become markers (EDL LOC lines)
+start timecode when it has one, otherwise 00:00:00:00) at the episode's own rate (a 23.976 episode's
+at 23.976 in a 25 fps recap; a variable-rate episode's at its nominal rate), while the record side is
+at the recap's rate, so an editor relinks the EDL to the original episodes and refines it. A
+crossfade of x frames is an SMPTE dissolve centred on the cut: the clips' cut ranges are the rendered
+ranges less the overlap, the dissolve reveals the handles, and the timeline's length is exactly the
+rendered recap's. Narration sentences become markers (EDL LOC lines)
 on the clip they start over. Media references name the episode by its uploaded name, never a path.
 """
 
