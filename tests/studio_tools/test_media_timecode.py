@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio_tools.media.timecode import Rate, frame_at, frame_start, frames_to_timecode, timecode_to_frames
+from studio_tools.media.timecode import Rate, frame_at, frame_start, frames_to_timecode, source_timecode, timecode_to_frames
 
 # (rate, frame, timecode): published pairs (SMPTE 12M drop-frame rules) and plain arithmetic.
 KNOWN = [
@@ -69,3 +69,17 @@ def test_seconds_and_frames_agree_without_off_by_one():
     for frame in (0, 1, 29, 30, 1799, 1800, 17982):
         assert frame_at(frame_start(frame, rate), rate) == frame
         assert frame_at(frame_start(frame, rate) + 0.5 / 29.97, rate) == frame
+
+
+def test_a_sources_frames_are_labelled_from_its_start_timecode():
+    # A GoPro clip at 29.97 starting at 19:26:48:04 (non-drop, written with ':'), a 29.97 DF master.
+    assert source_timecode(0, "30000/1001", start="19:26:48:04") == "19:26:48:04"
+    assert source_timecode(26, "30000/1001", start="19:26:48:04") == "19:26:49:00"
+    assert source_timecode(0, "30000/1001", start="01:00:00;00") == "01:00:00;00"
+    assert source_timecode(1800, "30000/1001", start="00:00:00;00") == "00:01:00;02"
+    assert source_timecode(1800, "30000/1001") == "00:01:00;02"  # no start: 29.97 counts drop-frame
+    assert source_timecode(47, "24000/1001") == "00:00:01:23"
+    # Never a crash: ';' at 25 counts plainly, an unreadable start is ignored, a still has no label.
+    assert source_timecode(3, "25/1", start="01:00:00;00") == "01:00:00:03"
+    assert source_timecode(5, "25/1", start="00:00:10:30") == "00:00:00:05"
+    assert source_timecode(0, None) is None
