@@ -110,7 +110,8 @@ def source_timecode(frame: int, rate: Rate | str | None, *, start: str | None = 
     without one, 29.97 and 59.94 count drop-frame (SMPTE practice); a ';' at a rate that has no
     drop-frame counts plainly. A start timecode that cannot be read at this rate (frames past the
     nominal rate) is ignored rather than fatal. For a variable-rate source pass its nominal rate:
-    the label then names the frame of the constant-rate timeline the media reader numbers. None when there is no rate (a still).
+    the label then names the frame of the constant-rate timeline the media reader numbers. None
+    when there is no rate (a still).
     """
     if rate is None:
         return None
