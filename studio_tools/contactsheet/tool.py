@@ -162,6 +162,7 @@ class ContactSheet:
                 "variable_frame_rate": clip_video.variable_frame_rate,
                 "frame_count": clip_video.timeline_frame_count,
                 "start_timecode": clip_video.start_timecode,
+                "first_frame_timecode": timecode(0, clip_video.frame_rate, clip_video.start_timecode),
                 "video_codec": clip_video.codec,
                 "container": info.container_label,
             },

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import re
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -11,6 +13,10 @@ from studio_tools.contactsheet import TOOL, ContactSheetParams
 from studio_tools.contactsheet import video as video_module
 from studio_tools.contactsheet.tool import label_band_height, plan_samples, timecode
 from studio_tools.core import BadInput, BadParams, CallbackProgress, Cancelled, OutputKind, ToolInput, get, out_dir, run_tool
+from studio_tools.media import probe, reader
+from studio_tools.media.timecode import timecode_to_frames
+from tests import real_media
+from tests.studio_tools import media_matrix
 
 
 def run_sheet(clip: Path, workdir: Path, progress=None, name: str | None = None, **params):
@@ -75,6 +81,7 @@ def test_sheet_size_report_and_output(testsrc_clip, tmp_path):
         "variable_frame_rate": False,
         "frame_count": 100,
         "start_timecode": None,
+        "first_frame_timecode": "00:00:00:00",
         "video_codec": "h264",
         "container": "QuickTime/MP4",
     }
@@ -257,3 +264,103 @@ def test_read_cells_reads_frames_by_number(ramp_clip):
 def test_params_model_is_the_one_the_tool_receives(ramp_clip, tmp_path):
     record = run_sheet(ramp_clip, tmp_path / "w", columns="2", rows=1, thumb_width=64)
     assert record.params == ContactSheetParams(columns=2, rows=1, thumb_width=64)
+
+
+# --- conformance: the generated matrix (each frame shows its number as bars) -----------------------------
+
+MATRIX = ("rot90.mp4", "rot270.mp4", "anamorphic_16x11.mp4", "avi_packed.avi", "vfr.mkv", "vfr.mp4", "r2997df.mov")
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory) -> dict[str, tuple[media_matrix.Spec, Path]]:
+    folder = tmp_path_factory.mktemp("sheet-matrix")
+    return {spec.name: (spec, media_matrix.make(spec, folder)) for spec in media_matrix.SPECS if spec.name in MATRIX}
+
+
+def _timeline(spec: media_matrix.Spec) -> list[int]:
+    """The encoded frame each slot of the constant-rate timeline shows (a dropped frame's slot repeats
+    the frame before it), as in the reader's conformance test."""
+    kept = [n for n in range(spec.frames) if n not in spec.drop]
+    return [max(n for n in kept if n <= slot) for slot in range(kept[0], kept[-1] + 1)]
+
+
+@pytest.mark.parametrize("name", MATRIX)
+def test_cells_show_the_frames_they_name_in_display_geometry(matrix, name, tmp_path):
+    spec, path = matrix[name]
+    record = run_sheet(path, tmp_path / "w", columns=4, rows=3, thumb_width=96, timecodes=False)
+    report = record.result.report
+    timeline = _timeline(spec)
+    clip = report["clip"]
+    assert (clip["display_width"], clip["display_height"]) == spec.display_size
+    assert (clip["frame_rate"], clip["frame_count"], clip["rotation"]) == (spec.rate, len(timeline), spec.rotation)
+    # Cells keep the shape a viewer sees: rotated clips stand upright, anamorphic ones are unsqueezed.
+    width, height = spec.display_size
+    assert report["sheet"]["thumb_height"] == round(96 * height / width)
+    image = np.asarray(sheet_image(record).convert("RGB"))
+    rate = Fraction(spec.rate)
+    for cell in report["frames"]:
+        assert cell["decoded"], cell
+        assert cell["frame"] == min(len(timeline) - 1, int(len(timeline) * (cell["index"] + 0.5) / 12))
+        assert cell["time"] == pytest.approx(float(cell["frame"] / rate), abs=1e-6)
+        pixels = image[cell["y"] : cell["y"] + cell["height"], cell["x"] : cell["x"] + cell["width"]]
+        shown = media_matrix.read_bars(np.rot90(pixels, k=spec.rotation // 90))  # turned back to the stored bars
+        assert shown == timeline[cell["frame"]], cell
+    assert ("variable frame rate" in " ".join(report["notes"])) is spec.variable
+
+
+def test_labels_are_timecode_at_the_true_rate_from_the_start_timecode(matrix, tmp_path):
+    spec, path = matrix["r2997df.mov"]  # 29.97 drop-frame, starting at 01:00:00;00
+    record = run_sheet(path, tmp_path / "w", columns=2, rows=1, thumb_width=96)
+    assert [(f["frame"], f["timecode"]) for f in record.result.report["frames"]] == [(15, "01:00:00;15"), (45, "01:00:01;15")]
+    spec, path = matrix["avi_packed.avi"]  # the header says 50 fps; the frames are 25 fps
+    record = run_sheet(path, tmp_path / "w2", columns=2, rows=1, thumb_width=96)
+    assert [(f["frame"], f["timecode"]) for f in record.result.report["frames"]] == [(12, "00:00:00:12"), (37, "00:00:01:12")]
+    assert record.result.report["clip"]["fps"] == 25.0
+
+
+# --- real footage ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.real_media
+@pytest.mark.parametrize(
+    "name",
+    [
+        "A16",  # AVI at 10 fps, 795 frames
+        "A14",  # 720x478 at 8:9 pixels (PAL DVD): shown 638x478
+        "A04",  # variable frame rate Matroska
+        "A09",  # GoPro at 29.97 with a start timecode of 19:26:48:04
+    ],
+)
+def test_contact_sheet_on_real_footage(name, tmp_path):
+    entry = real_media.entry(name)
+    record = run_sheet(entry["path"], tmp_path / "w", name=entry["name"], columns=4, rows=4, thumb_width=160)
+    report = record.result.report
+    clip = report["clip"]
+    info = probe(entry["path"])
+    video = info.video
+    assert clip["frame_count"] == video.timeline_frame_count
+    assert clip["start_timecode"] == (entry["start_timecode"][0] if entry["start_timecode"] else None)
+    assert clip["variable_frame_rate"] is entry["frame_rate_counted"]["variable_frame_rate"]
+    assert (clip["display_width"], clip["display_height"]) == (video.display_width, video.display_height)
+    assert report["sheet"]["thumb_height"] == round(160 * video.display_height / video.display_width)
+    assert all(f["decoded"] for f in report["frames"]) and record.result.metrics["frames_missing"] == 0
+    # Labels count from the clip's own start timecode at its true rate.
+    start = timecode_to_frames(clip["first_frame_timecode"], video.frame_rate)
+    for cell in report["frames"]:
+        assert timecode_to_frames(cell["timecode"], video.frame_rate) == start + cell["frame"], cell
+    # Each cell is the frame its label names: the same picture as that frame read on its own.
+    image = np.asarray(sheet_image(record).convert("RGB")).astype(int)
+    for cell in report["frames"][::5]:
+        alone = reader.read_frame(entry["path"], info, cell["frame"], size=(cell["width"], cell["height"]), pix_fmt="rgb24")
+        shown = image[cell["y"] : cell["y"] + cell["height"], cell["x"] : cell["x"] + cell["width"]]
+        assert np.abs(shown - alone.image.astype(int)).mean() < 2.0, cell
+
+
+@pytest.mark.real_media
+def test_gopro_sheet_counts_from_the_cameras_start_timecode(tmp_path):
+    entry = real_media.entry("A09")
+    record = run_sheet(entry["path"], tmp_path / "w", name=entry["name"], columns=4, rows=4, thumb_width=96)
+    report = record.result.report
+    assert report["clip"]["first_frame_timecode"] == "19:26:48:04"  # the camera's tmcd, frame 0
+    first = report["frames"][0]
+    assert (first["frame"], first["timecode"]) == (11, "19:26:48:15")  # 362 frames: the first cell is frame 11
