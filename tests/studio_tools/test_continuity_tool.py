@@ -262,3 +262,38 @@ def test_cancel_stops_the_run(scene_clips, tmp_path):
     with pytest.raises(Cancelled):
         run([(shot1, "footage"), (shot2, "footage")], tmp_path / "w", progress)
     assert not (tmp_path / "w" / "out" / "findings.json").exists()
+
+
+def _rotated_clip(folder: Path, name: str, frames) -> Path:
+    """A phone-style clip: the pictures stored turned a quarter left, with metadata telling players to
+    turn them 90 degrees clockwise, so a viewer sees `frames` as they were made."""
+    stored = synth.write_clip(folder / f"stored-{name}", [np.ascontiguousarray(np.rot90(f, k=1)) for f in frames], FPS)
+    target = folder / name
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(stored), "-c", "copy"]
+        + ["-metadata:s:v:0", "rotate=270", str(target)],
+        check=True,
+    )
+    return target
+
+
+def test_rotated_shots_are_read_upright_and_drawn_undistorted(tmp_path):
+    outgoing, incoming, truth, rng = done_when_scene()
+    shot1 = _rotated_clip(tmp_path, "shot1.mp4", synth.shot_frames(outgoing, FRAMES, rng))
+    shot2 = _rotated_clip(tmp_path, "shot2.mp4", synth.shot_frames(incoming, FRAMES, rng))
+    record = run([(shot1, "footage"), (shot2, "footage")], tmp_path / "w")
+    report = record.result.report
+    assert [(s["width"], s["height"], s["rotation"]) for s in report["shots"]] == [(270, 480, 90)] * 2
+    shown = [(s["display_width"], s["display_height"], s["analysis_size"]) for s in report["shots"]]
+    assert shown == [(480, 270, [480, 270])] * 2
+    findings = report["findings"]
+    assert [(f["type"], f["check"]) for f in findings] == [("costume", "torso"), ("prop", "vanished")], findings
+    for finding, (box_out, box_in) in zip(findings, (truth["jacket"], truth["prop"]), strict=True):
+        assert (finding["outgoing"]["frame"], finding["incoming"]["frame"]) == (FRAMES - 1, 0)
+        assert overlap(finding["outgoing"]["box"], box_out) > 0.5 and overlap(finding["incoming"]["box"], box_in) > 0.5
+    # The pair picture shows both frames as the audience sees them: landscape, the scene's own shape.
+    picture = np.asarray(Image.open(record.out_dir / "pair-01.png").convert("RGB")).astype(int)
+    assert picture.shape[1] == 2 * 480 + 8
+    height, width = outgoing.shape[:2]
+    error = min(np.abs(picture[y : y + height, :width] - outgoing.astype(int)).mean() for y in range(0, 120))
+    assert error < 12, error  # the outgoing panel is the scene itself, not a squeezed or turned copy
