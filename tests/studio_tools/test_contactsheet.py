@@ -344,10 +344,14 @@ def test_contact_sheet_on_real_footage(name, tmp_path):
     assert (clip["display_width"], clip["display_height"]) == (video.display_width, video.display_height)
     assert report["sheet"]["thumb_height"] == round(160 * video.display_height / video.display_width)
     assert all(f["decoded"] for f in report["frames"]) and record.result.metrics["frames_missing"] == 0
+
     # Labels count from the clip's own start timecode at its true rate.
-    start = timecode_to_frames(clip["first_frame_timecode"], video.frame_rate)
+    def frames(label: str) -> int:  # drop-frame only when written with ';' (GoPro's 29.97 is non-drop)
+        return timecode_to_frames(label, video.frame_rate, drop_frame=";" in label)
+
+    start = frames(clip["first_frame_timecode"])
     for cell in report["frames"]:
-        assert timecode_to_frames(cell["timecode"], video.frame_rate) == start + cell["frame"], cell
+        assert frames(cell["timecode"]) == start + cell["frame"], cell
     # Each cell is the frame its label names: the same picture as that frame read on its own.
     image = np.asarray(sheet_image(record).convert("RGB")).astype(int)
     for cell in report["frames"][::5]:
