@@ -11,6 +11,7 @@ it has one; a variable-rate clip is labelled at its nominal rate, and the report
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ MAX_SHEET_PIXELS = 100_000_000
 _BACKGROUND = (20, 20, 20)
 _LABEL_COLOUR = (235, 235, 235)
 _MISSING_COLOUR = (70, 20, 20)
+_WORKERS = 4  # decoders at once (each a sandboxed ffmpeg) on distant sample points
 
 
 class ContactSheetParams(ToolParams):
@@ -207,7 +209,9 @@ class ContactSheet:
         for sample in samples:
             by_frame.setdefault(sample.frame, []).append(sample)
         done_count = 0
-        for frame, image, problem in video.read_cells(path, info, list(by_frame), size, cancelled=cancelled):
+        workers = max(1, min(_WORKERS, os.cpu_count() or 1))
+        cells = video.read_cells(path, info, list(by_frame), size, cancelled=cancelled, workers=workers)
+        for frame, image, problem in cells:
             for sample in by_frame.get(frame, []):
                 on_frame(sample, image, problem)
                 done_count += 1

@@ -251,6 +251,10 @@ def test_timecode_labels():
 def test_read_cells_reads_frames_by_number(ramp_clip):
     info = video_module.probe_clip(ramp_clip, "ramp.mp4")
     got = list(video_module.read_cells(ramp_clip, info, [10, 3, 10, 39, 50], (32, 24)))
+    assert [cell[0] for cell in got] == [3, 10, 39, 50]  # one reader: in order
+    parallel = sorted(video_module.read_cells(ramp_clip, info, [10, 3, 10, 39, 50], (32, 24), workers=2), key=lambda c: c[0])
+    assert [(f, p) for f, _i, p in parallel] == [(f, p) for f, _i, p in got]
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(parallel[:3], got[:3], strict=True))
     assert [(frame, problem) for frame, _image, problem in got] == [
         (3, None),
         (10, None),
