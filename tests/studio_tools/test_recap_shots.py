@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from studio_tools.media import probe, reader
-from studio_tools.recap import analysis
+from studio_tools.recap import analysis, thumbs
 from studio_tools.recap.shots import ShotDetector
 from tests.studio_tools import media_matrix
 from tests.studio_tools.recap_media import ShotPlan, render_frames, vfr_times, write_video
@@ -151,3 +151,16 @@ def test_analysis_reads_each_frame_once_at_its_true_time_and_upright(tmp_path, n
     assert np.max(np.abs(result.times - expected)) < 2e-3
     width, height = reader.display_size(info.video, max_width=analysis.ANALYSIS_WIDTH)
     assert (width > height) == (spec.display_size[0] > spec.display_size[1])
+
+
+@pytest.mark.parametrize("name", ["avi_packed.avi", "rot90.mp4"])
+def test_moment_thumbnails_show_the_frame_at_their_time_upright(tmp_path, name):
+    spec = next(s for s in media_matrix.SPECS if s.name == name)
+    path = media_matrix.make(spec, tmp_path)
+    info = probe(path)
+    tile = thumbs.frame(thumbs.Grab(path, info, info.video.first_frame_time + 20 / 25 + 0.01))
+    columns = np.nonzero(tile.max(axis=(0, 2)))[0]  # letterboxed: black beside a portrait picture
+    picture = tile[:, columns.min() : columns.max() + 1]
+    width, height = spec.display_size
+    assert picture.shape[1] == pytest.approx(thumbs.TILE_HEIGHT * width / height, abs=2)
+    assert media_matrix.read_bars(np.rot90(picture, k=spec.rotation // 90)) == 20
