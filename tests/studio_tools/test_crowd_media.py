@@ -124,6 +124,24 @@ def test_a_rotated_plate_comes_out_upright(scene, tmp_path):
         assert psnr(frames[t][keep], truth[t][keep]) > 35, t  # upright, where no copy is drawn: the plate as shot
 
 
+def test_a_variable_rate_plate_gives_a_constant_rate_comp_as_long_as_the_plate(scene, tmp_path):
+    # frames left out, as a phone drops them under load: the gaps are filled by repeating the frame before
+    dropped = {7, 8, 20, 31, 32, 33, 45}
+    keep = "+".join(f"eq(n\\,{n})" for n in sorted(dropped))
+    plate = encode(
+        rendered(scene),
+        tmp_path / "vfr.mkv",
+        scene.fps,
+        ["-vf", f"select=not({keep})", "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv420p"],
+    )
+    info = probe(plate)
+    assert info.video.variable_frame_rate and info.video.frame_count == scene.frames - len(dropped)
+    record = crowd(plate, tmp_path / "run", **PARAMS)
+    assert_keeps_the_plates_timing(record, plate)
+    comp = probe(record.out_dir / "comp.mov").video
+    assert (comp.frame_count, comp.variable_frame_rate, comp.duration) == (75, False, pytest.approx(3.0, abs=1e-3))
+
+
 @pytest.mark.real_media
 def test_real_10_fps_avi_plate_keeps_its_rate_and_length(tmp_path):
     entry = real_media.entry("A16")
