@@ -183,6 +183,7 @@ def test_reader_frame_n_is_frame_n_in_display_geometry(matrix, name):
     frames = list(stream)
     assert [_number(f, spec) for f in frames] == expected
     assert [f.index for f in frames] == list(range(len(expected)))
+    assert info.video.timeline_frame_count == len(expected)
     assert stream.repeated == len(expected) - spec.frame_count
     width, height = spec.display_size
     assert frames[0].image.shape == (height, width, 3)
@@ -228,3 +229,29 @@ def test_reader_on_real_footage_reads_every_frame_once_and_seeks_to_the_same_fra
     for index in (1, len(frames) // 3, len(frames) - 1):
         sought = reader.read_frame(path, info, index, size=size, pix_fmt="gray").image.astype(int)
         assert np.abs(sought - frames[index].image.astype(int)).mean() < 1.0, f"frame {index} by seeking differs"
+
+
+def test_frame_times_that_go_backwards_are_rejected_with_a_reason(tmp_path):
+    # setts moves frames 20-29 back by a second; the muxer clamps them to the time before: ten frames at 0.76 s.
+    path = tmp_path / "backwards.mkv"
+    subprocess.run(
+        [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=2",
+            "-c:v", "libx264", "-bf", "0", "-bsf:v", "setts=ts=if(between(N\\,20\\,29)\\,TS-25*40\\,TS)", str(path),
+        ],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(MediaRejected, match="cannot be put in order"):
+        probe(path)
+
+
+def test_b_frames_in_matroska_and_mxf_are_not_mistaken_for_disorder(tmp_path):
+    for name, extra in (("b.mkv", ()), ("b.mxf", ("-f", "mxf"))):
+        path = tmp_path / name
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=2"]
+            + ["-c:v", "libx264", "-bf", "3", *extra, str(path)],
+            check=True,
+        )
+        info = probe(path).summary()
+        assert (info["frame_rate"], info["frame_count"], info["variable_frame_rate"]) == ("25/1", 50, False)
