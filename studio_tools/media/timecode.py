@@ -199,3 +199,35 @@ def frame_start(frame: int, rate: Rate | str) -> float:
     """When a frame starts, in seconds (exact rational arithmetic, then one float)."""
     rate = rate if isinstance(rate, Rate) else Rate.parse(rate)
     return float(Fraction(frame) / rate.rate)
+
+
+def source_timecode(frame: int, rate: Rate | str | None, *, start: str | None = None) -> str | None:
+    """The timecode label of frame `frame` of a source (0 = its first frame), counted from the
+    source's start timecode `start` (00:00:00:00 without one), at the source's rate.
+
+    A start timecode written with ';' makes the count drop-frame, one written with ':' non-drop;
+    without one, 29.97 and 59.94 count drop-frame (SMPTE practice); a ';' at a rate that has no
+    drop-frame counts plainly. A start timecode that cannot be read at this rate (frames past the
+    nominal rate) is ignored rather than fatal. For a variable-rate source pass its nominal rate:
+    the label then names the frame of the constant-rate timeline the media reader numbers. None
+    when there is no rate (a still).
+    """
+    if rate is None:
+        return None
+    try:
+        parsed = rate if isinstance(rate, Rate) else Rate.parse(rate)
+    except (ValueError, ZeroDivisionError):
+        return None
+    offset = 0
+    if start:
+        match = _TC.match(start.strip())
+        drop = bool(match and match.group(4) in ";,.")
+        for drop_frame in dict.fromkeys((drop, False)):  # a ';' at a rate without drop-frame counts plainly
+            try:
+                counted = Rate.parse(parsed.rate, drop_frame=drop_frame)
+                offset = timecode_to_frames(start, counted)
+            except ValueError:
+                continue
+            parsed = counted
+            break
+    return frames_to_timecode(max(0, frame) + offset, parsed)

@@ -13,6 +13,7 @@ from studio_tools.media.timecode import (
     frames_to_timecode,
     nearest_frame,
     source_rate,
+    source_timecode,
     standard_rate,
     timecode_to_frames,
 )
@@ -124,3 +125,17 @@ def test_nearest_frame_survives_millisecond_timestamps():
     assert frame_at(0.041, "24/1") == 0
     assert nearest_frame(0.041, "24/1") == 1
     assert [nearest_frame(round(n / 24, 3), "24/1") for n in range(0, 1440)] == list(range(1440))
+
+
+def test_a_sources_frames_are_labelled_from_its_start_timecode():
+    # A GoPro clip at 29.97 starting at 19:26:48:04 (non-drop, written with ':'), a 29.97 DF master.
+    assert source_timecode(0, "30000/1001", start="19:26:48:04") == "19:26:48:04"
+    assert source_timecode(26, "30000/1001", start="19:26:48:04") == "19:26:49:00"
+    assert source_timecode(0, "30000/1001", start="01:00:00;00") == "01:00:00;00"
+    assert source_timecode(1800, "30000/1001", start="00:00:00;00") == "00:01:00;02"
+    assert source_timecode(1800, "30000/1001") == "00:01:00;02"  # no start: 29.97 counts drop-frame
+    assert source_timecode(47, "24000/1001") == "00:00:01:23"
+    # Never a crash: ';' at 25 counts plainly, an unreadable start is ignored, a still has no label.
+    assert source_timecode(3, "25/1", start="01:00:00;00") == "01:00:00:03"
+    assert source_timecode(5, "25/1", start="00:00:10:30") == "00:00:00:05"
+    assert source_timecode(0, None) is None
