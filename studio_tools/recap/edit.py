@@ -67,7 +67,8 @@ def build_timeline(
         offset = timecode_offset(episode, source.rate)
         lead = head if i > 0 else 0
         length = chosen.frames - lead - (tail if i < len(selection.clips) - 1 else 0)
-        first = nearest_frame(chosen.start, source.rate)  # the source frame the render starts this moment at
+        # The source frame the render starts this moment at, counted from the episode's first frame.
+        first = nearest_frame(max(0.0, chosen.start - episode.picture_start), source.rate)
         start = RT(offset + first, src_rate) + RT(lead, rate).rescaled_to(src_rate)
         reference = otio.schema.ExternalReference(
             target_url=episode.name,
@@ -86,6 +87,7 @@ def build_timeline(
                     "source_end_seconds": round(chosen.end, 6),
                     "source_timecode_rate": source.rate.text,
                     "source_start_frame": offset + first,
+                    "picture_start_seconds": episode.picture_start,
                     "drop_frame": source.rate.drop_frame,
                     "variable_frame_rate": source.variable,
                     **({"timecode_note": source.note} if source.note else {}),
@@ -113,7 +115,8 @@ def build_timeline(
         for start_s, end_s, clip, episode, source_seconds in placed:
             if start_s - 1e-6 <= sentence.start < end_s:
                 source = episode.timecode
-                at = timecode_offset(episode, source.rate) + nearest_frame(source_seconds + sentence.start - start_s, source.rate)
+                since_first_frame = max(0.0, source_seconds + sentence.start - start_s - episode.picture_start)
+                at = timecode_offset(episode, source.rate) + nearest_frame(since_first_frame, source.rate)
                 marker = otio.schema.Marker(
                     name=("NARRATION: " + _ascii(sentence.text))[:120],
                     marked_range=TR(RT(at, float(source.rate.rate)), RT(1, float(source.rate.rate))),
@@ -135,7 +138,7 @@ class _Event:
     name: str
     url: str
     rate: Rate  # the source's timecode rate
-    start_seconds: float  # source time at record_in
+    start_seconds: float  # source time at record_in, from the source's first frame
     first_frame: int  # source frame (timecode offset included) at record_in
     offset: int  # the source's start timecode, in its frames
     record_in: int  # record frames
@@ -174,7 +177,8 @@ def write_edl(timeline: otio.schema.Timeline, target: Path, rate: float) -> None
         head = _frames(before.in_offset, record) if before else 0
         tail = _frames(after.in_offset, record) if after else 0
         cut = _frames(item.source_range.duration, record)
-        start_seconds = float(meta["source_start_seconds"])
+        # Source time from the episode's first frame (the container may start earlier).
+        start_seconds = max(0.0, float(meta["source_start_seconds"]) - float(meta.get("picture_start_seconds") or 0.0))
         offset = int(meta["source_start_frame"]) - nearest_frame(start_seconds, source)
         markers = [(int(round(m.marked_range.start_time.rescaled_to(float(source.rate)).value)), m.name) for m in item.markers]
         event = _Event(

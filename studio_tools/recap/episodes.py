@@ -51,6 +51,9 @@ class Episode:
     subtitles: ToolInput | None = None
     cues: list[CueRef] = field(default_factory=list)
     limit: float | None = None  # the spoiler boundary inside this episode (seconds), if any
+    # When its first frame shows, in seconds from the container's start (what the analysis' times and
+    # the renderer's seeks count from); its timecode counts frames from that first frame.
+    picture_start: float = 0.0
 
     @property
     def name(self) -> str:

@@ -207,6 +207,8 @@ class Recap:
             analyses[episode.number] = analysis_mod.analyse(
                 episode.video.path, episode.info, episode.sha256, cache=cache, progress=step.update, cancelled=cancelled
             )
+            times = analyses[episode.number].times
+            episode.picture_start = float(times[0]) if len(times) else 0.0
             progress.check_cancelled()
 
         # moments

@@ -137,12 +137,13 @@ def write_video(
     audio: Path | None = None,
     gop: int = 50,
     anamorphic: tuple[int, int, str] | None = None,
+    video_delay: float = 0.0,
 ) -> Path:
     """Encode RGB frames to H.264 (MP4, or MKV by the target's suffix), at a constant `fps` ("24000/1001"
     works too), with the variable rate of `vfr_times`, or at `fps` with the frames that `drop` (an
     ffmpeg expression of the frame number `n`) selects left out, the others keeping their times.
     anamorphic=(width, height, "4/3") stores the picture squeezed to that size with that pixel aspect,
-    so it displays as drawn."""
+    so it displays as drawn. video_delay starts the picture that many seconds after the sound."""
     height, width = frames[0].shape[:2]
     raw = target.with_suffix(".rgb")
     raw.write_bytes(b"".join(f.tobytes() for f in frames))
@@ -162,8 +163,14 @@ def write_video(
         cmd += ["-fps_mode", "vfr"]
     if audio is not None:
         cmd += ["-c:a", "aac", "-b:a", "96k", "-shortest"]
-    subprocess.run([*cmd, str(target)], check=True, stdin=subprocess.DEVNULL)
+    encoded = target.with_name(f"encoded-{target.name}") if video_delay else target
+    subprocess.run([*cmd, str(encoded)], check=True, stdin=subprocess.DEVNULL)
     raw.unlink()
+    if video_delay:  # remuxed with the picture's timestamps moved on (an encode would start them at 0 again)
+        remux = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-itsoffset", f"{video_delay:.6f}"]
+        remux += ["-i", str(encoded), "-i", str(encoded), "-map", "0:v", "-map", "1:a?", "-c", "copy", str(target)]
+        subprocess.run(remux, check=True, stdin=subprocess.DEVNULL)
+        encoded.unlink()
     return target
 
 
@@ -301,12 +308,13 @@ def make_episode(
     suffix: str = ".mp4",
     name: str | None = None,
     anamorphic: tuple[int, int, str] | None = None,
+    video_delay: float = 0.0,
 ) -> tuple[Path, Path]:
     """An episode (H.264, with AAC "speech" under its subtitle cues unless audio=False) and its SRT.
 
     fps may be a rational ("24000/1001"); framecode stamps each frame's number (see stamp_frame_number);
     drop leaves out the frames it selects (a variable frame rate on the `fps` grid); anamorphic stores
-    the picture squeezed (see write_video)."""
+    the picture squeezed and video_delay starts it after the sound (see write_video)."""
     folder.mkdir(parents=True, exist_ok=True)
     rate = float(Fraction(str(fps)))
     plans = episode_plans(seconds, round(rate), seed=100 + index)
@@ -318,7 +326,9 @@ def make_episode(
     wav = None
     if audio:
         wav = write_audio(folder / f"{stem}.wav", len(frames) / rate, [(a, b) for a, b, _ in cues], seed=index)
-    video = write_video(folder / f"{stem}{suffix}", frames, fps=fps, audio=wav, drop=drop, anamorphic=anamorphic)
+    video = write_video(
+        folder / f"{stem}{suffix}", frames, fps=fps, audio=wav, drop=drop, anamorphic=anamorphic, video_delay=video_delay
+    )
     if wav is not None:
         wav.unlink()
     return video, write_srt(folder / f"{stem}.srt", cues)

@@ -74,10 +74,17 @@ def edl_events(out: Path, rates: dict[str, str]) -> list[tuple[str, int, int]]:
 
 
 def assert_edl_lands_on_the_frames_shown(
-    out: Path, report: dict, rates: dict[str, str], recap_rate: str, *, size: tuple[int, int] = SIZE
+    out: Path,
+    report: dict,
+    rates: dict[str, str],
+    recap_rate: str,
+    *,
+    size: tuple[int, int] = SIZE,
+    picture_starts: dict[str, float] | None = None,
 ) -> None:
     """Each EDL event's source in/out, at its episode's true rate (`rates`, by reel), is the frame the
-    recap (at `recap_rate`) shows there."""
+    recap (at `recap_rate`) shows there. `picture_starts`: when an episode's first frame shows, from its
+    container's start (its timecode counts from that frame)."""
     rate = Fraction(recap_rate)
     shown = stamped_numbers(out / "recap.mp4", *size)
     moments = report["moments"]
@@ -90,7 +97,8 @@ def assert_edl_lands_on_the_frames_shown(
         record_in = round(Fraction(moment["recap_start"]) * rate)
         record_out = round(Fraction(moment["recap_end"]) * rate)
         # The in-point is the moment's first frame, counted at the episode's own rate ...
-        assert source_in == round(Fraction(str(moment["start"])) * source), (reel, moment["start"], source_in)
+        since_first_frame = Fraction(str(moment["start"])) - Fraction(str((picture_starts or {}).get(reel, 0.0)))
+        assert source_in == round(since_first_frame * source), (reel, moment["start"], source_in)
         # ... and the first frame past the dissolve (or the event's first frame after a cut) shows that
         # frame moved on by the time elapsed since the in-point.
         k = xf + 1 if record_in else 0
@@ -205,6 +213,17 @@ def test_an_anamorphic_episode_keeps_its_shape_in_the_recap(folder, cache, tmp_p
     assert (video["width"], video["height"], video.get("sample_aspect_ratio", "1:1")) == (320, 180, "1:1")
     assert {m["episode"] for m in report["moments"]} == {1, 2}
     assert_edl_lands_on_the_frames_shown(out, report, {"EP01": "25/1", "EP02": "25/1"}, "25/1")
+
+
+def test_a_picture_that_starts_after_the_sound_is_timecoded_from_its_first_frame(folder, cache, tmp_path):
+    """An episode whose first frame shows 0.221 s into the file (its sound starts at 0): the EDL counts
+    source frames from that first frame, as the file's frame numbers and any editor do."""
+    files = list(make_episode(folder, 0, seconds=40.0, framecode=True, suffix=".mkv", name="late", video_delay=0.2))
+    picture_start = float(streams_of(files[0])["video"]["start_time"])
+    assert float(streams_of(files[0])["audio"]["start_time"]) == 0 and picture_start > 0.2
+    out = tmp_path / "recap"
+    report = run_recap(files, out, cache, "target_seconds=30", "narration=false")
+    assert_edl_lands_on_the_frames_shown(out, report, {"EP01": "25/1"}, "25/1", picture_starts={"EP01": picture_start})
 
 
 @pytest.mark.real_media
