@@ -10,14 +10,14 @@ import re
 import unicodedata
 
 from portal.review.services import frame_count
-from studio_tools.media.timecode import Rate, frames_to_timecode, timecode_to_frames
+from studio_tools.media.timecode import Rate, counting, frames_to_timecode, timecode_to_frames
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _rate(version) -> Rate:
     video = (version.media_info or {}).get("video") or {}
-    return Rate.parse(video.get("frame_rate") or version.asset.project.frame_rate)
+    return counting(video.get("frame_rate") or version.asset.project.frame_rate, video.get("start_timecode"))
 
 
 def _start_frame(version, rate: Rate) -> int:

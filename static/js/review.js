@@ -38,7 +38,10 @@ function start(root) {
   };
 
   // --- frames and time ---------------------------------------------------------------------------
-  const rate = parseRate(cfg.frameRate || "24/1");
+  // A start timecode says how the source counts: ';' drop-frame, ':' non-drop (a GoPro's 29.97 is
+  // non-drop); without one, 29.97 and 59.94 count drop-frame. The exports count the same way.
+  const startTc = /^\d{1,2}:\d{2}:\d{2}([:;.,])\d{2,3}$/.exec((cfg.startTimecode || "").trim());
+  const rate = parseRate(cfg.frameRate || "24/1", startTc ? startTc[1] !== ":" : null);
   const frameSeconds = rate.den / rate.num;
   let startFrames = 0;
   try {

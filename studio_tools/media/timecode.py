@@ -160,14 +160,17 @@ def frames_to_timecode(frame: int, rate: Rate | str, *, drop_frame: bool | None 
 
 
 def timecode_to_frames(timecode: str, rate: Rate | str, *, drop_frame: bool | None = None) -> int:
-    """SMPTE to frame number; refuses labels that do not exist (e.g. 00:01:00;00 at 29.97 DF)."""
+    """SMPTE to frame number; refuses labels that do not exist (e.g. 00:01:00;00 at 29.97 DF). With a
+    rational rate and no `drop_frame`, the separator decides: ';' drop-frame, ':' non-drop."""
     match = _TC.match(timecode.strip())
     if not match:
         raise ValueError(f"“{timecode}” is not a timecode (HH:MM:SS:FF)")
     hours, minutes, seconds, separator, frames = match.groups()
-    if drop_frame is None and separator in ";,.":
-        drop_frame = True
-    rate = rate if isinstance(rate, Rate) else Rate.parse(rate, drop_frame=drop_frame)
+    if drop_frame is None:
+        # The label says how it counts: ';' (or ',' '.') is drop-frame, ':' is not, whatever the rate
+        # (a GoPro's 29.97 non-drop 19:26:48:04 is not the drop-frame label of another frame).
+        drop_frame = separator in ";,."
+    rate = rate if isinstance(rate, Rate) else Rate.parse(rate, drop_frame=drop_frame and _can_drop(rate))
     h, m, s, f = int(hours), int(minutes), int(seconds), int(frames)
     fps = rate.nominal
     if m > 59 or s > 59 or f >= fps:
@@ -179,6 +182,22 @@ def timecode_to_frames(timecode: str, rate: Rate | str, *, drop_frame: bool | No
             raise ValueError(f"“{timecode}” does not exist in drop-frame timecode")
         return ((h * 3600 + m * 60 + s) * fps + f) - drop * (total_minutes - total_minutes // 10)
     return (h * 3600 + m * 60 + s) * fps + f
+
+
+def _can_drop(rate: str | Fraction | float | int) -> bool:
+    try:
+        return Rate.parse(rate).drop_frame
+    except (ValueError, ZeroDivisionError):
+        return False
+
+
+def counting(rate: str | Fraction | float | int, start_timecode: str | None) -> Rate:
+    """The rate a source's timecode counts at: drop-frame or not as its start timecode is written
+    (';' or ':'), else SMPTE practice (29.97 and 59.94 drop-frame)."""
+    match = _TC.match((start_timecode or "").strip())
+    if match and _can_drop(rate):
+        return Rate.parse(rate, drop_frame=match.group(4) in ";,.")
+    return Rate.parse(rate, drop_frame=False) if match else Rate.parse(rate)
 
 
 def frame_at(seconds: float, rate: Rate | str) -> int:

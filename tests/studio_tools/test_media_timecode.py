@@ -8,6 +8,7 @@ import pytest
 
 from studio_tools.media.timecode import (
     Rate,
+    counting,
     frame_at,
     frame_start,
     frames_to_timecode,
@@ -139,3 +140,14 @@ def test_a_sources_frames_are_labelled_from_its_start_timecode():
     assert source_timecode(3, "25/1", start="01:00:00;00") == "01:00:00:03"
     assert source_timecode(5, "25/1", start="00:00:10:30") == "00:00:00:05"
     assert source_timecode(0, None) is None
+
+
+def test_a_colon_label_at_2997_counts_non_drop_and_a_semicolon_drop_frame():
+    # A GoPro writes 29.97 non-drop timecode ("19:26:48:04" in its tmcd track): read as drop-frame it
+    # would land two frames off for every minute boundary crossed.
+    assert timecode_to_frames("19:27:00:05", "30000/1001") == ((19 * 60 + 27) * 60) * 30 + 5
+    assert timecode_to_frames("00:01:00;02", "30000/1001") == 1800
+    assert counting("30000/1001", "19:26:48:04").drop_frame is False
+    assert counting("30000/1001", "01:00:00;00").drop_frame is True
+    assert counting("30000/1001", None).drop_frame is True
+    assert counting("25/1", "10:00:00:00").drop_frame is False
