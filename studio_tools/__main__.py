@@ -43,6 +43,7 @@ from studio_tools.core import (
     get,
     run_tool,
 )
+from studio_tools.media import probe
 
 PROG = "studio_tools"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="list the tools (name, version, title)")
     describe = commands.add_parser("describe", help="print a tool's parameter JSON Schema")
     describe.add_argument("tool")
+    probe = commands.add_parser("probe", help="print what a media file really holds, measured (JSON)")
+    probe.add_argument("file")
+    probe.add_argument("--detail", action="store_true", help="also print every field ffprobe gave, under 'detail'")
     run = commands.add_parser("run", help="run a tool")
     run.add_argument("tool")
     run.add_argument("--input", action="append", default=[], metavar="FILE", help="an input file (repeat for more)")
@@ -100,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "describe":
             print(json.dumps(get(args.tool).spec.params_schema(), indent=2))
             return EXIT_OK
+        if args.command == "probe":
+            return _probe(args.file, detail=args.detail)
         return _run(args)
     except (BadInput, UnknownTool) as exc:
         return _fail(EXIT_USAGE, exc, args.traceback)
@@ -112,6 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_FAILED, exc, args.traceback)
     except OSError as exc:  # e.g. the --out folder cannot be written
         return _fail(EXIT_FAILED, exc, args.traceback)
+
+
+def _probe(file: str, *, detail: bool) -> int:
+    if not Path(file).is_file():
+        raise BadInput(f"{file}: no such file")
+    summary = probe(file).summary()
+    if not detail:
+        summary.pop("detail")
+    print(json.dumps(summary, indent=2))
+    return EXIT_OK
 
 
 def _list() -> int:

@@ -315,6 +315,26 @@ def ffprobe(path: str | os.PathLike[str], demuxer: str, *, limits: Limits | None
     return data
 
 
+def ffprobe_csv(
+    path: str | os.PathLike[str],
+    demuxer: str,
+    stream_index: int,
+    entries: str,
+    *,
+    limits: Limits | None = None,
+    extra: Sequence[str] = (),
+) -> list[list[str]]:
+    """Rows of `ffprobe -show_entries <entries> -of csv` for one stream: packets (demux only, fast) or
+    frames (a full decode), e.g. entries="packet=pts_time,dts_time,size"."""
+    argv = [binary("ffprobe"), "-hide_banner", "-loglevel", "error"]
+    for key, value in input_options(demuxer).items():
+        argv += [f"-{key}", value]
+    argv += [*extra, "-select_streams", str(int(stream_index)), "-show_entries", entries, "-of", "csv=p=0", file_url(path)]
+    done = run(argv, limits=limits or Limits())
+    text = done.stdout.decode("ascii", errors="replace")
+    return [line.split(",") for line in text.splitlines() if line.strip()]
+
+
 def ffmpeg_input(path: str | os.PathLike[str], demuxer: str, **options: Any) -> Any:
     """An ffmpeg-python input node carrying the hardened options; `options` add e.g. `ss` or decoder
     settings but cannot override the hardening."""
