@@ -87,11 +87,11 @@ def remux_blockers(info: MediaInfo, *, burn_in: str | None = None, long_side: in
         reasons.append(f"pixel format {video.pix_fmt}, not 8-bit yuv420p")
     if video.pixel_aspect not in ("1:1", "0:1"):
         reasons.append(f"non-square pixels ({video.pixel_aspect})")
-    if getattr(video, "rotation", 0):
+    if video.rotation:
         reasons.append(f"rotated {video.rotation} degrees")
-    if getattr(video, "variable_frame_rate", False):
+    if video.variable_frame_rate:
         reasons.append("variable frame rate")
-    if getattr(video, "header_frame_rate", None):
+    if video.header_frame_rate:
         reasons.append(f"header frame rate {video.header_frame_rate} is not the true {video.frame_rate}")
     if max(video.width, video.height) > long_side:
         reasons.append(f"{video.width}x{video.height} is larger than {long_side} on its long side")
@@ -283,16 +283,17 @@ def _check_proxy(path: Path, info: MediaInfo, method: str, reasons: tuple[str, .
 
 
 def _promised_frames(info: MediaInfo, rate: Fraction | None) -> int | None:
+    """Frames the proxy must hold: the decodable frame count, or for a variable-rate source the
+    frames of its constant-rate timeline (drops held, doubles dropped)."""
     video = info.video
-    seconds = getattr(video, "duration", None) or info.duration
-    if getattr(video, "variable_frame_rate", False) or not video.frame_count:
-        # A constant-rate proxy of a variable-rate source holds duration x rate frames.
-        return round(seconds * rate) if seconds and rate else None
-    return video.frame_count
+    if video.frame_count:
+        return video.timeline_frame_count
+    seconds = video.duration or info.duration
+    return round(seconds * rate) if seconds and rate else None
 
 
 def _short_reason(info: MediaInfo, expected: int, frames: int, seconds: float) -> str:
-    promised = getattr(info.video, "duration", None) or info.duration or expected / float(_true_rate(info) or 1)
+    promised = info.video.duration or info.duration or expected / float(_true_rate(info) or 1)
     return (
         f"This file ends early: it says it holds {expected} frames ({promised:.1f} s), but only {frames} "
         f"({seconds:.1f} s) could be decoded. The upload or the export was probably cut short; upload the complete file."
