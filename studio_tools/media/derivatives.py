@@ -204,6 +204,12 @@ def _encode_graph(src: str | os.PathLike[str], tmp: Path, info: MediaInfo, burn_
         video = inp[str(info.video.index)]
         rate = _true_rate(info)
         if rate is not None:
+            if not info.video.variable_frame_rate:
+                # A constant-rate source: frame N is at first + N / rate, whatever its stamps say (an AVI
+                # with packed B-frames stamps them at the header's double rate and leaves the last
+                # unstamped, which the fps filter alone would drop).
+                first = f"{info.video.first_frame_time:.6f}"
+                video = video.filter("setpts", f"({first}+N*{rate.denominator}/{rate.numerator})/TB")
             # The probe's measured rate, not the header's: a constant-rate timeline (frames of a
             # variable-rate source repeated or dropped to it), so frame N of the proxy is at N / rate.
             video = video.filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
