@@ -284,3 +284,57 @@ def test_page_and_api_show_the_true_rate_the_header_claim_and_a_vfr_badge(world,
     # The asset list of the project marks it too.
     listing = client_for(artist).get(f"/s/{world.a.studio.slug}/p/{world.a.project.code}/").content.decode()
     assert "VFR" in listing
+
+
+def _failing_at(step: str, stderr: str, monkeypatch) -> None:
+    """ffmpeg exits non-zero while making `step`, saying `stderr`."""
+    from studio_tools.media import derivatives
+    from studio_tools.media.sandbox import ProcessFailed
+
+    real = derivatives._run
+
+    def run(out, info, progress, cancelled, limits):
+        if any(f".{step}." in arg for arg in ffmpeg_python.get_args(out)):
+            raise ProcessFailed("ffmpeg exited with status 1", returncode=1, stderr=stderr)
+        return real(out, info, progress, cancelled, limits)
+
+    monkeypatch.setattr(derivatives, "_run", run)
+
+
+def test_ffmpeg_failing_on_the_file_is_a_rejection_but_a_full_disk_is_retried(
+    api, world, media, eager, scratch, django_capture_on_commit_callbacks, monkeypatch
+):
+    _failing_at("filmstrip.jpg", "[h264 @ 0x1] Invalid NAL unit size\nError while decoding stream #0:0", monkeypatch)
+    version = upload(api, world.a.project, media["playable"], capture=django_capture_on_commit_callbacks)
+    version.refresh_from_db()
+    assert version.status == AssetVersion.Status.REJECTED and version.ingest_attempts == 1
+    assert "could not be decoded through to the end" in version.reject_reason
+    assert_nothing_kept(version, world, scratch)
+
+    # Our disk, not the file: the ingest fails for another attempt (the lease lapses, recovery retries).
+    _failing_at("filmstrip.jpg", "Error writing trailer: No space left on device", monkeypatch)
+    with pytest.raises(Exception, match="status 1"):
+        upload(api, world.a.project, media["silent"], capture=django_capture_on_commit_callbacks)
+    second = AssetVersion.objects.exclude(pk=version.pk).get(asset__project=world.a.project)
+    assert second.status == AssetVersion.Status.PROCESSING and not second.reject_reason
+    assert list(scratch.iterdir()) == []  # the failed attempt's own scratch went with it
+
+
+def test_a_vfr_upload_gets_a_constant_rate_proxy_and_a_badge(
+    api, world, eager, scratch, django_capture_on_commit_callbacks, client_for, artist, tmp_path
+):
+    vfr = tmp_path / "phone.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-vf", "select=not(eq(mod(n\\,5)\\,3))",
+        "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(vfr),
+    )  # fmt: skip
+    version = upload(api, world.a.project, vfr, capture=django_capture_on_commit_callbacks)
+    version.refresh_from_db()
+    assert version.status == AssetVersion.Status.READY, version.reject_reason
+    body = api.get(f"/api/v1/projects/{world.a.project.pk}/versions/{version.pk}/").json()
+    summary = (body["variable_frame_rate"], body["frame_rate"], body["frame_count"], body["proxy_method"])
+    assert summary == (True, "25/1", 40, "encode")
+    proxy = version.media_info["proxy"]
+    assert (proxy["frame_rate"], proxy["frame_count"]) == ("25/1", 50)  # 2 s at a constant 25 fps
+    html = page_of(client_for, artist, world, version)
+    assert "data-vfr" in html and "Variable frame rate" in html and "at a constant 25 fps" in html
