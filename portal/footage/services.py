@@ -685,13 +685,12 @@ def _sweep_scratch(version_id: int | None = None, *, older_than: float | None = 
             ).values_list("pk", flat=True)
         )
         now = time.time()
-        kept = []
-        for entry, pk in candidates:
-            if entry.name.startswith("ingest-") and pk is not None and pk not in live:
-                kept.append((entry, pk))
-            elif older_than is not None and now - entry.stat().st_mtime > older_than:
-                kept.append((entry, pk))
-        candidates = kept
+        candidates = [
+            (entry, pk)
+            for entry, pk in candidates
+            if (entry.name.startswith("ingest-") and pk is not None and pk not in live)
+            or (older_than is not None and now - entry.stat().st_mtime > older_than)
+        ]
     for entry, _pk in candidates:
         shutil.rmtree(entry, ignore_errors=True)
     return len(candidates)

@@ -146,7 +146,7 @@ def make_review_proxy(
     """
     if info.kind == "still":
         path = _still_jpeg(src, dst, info, PROXY_LONG_SIDE, progress, cancelled, limits, burn_in=burn_in)
-        return Proxy(path, "image", (), None, 1, info.video.width if info.video else None, None, None)
+        return Proxy(path, "image", (), None, 1, None, None, None)
     blockers = remux_blockers(info, burn_in=burn_in)
     if remux and not blockers:
         try:
