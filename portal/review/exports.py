@@ -8,8 +8,8 @@ import csv
 import io
 import re
 import unicodedata
-from fractions import Fraction
 
+from portal.review.services import frame_count
 from studio_tools.media.timecode import Rate, frames_to_timecode, timecode_to_frames
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -93,8 +93,7 @@ def notes_otio(version, notes) -> str:
     rate = _rate(version)
     fps = float(rate.rate)
     start = _start_frame(version, rate)
-    info = version.media_info or {}
-    total = ((info.get("video") or {}).get("frame_count")) or max(1, round((info.get("duration") or 0) * fps))
+    total = frame_count(version) or 1
     clip = otio.schema.Clip(
         name=f"{version.asset.name} v{version.number}",
         media_reference=otio.schema.ExternalReference(
@@ -135,10 +134,7 @@ def notes_edl(version, notes) -> str:
     """A one-event CMX 3600 EDL of the version, with an Avid-style locator per note."""
     rate = _rate(version)
     start = _start_frame(version, rate)
-    info = version.media_info or {}
-    total = ((info.get("video") or {}).get("frame_count")) or max(
-        1, round((info.get("duration") or 0) * float(Fraction(rate.rate)))
-    )
+    total = frame_count(version) or 1
     reel = re.sub(r"[^A-Z0-9_]", "", _one_line(version.asset.name).upper())[:8] or "AX"
     title = _one_line(f"{version.asset.project.code} {version.asset.name} v{version.number} notes", 70)
     src_in, src_out = frames_to_timecode(start, rate), frames_to_timecode(start + total, rate)

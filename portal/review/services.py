@@ -43,6 +43,9 @@ def frame_count(version: AssetVersion) -> int | None:
     video = info.get("video") or {}
     if info.get("kind") == "still":
         return 1
+    # A variable-rate source is reviewed on its constant-rate proxy: the timeline's frames, gaps held.
+    if video.get("timeline_frame_count"):
+        return int(video["timeline_frame_count"])
     if video.get("frame_count"):
         return int(video["frame_count"])
     duration = info.get("duration")

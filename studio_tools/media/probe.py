@@ -59,13 +59,9 @@ class VideoInfo:
     duration: float | None = None  # of the picture: frames x frame duration (a container may run longer)
     first_frame_time: float = 0.0  # presentation time of the first frame, seconds, as in the file
     measured_by: str = "container"  # "container" (trusted header), "packets" (demuxed timestamps), "decoded"
-
-    @property
-    def timeline_frame_count(self) -> int | None:
-        """Frames on a constant-rate timeline at `frame_rate` (a VFR source gains duplicates or loses drops)."""
-        if self.frame_count is None or not self.fps or self.duration is None:
-            return self.frame_count
-        return max(1, round(self.duration * self.fps)) if self.variable_frame_rate else self.frame_count
+    # Frames on the constant-rate timeline at `frame_rate` that the reader, the proxy, the player and
+    # notes count on: `frame_count` for a constant rate, more (the gaps held) for a variable one.
+    timeline_frame_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +129,7 @@ class MediaInfo:
             "frame_rate": video.frame_rate if video else None,
             "header_frame_rate": video.header_frame_rate if video else None,
             "frame_count": video.frame_count if video else None,
+            "timeline_frame_count": video.timeline_frame_count if video else None,
             "variable_frame_rate": video.variable_frame_rate if video else False,
             "min_frame_duration": video.min_frame_duration if video else None,
             "max_frame_duration": video.max_frame_duration if video else None,
@@ -275,6 +272,7 @@ def _video_info(
         frame_rate=f"{rate[0]}/{rate[1]}" if rate else None,
         fps=fps,
         frame_count=frame_count or None,
+        timeline_frame_count=frame_count or None,
         start_timecode=None if still else _timecode(streams, stream, fmt_tags),
         pix_fmt=stream.get("pix_fmt"),
         bit_depth=raw_depth if raw_depth else _bit_depth_from_pix_fmt(stream.get("pix_fmt")),
@@ -410,6 +408,12 @@ class Timing:
     first_time: float
     duration: float
 
+    @property
+    def timeline_frames(self) -> int:
+        if not self.variable:
+            return self.frame_count
+        return max(self.frame_count, int(self.duration * self.rate + Fraction(1, 2)))
+
 
 def _measure(
     path: Path, fmt: ContainerFormat, info: MediaInfo, stream: dict[str, Any], limits: sandbox.Limits | None
@@ -440,6 +444,7 @@ def _measure(
             stamps = _fill_missing([_float(row[0]) for row in rows if row])
         else:
             rows = _scan(path, fmt, video, "packet=pts_time,dts_time,size", scan_limits, decode=False)
+            _check_order(rows)
             stamps = [
                 _float(row[0]) if _float(row[0]) is not None else _float(row[1])
                 for row in rows
@@ -463,6 +468,7 @@ def _measure(
         duration=_round(timing.duration),
         first_frame_time=_round(timing.first_time) or 0.0,
         measured_by=how,
+        timeline_frame_count=timing.timeline_frames,
     )
 
 
@@ -511,6 +517,31 @@ def _check_mov_tail(
             f"but its pictures stop at {reached}, which usually means the upload or the export was cut short. "
             "Upload the complete file."
         )
+
+
+def _check_order(rows: list[list[str]]) -> None:
+    """Packets in file order: decode times must move forward and no two pictures may share a time.
+    A file that breaks this plays frames in an order nobody chose; refusing it beats guessing."""
+    seen: set[float] = set()
+    last_dts: float | None = None
+    for row in rows:
+        if len(row) < 3 or (_int(row[2]) or 0) <= 0:
+            continue
+        pts, dts = _float(row[0]), _float(row[1])
+        if dts is not None:
+            if last_dts is not None and dts < last_dts:
+                raise MediaRejected(
+                    f"This video's frame times go backwards at {dts:.3f} s, so its frames cannot be put in order; "
+                    "it may be damaged or badly joined. Export it again."
+                )
+            last_dts = dts
+        if pts is not None:
+            if round(pts, 6) in seen:
+                raise MediaRejected(
+                    f"Several frames of this video share the time {pts:.3f} s (its timestamps go backwards or stand "
+                    "still), so they cannot be put in order; it may be damaged or badly joined. Export it again."
+                )
+            seen.add(round(pts, 6))
 
 
 def _fill_missing(stamps: list[float | None]) -> list[float]:

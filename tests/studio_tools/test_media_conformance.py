@@ -12,9 +12,10 @@ import subprocess
 import sys
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
-from studio_tools.media import MediaRejected, probe
+from studio_tools.media import MediaCancelled, MediaRejected, probe, reader
 from tests import real_media
 from tests.studio_tools import media_matrix
 
@@ -155,3 +156,102 @@ def test_probe_matches_the_manifest_on_real_footage(name):
     expected_tc = entry["start_timecode"][0] if entry["start_timecode"] else None
     assert info["start_timecode"] == expected_tc
     assert info["duration"] == pytest.approx(entry.get("duration_s_from_decoded_frames", entry["duration_s"]), abs=0.05)
+
+
+# --- the one frame reader -------------------------------------------------------------------------------
+
+
+def _expected_timeline(spec: media_matrix.Spec) -> list[int]:
+    """Which encoded frame each slot of the constant-rate timeline shows: a dropped frame's slot
+    repeats the frame before it."""
+    kept = [n for n in range(spec.frames) if n not in spec.drop]
+    return [max(n for n in kept if n <= slot) for slot in range(kept[0], kept[-1] + 1)]
+
+
+def _number(frame, spec: media_matrix.Spec) -> int:
+    # The reader turns pictures to display orientation; turning back by the known rotation must give
+    # the encoded bars again (a reader that did not turn them would fail here).
+    return media_matrix.read_bars(np.rot90(frame.image, k=spec.rotation // 90))
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in media_matrix.SPECS])
+def test_reader_frame_n_is_frame_n_in_display_geometry(matrix, name):
+    spec, path = matrix[name]
+    info = probe(path)
+    expected = _expected_timeline(spec)
+    stream = reader.read_frames(path, info)
+    frames = list(stream)
+    assert [_number(f, spec) for f in frames] == expected
+    assert [f.index for f in frames] == list(range(len(expected)))
+    assert info.video.timeline_frame_count == len(expected)
+    assert stream.repeated == len(expected) - spec.frame_count
+    width, height = spec.display_size
+    assert frames[0].image.shape == (height, width, 3)
+    assert frames[-1].time == pytest.approx((len(expected) - 1) / float(Fraction(spec.rate)))
+    # Random access lands on the same frames, at the start, inside and at the very end.
+    for index in (0, len(expected) // 2, len(expected) - 1):
+        assert _number(reader.read_frame(path, info, index), spec) == expected[index]
+
+
+def test_reader_native_timeline_gives_each_decoded_frame_once(matrix):
+    spec, path = matrix["vfr.mkv"]
+    frames = list(reader.read_frames(path, probe(path), timeline="native"))
+    assert [media_matrix.read_bars(f.image) for f in frames] == [n for n in range(spec.frames) if n not in spec.drop]
+    assert frames[8].time == pytest.approx(10 / 25, abs=0.002)  # frame 10 follows 6 after a two-frame gap
+
+
+def test_reader_can_read_at_a_smaller_size_and_in_other_pixel_formats(matrix):
+    spec, path = matrix["anamorphic_16x11.mp4"]
+    info = probe(path)
+    size = reader.display_size(info.video, max_width=128)
+    assert size == (128, 72)
+    frame = reader.read_frame(path, info, 7, size=size, pix_fmt="gray")
+    assert frame.image.shape == (72, 128) and media_matrix.read_bars(frame.image) == 7
+
+
+def test_reader_stops_on_cancel(matrix):
+    _spec, path = matrix["r50.mp4"]
+    stream = reader.read_frames(path, probe(path), cancelled=lambda: True)
+    with pytest.raises(MediaCancelled):
+        list(stream)
+
+
+@pytest.mark.real_media
+@pytest.mark.parametrize("name", real_media.video_names())
+def test_reader_on_real_footage_reads_every_frame_once_and_seeks_to_the_same_frames(name):
+    entry = real_media.entry(name)
+    path = entry["path"]
+    info = probe(path)
+    size = reader.display_size(info.video, max_width=96)
+    frames = list(reader.read_frames(path, info, size=size, pix_fmt="gray"))
+    assert len(frames) == info.video.timeline_frame_count
+    assert sum(not f.repeated for f in frames) == entry["frame_rate_counted"]["decoded_frames"]
+    for index in (1, len(frames) // 3, len(frames) - 1):
+        sought = reader.read_frame(path, info, index, size=size, pix_fmt="gray").image.astype(int)
+        assert np.abs(sought - frames[index].image.astype(int)).mean() < 1.0, f"frame {index} by seeking differs"
+
+
+def test_frame_times_that_go_backwards_are_rejected_with_a_reason(tmp_path):
+    # setts moves frames 20-29 back by a second; the muxer clamps them to the time before: ten frames at 0.76 s.
+    path = tmp_path / "backwards.mkv"
+    subprocess.run(
+        [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=2",
+            "-c:v", "libx264", "-bf", "0", "-bsf:v", "setts=ts=if(between(N\\,20\\,29)\\,TS-25*40\\,TS)", str(path),
+        ],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(MediaRejected, match="cannot be put in order"):
+        probe(path)
+
+
+def test_b_frames_in_matroska_and_mxf_are_not_mistaken_for_disorder(tmp_path):
+    for name, extra in (("b.mkv", ()), ("b.mxf", ("-f", "mxf"))):
+        path = tmp_path / name
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=2"]
+            + ["-c:v", "libx264", "-bf", "3", *extra, str(path)],
+            check=True,
+        )
+        info = probe(path).summary()
+        assert (info["frame_rate"], info["frame_count"], info["variable_frame_rate"]) == ("25/1", 50, False)
