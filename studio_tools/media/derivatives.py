@@ -382,7 +382,10 @@ def make_filmstrip(
     if duration <= 0:
         raise MediaToolError("cannot place filmstrip tiles: the media has no known duration")
     tile_height = height - height % 2
-    tile_width = max(2, round(tile_height * info.video.display_aspect_ratio / 2) * 2)
+    video = info.video
+    # Tiles are as the picture is shown: after pixel aspect and rotation (ffmpeg turns it upright).
+    aspect = video.display_width / video.display_height if video.display_width and video.display_height else None
+    tile_width = max(2, round(tile_height * (aspect or video.display_aspect_ratio) / 2) * 2)
     times = tuple(round(duration * (i + 0.5) / count, 3) for i in range(count))
     tiles = [
         _input(src, info, ss=f"{t:.3f}", threads=_FILMSTRIP_INPUT_THREADS)[str(info.video.index)]

@@ -388,3 +388,13 @@ def test_proxies_of_real_footage_have_the_true_rate_count_and_display_size(name,
     if info.video.variable_frame_rate:
         times = _frame_times(proxy.path)
         assert {round(b - a, 4) for a, b in zip(times, times[1:], strict=False)} == {round(1 / info.video.fps, 4)}
+
+
+def test_filmstrip_tiles_of_a_rotated_clip_are_portrait(tmp_path):
+    upright = ffgen(tmp_path / "landscape.mp4", *"-f lavfi -i testsrc2=s=320x180:r=25:d=2 -c:v libx264 -preset ultrafast".split())
+    rotated = ffgen(tmp_path / "phone.mp4", "-i", str(upright), "-c", "copy", "-metadata:s:v:0", "rotate=90")
+    info = probe(rotated)
+    strip = make_filmstrip(rotated, tmp_path / "strip.png", info, count=4, height=64)
+    assert (strip.tile_width, strip.tile_height) == (36, 64)  # 180x320 shown: not squeezed into 114x64
+    with Image.open(strip.path) as image:
+        assert image.size == (4 * 36, 64)
