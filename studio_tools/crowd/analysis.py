@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from studio_tools.crowd.median import median_half_even
-from studio_tools.crowd.video import FrameFile, PlateVideo, read_frames
+from studio_tools.crowd.video import FrameFile, PlateVideo, read_analysis_frames
 
 ANALYSIS_LONG_SIDE = 640
 MEDIAN_SAMPLES = 48
@@ -141,7 +141,7 @@ def load_frames(
     path = folder / f"{name}.frames.npy"
     store = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(capacity, height, width, 3))
     count = 0
-    for frame in read_frames(video, (width, height), check=check, keep=keep):
+    for frame in read_analysis_frames(video, (width, height), check=check, keep=keep):
         if count == capacity:  # the container understated its length: grow the file
             store.flush()
             grown = np.lib.format.open_memmap(

@@ -19,6 +19,7 @@ colour shift, grain) so a compositor can rebuild or adjust the shot.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 import zipfile
@@ -46,6 +47,7 @@ from studio_tools.core import (
     out_dir,
 )
 from studio_tools.crowd import analysis as an
+from studio_tools.crowd.colour import YuvFrame
 from studio_tools.crowd.composite import BgraLayer, Compositor, MatteFrame, OriginalPerson, YuvaLayer
 from studio_tools.crowd.params import CrowdParams
 from studio_tools.crowd.placement import PlanResult, Region, plan
@@ -61,11 +63,13 @@ from studio_tools.crowd.video import (
     colour_matrix,
     keep_budget,
     read_frames,
+    reduced_bgr,
     writer_limits,
     yuv_for,
 )
 from studio_tools.media import probe
 from studio_tools.media.errors import MediaRejected, MediaToolError
+from studio_tools.media.reader import display_size
 
 VERSION = "1.0.0"
 MAX_FRAMES = 9000  # six minutes at 25 fps; crowd plates are shots, not reels
@@ -297,14 +301,15 @@ def open_video(item: ToolInput) -> PlateVideo:
     if info.kind != "video" or info.video is None:
         raise BadInput(f"{name} has no picture (it holds only sound)")
     v = info.video
-    if v.width % 2 or v.height % 2:
-        raise BadInput(f"{name} is {v.width}x{v.height}; the crowd tool needs even picture dimensions")
     if not v.frame_rate or not v.fps:
         raise BadInput(f"{name} has no usable frame rate")
-    duration = info.duration or ((v.frame_count or 0) / v.fps)
-    if v.frame_count and v.frame_count > MAX_FRAMES:
-        raise BadInput(f"{name} has {v.frame_count} frames; the crowd tool takes plates of up to {MAX_FRAMES} frames")
-    return PlateVideo(item.path, name, info, v.width, v.height, v.frame_rate, v.fps, v.frame_count, duration)
+    # the plate as a viewer sees it (upright, square pixels), on its constant-rate timeline at its true rate
+    width, height = display_size(v)
+    frames = v.timeline_frame_count
+    duration = v.duration or info.duration or ((frames or 0) / v.fps)
+    if frames and frames > MAX_FRAMES:
+        raise BadInput(f"{name} has {frames} frames; the crowd tool takes plates of up to {MAX_FRAMES} frames")
+    return PlateVideo(item.path, name, info, width, height, v.frame_rate, v.fps, frames, duration)
 
 
 def load_clean_plate(item: ToolInput, plate: PlateVideo) -> np.ndarray:
@@ -317,14 +322,30 @@ def load_clean_plate(item: ToolInput, plate: PlateVideo) -> np.ndarray:
     if info.video is None:
         raise BadInput(f"{name} has no picture, so it cannot be a clean plate")
     v = info.video
-    if (v.width, v.height) != (plate.width, plate.height):
-        raise BadInput(f"clean plate {name} is {v.width}x{v.height} but {plate.name} is {plate.width}x{plate.height}")
+    width, height = display_size(v)
+    if (width, height) != (plate.width, plate.height):
+        raise BadInput(f"clean plate {name} is {width}x{height} but {plate.name} is {plate.width}x{plate.height}")
     video = PlateVideo(
-        item.path, name, info, v.width, v.height, v.frame_rate or "25/1", v.fps or 25.0, v.frame_count, info.duration or 1.0
+        item.path,
+        name,
+        info,
+        width,
+        height,
+        v.frame_rate or "25/1",
+        v.fps or 25.0,
+        v.timeline_frame_count,
+        v.duration or info.duration or 1.0,
     )
-    count = v.frame_count or 1
+    count = v.timeline_frame_count or 1
     step = max(1, count // CLEAN_PLATE_SAMPLES)
-    frames = [frame.copy() for i, frame in enumerate(read_frames(video)) if i % step == 0][:CLEAN_PLATE_SAMPLES]
+    if (v.pix_fmt or "").startswith(("yuv", "nv")):
+        # a YUV clip with its own matrix and range, converted as the plate's frames are
+        yuv = yuv_for(video)
+        yuv_frames = enumerate(read_frames(video, pix_fmt=YUV_FORMAT))
+        picks = (reduced_bgr(yuv, f, (width, height)) for i, f in yuv_frames if i % step == 0)
+    else:
+        picks = (f.copy() for i, f in enumerate(read_frames(video)) if i % step == 0)
+    frames = list(itertools.islice(picks, CLEAN_PLATE_SAMPLES))
     if not frames:
         raise BadInput(f"no picture could be decoded from clean plate {name}")
     return frames[0] if len(frames) == 1 else banded_median(np.stack(frames))
@@ -419,7 +440,7 @@ def composite(
     _matrix, value_range, tags = colour_matrix(plate)
     limits = writer_limits(plate.duration, frames, w, h)
     timecode = ["-timecode", plate.info.video.start_timecode] if plate.info.video and plate.info.video.start_timecode else []
-    sar = plate.info.video.pixel_aspect if plate.info.video else "1:1"
+    sar = "1:1"  # the plate is read with square pixels, and so the outputs are made
     common = ["-map_metadata", "-1", "-fflags", "+bitexact", *timecode]
     # prores_ks with a fixed quantizer: at or above the quality of its own rate control for the HQ profile
     # (which searches quantizers per slice and is about seven times slower), at some cost in file size
@@ -517,7 +538,9 @@ def composite(
         if kept is not None:
             plate_frames = kept.stream(check)
         else:
-            plate_frames = ((frame, None) for frame in read_frames(plate, pix_fmt=YUV_FORMAT, check=check))
+            # the reader's frames are read only: each is copied into a buffer of its own that is drawn on
+            decoded = read_frames(plate, pix_fmt=YUV_FORMAT, check=check)
+            plate_frames = ((YuvFrame.from_buffer(frame.data.copy(), w, h), None) for frame in decoded)
         with closing(plate_frames):
             for t, (frame, release) in enumerate(plate_frames):
                 if t >= frames:

@@ -1,14 +1,16 @@
 """Frames in and out of ffmpeg as numpy arrays, for tools that work frame by frame.
 
-Reading an uploaded plate goes through the media layer's hardening: the input is opened as
-`file:<absolute path>` with the demuxer that `probe` chose forced and whitelisted, no network
-protocols, no stdin, a clean environment, its own process group and the sandbox's rlimits, plus a
-wall-clock watchdog. Writing only ever reads our own raw frames from a pipe, so the encoders need no
-input hardening, but they get the same limits and are killed with their group on any failure.
+Reading a plate goes through the media layer's one frame reader (`studio_tools.media.reader`): its
+hardened, sandboxed decode, its constant-rate timeline at the probe's measured rate (so an AVI whose
+header claims twice its rate, or a variable-rate phone clip, gives the plate's true frames), display
+orientation and square pixels. The crowd tool therefore works, and writes its outputs, in the plate's
+display geometry at its true rate and frame count. Writing only ever reads our own raw frames from a
+pipe, so the encoders need no input hardening, but they get the sandbox's limits and are killed with
+their group on any failure.
 
-Both sides run their pipe I/O on a thread, so Python composes frame t+1 while ffmpeg decodes or
-encodes frame t; pipes are widened to 1 MiB, and big frames can be recycled through a `BufferPool`.
-A decode can also keep the full-size frames in a scratch file (`FrameFile`) for later passes.
+The writers run their pipe I/O on a thread, so Python composes frame t+1 while ffmpeg encodes frame t;
+pipes are widened to 1 MiB, and big frames can be recycled through a `BufferPool`. The analysis pass
+can also keep the full-size frames in a scratch file (`FrameFile`) for later passes.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
+import cv2
 import numpy as np
 
 from studio_tools.crowd.colour import Yuv, YuvFrame
+from studio_tools.media import reader as media_reader
 from studio_tools.media import sandbox
 from studio_tools.media.errors import MediaLimitExceeded, MediaToolError
 from studio_tools.media.probe import MediaInfo
@@ -162,255 +165,129 @@ def _tail(errfile) -> str:
     return text
 
 
-class FrameReader:
-    """Iterate a video's frames as BGR uint8 arrays of `size` (default: the stored size).
-
-    Use as a context manager; leaving the block early kills ffmpeg.
-    """
-
-    def __init__(
-        self,
-        video: PlateVideo,
-        size: tuple[int, int] | None = None,
-        *,
-        pix_fmt: str = "bgr24",
-        limits: sandbox.Limits | None = None,
-        keep: Path | None = None,
-    ) -> None:
-        if pix_fmt not in ("bgr24", YUV_FORMAT) or (pix_fmt == YUV_FORMAT and size not in (None, (video.width, video.height))):
-            raise ValueError(f"cannot read {pix_fmt} at {size}")
-        self.video = video
-        self.pix_fmt = pix_fmt
-        self.keep = keep
-        self._keep_fd: int | None = None  # write end of the pipe the full-size frames come through, in the child
-        self._keeper: threading.Thread | None = None
-        self.size = size or (video.width, video.height)
-        self._limits = limits or _limits(video.duration, video.frame_count, *self.size)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._err = None
-        self._timer: threading.Timer | None = None
-        self._timed_out = False
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._failure: BaseException | None = None
-
-    def _argv(self) -> list[str]:
-        # -noautorotate: frames come out in stored orientation, matching the probed width and height.
-        inp = sandbox.ffmpeg_input(self.video.path, self.video.info.demuxer, noautorotate=None)
-        stream = inp[str(self.video.stream_index)]
-        width, height = self.size
-        resize = "area+" if (width, height) != (self.video.width, self.video.height) else ""
-        # swscale's default YUV->RGB path is fast but about 1.3 levels dark; accurate rounding with full chroma
-        # interpolation is exact to rounding, and the matrix is the one the encoders use on the way back.
-        matrix, value_range, _tags = colour_matrix(self.video)
-
-        def full_yuv(stream):
-            # YUV to YUV: chroma and bit depth only, the matrix and range stay the plate's
-            return stream.filter("scale", flags="accurate_rnd", in_range=value_range, out_range=value_range).filter(
-                "format", YUV_FORMAT
-            )
-
-        kept = None
-        if self.keep is not None:  # one decode, two outputs: these frames, and the full-size YUV ones to a file
-            split = stream.split()
-            stream, kept = split[0], split[1]
-        if self.pix_fmt == YUV_FORMAT:
-            stream = full_yuv(stream)
-        else:
-            stream = stream.filter(
-                "scale",
-                width,
-                height,
-                flags=f"{resize}accurate_rnd+full_chroma_int",
-                in_color_matrix=matrix,
-                in_range=value_range,
-            ).filter("format", "bgr24")
-        out = ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt=self.pix_fmt, fps_mode="passthrough", an=None, sn=None)
-        if kept is not None:
-            out = ffmpeg.merge_outputs(
-                out,
-                # to a second pipe: a thread of ours moves them into the file (see `_keep_frames`), so the page cache
-                # work is not done on the ffmpeg thread that also scales every frame
-                ffmpeg.output(
-                    full_yuv(kept),
-                    f"pipe:{self._keep_fd}",
-                    format="rawvideo",
-                    pix_fmt=YUV_FORMAT,
-                    fps_mode="passthrough",
-                    avioflags="direct",  # whole frames per write, not 32 KiB pieces
-                    an=None,
-                    sn=None,
-                ),
-            )
-        args = ffmpeg.get_args(out)
-        sandbox._assert_hardened(args)
-        return [sandbox.binary("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", *args]
-
-    def __enter__(self) -> FrameReader:
-        self._err = tempfile.TemporaryFile()
-        if self.keep is None:
-            self._proc = _spawn(self._argv(), self._limits, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err)
-        else:
-            read_end, self._keep_fd = os.pipe()
-            try:
-                fcntl.fcntl(self._keep_fd, _F_SETPIPE_SZ, _PIPE_BYTES)
-            except OSError:
-                pass
-            try:
-                self._proc = _spawn(
-                    self._argv(),
-                    self._limits,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=self._err,
-                    pass_fds=(self._keep_fd,),
-                )
-            except BaseException:
-                os.close(read_end)
-                raise
-            finally:
-                os.close(self._keep_fd)
-            self._keeper = threading.Thread(target=_keep_frames, args=(read_end, self.keep), name="crowd-keeper", daemon=True)
-            self._keeper.start()
-        self._timer = threading.Timer(self._limits.wall_seconds, self._on_timeout)
-        self._timer.daemon = True
-        self._timer.start()
-        self._thread = threading.Thread(target=self._pump, name="crowd-reader", daemon=True)
-        self._thread.start()
-        return self
-
-    def _on_timeout(self) -> None:
-        self._timed_out = True
-        if self._proc is not None:
-            _kill(self._proc)
-
-    def _pump(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        width, height = self.size
-        yuv = self.pix_fmt == YUV_FORMAT
-        frame_bytes = YuvFrame.frame_bytes(width, height) if yuv else width * height * 3
-        try:
-            while not self._stop.is_set():
-                buffer = bytearray(frame_bytes)  # a fresh, writable buffer: consumers may draw on the frame
-                view = memoryview(buffer)
-                filled = 0
-                while filled < frame_bytes:
-                    got = self._proc.stdout.readinto(view[filled:])
-                    if not got:
-                        break
-                    filled += got
-                if filled < frame_bytes:
-                    break  # end of stream (a short tail is a damaged last frame: dropped)
-                if yuv:
-                    self._put(YuvFrame.from_buffer(np.frombuffer(buffer, "<u2"), width, height))
-                else:
-                    self._put(np.frombuffer(buffer, np.uint8).reshape(height, width, 3))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self._failure = exc
-        finally:
-            self._put(_END)
-
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                break
-            yield item
-        if self._failure is not None:
-            raise MediaToolError(f"reading {self.video.name} failed: {self._failure}")
-        self._finish()
-
-    def _finish(self) -> None:
-        assert self._proc is not None
-        code = self._proc.wait()
-        if self._keeper is not None:
-            self._keeper.join()  # ffmpeg has exited: the kept frames' pipe ends, the file is complete
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._timed_out:
-            raise MediaLimitExceeded(
-                f"Reading {self.video.name} took longer than the {self._limits.wall_seconds:.0f} second limit and was stopped.",
-                limit="wall",
-            )
-        if code != 0:
-            raise MediaToolError(
-                f"ffmpeg could not decode {self.video.name} (exit {code})", returncode=code, stderr=_tail(self._err)
-            )
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._proc is not None:
-            _kill(self._proc)
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._keeper is not None:
-            self._keeper.join(timeout=5)
-        if self._err is not None:
-            self._err.close()
-
-
-def _keep_frames(read_end: int, path: Path) -> None:
-    """Move everything from a pipe into a new file (splice: the kernel moves the pages, nothing is copied through
-    Python); on any failure the file is removed, so whoever wanted it decodes again."""
-    try:
-        with open(path, "wb", buffering=0) as out:
-            splice = True
-            while True:
-                if splice:
-                    try:
-                        moved = os.splice(read_end, out.fileno(), _PIPE_BYTES)
-                    except OSError:
-                        splice = False  # not between these two: copy instead
-                        continue
-                else:
-                    data = memoryview(os.read(read_end, _PIPE_BYTES))
-                    moved = len(data)
-                    while data:
-                        data = data[out.write(data) :]
-                if not moved:
-                    break
-    except BaseException:  # noqa: BLE001 - the kept frames are only ever an optimisation
-        Path(path).unlink(missing_ok=True)
-        try:
-            while os.read(read_end, _PIPE_BYTES):  # keep draining so ffmpeg is never blocked on this pipe
-                pass
-        except OSError:
-            pass
-    finally:
-        os.close(read_end)
-
-
 def read_frames(
     video: PlateVideo,
     size: tuple[int, int] | None = None,
     *,
     pix_fmt: str = "bgr24",
     check: Callable[[], None] | None = None,
-    keep: Path | None = None,
 ) -> Iterator[Any]:
-    """Frames as BGR arrays (or, with pix_fmt=YUV_FORMAT, YuvFrames); `check` (e.g. progress.check_cancelled) runs per frame.
+    """The plate's frames through the media reader: on its constant-rate timeline at the probed rate, in display
+    orientation with square pixels, at `size` (default: the plate's display size, `video.width` x `video.height`).
 
-    With `keep`, the same decode also writes every frame at full size as raw yuv422p10le to that file
-    (complete once the iteration has ended; see `FrameFile`).
+    BGR uint8 arrays, or, with pix_fmt=YUV_FORMAT, YuvFrames at the plate's size; both read only (copy before drawing).
+    `check` (e.g. progress.check_cancelled) runs per frame.
     """
-    with FrameReader(video, size, pix_fmt=pix_fmt, keep=keep) as reader:
-        for frame in reader:
+    if pix_fmt not in ("bgr24", YUV_FORMAT) or (pix_fmt == YUV_FORMAT and size not in (None, (video.width, video.height))):
+        raise ValueError(f"cannot read {pix_fmt} at {size}")
+    width, height = size or (video.width, video.height)
+    if pix_fmt == YUV_FORMAT:
+        # YUV to YUV: chroma and bit depth (and the display geometry) only; the matrix and range stay the plate's
+        flags = "bicubic+accurate_rnd"
+    else:
+        # swscale's default YUV->RGB path is about 1.3 levels dark; accurate rounding with full chroma is exact to rounding
+        flags = "area+accurate_rnd+full_chroma_int"
+    stream = media_reader.read_frames(
+        video.path,
+        video.info,
+        size=(width, height),
+        pix_fmt=pix_fmt,
+        limits=_limits(video.duration, video.frame_count, width, height),
+        scale_flags=flags,
+    )
+    try:
+        for frame in stream:
             if check is not None:
                 check()
-            yield frame
+            if pix_fmt == YUV_FORMAT:
+                yield YuvFrame.from_buffer(frame.image.view("<u2"), width, height)
+            else:
+                yield frame.image
+    except MediaToolError as exc:
+        raise MediaToolError(f"reading {video.name} failed: {exc}") from exc
+    finally:
+        stream.close()
+
+
+def reduced_bgr(yuv: Yuv, frame: YuvFrame, size: tuple[int, int]) -> np.ndarray:
+    """A full-size YUV frame as BGR uint8 at `size` (area-averaged down, or the same size): planes are resized first,
+    so only the small picture is converted."""
+    width, height = size
+    shrink = cv2.INTER_AREA
+    y = frame.y if (width, height) == (frame.width, frame.height) else cv2.resize(frame.y, size, interpolation=shrink)
+    # chroma sample i sits between luma columns 2i and 2i + 1: resizing the plane over the same extent keeps it there
+    chroma = shrink if width <= frame.width // 2 else cv2.INTER_CUBIC
+    u, v = (cv2.resize(plane, size, interpolation=chroma) for plane in (frame.u, frame.v))
+    bgr = yuv.to_bgr(y, u, v)
+    np.add(bgr, 0.5, out=bgr)
+    np.clip(bgr, 0, 255, out=bgr)
+    return bgr.astype(np.uint8)
+
+
+def read_analysis_frames(
+    video: PlateVideo,
+    size: tuple[int, int],
+    *,
+    check: Callable[[], None] | None = None,
+    keep: Path | None = None,
+) -> Iterator[np.ndarray]:
+    """BGR uint8 frames at `size` made from one decode of the plate's full-size YUV frames (see `read_frames`).
+
+    With `keep`, the same decode also writes every full-size frame, as raw yuv422p10le, to that file on a thread
+    (complete once the iteration has ended; see `FrameFile`); if that fails the file is removed and the reading goes on.
+    """
+    yuv = yuv_for(video)
+    try:
+        kept = _KeptFrames(keep) if keep is not None else None
+    except OSError:
+        kept = None  # the kept frames are only ever an optimisation
+    finished = False
+    try:
+        for frame in read_frames(video, pix_fmt=YUV_FORMAT, check=check):
+            if kept is not None:
+                kept.add(frame.data)
+            yield reduced_bgr(yuv, frame, size)
+        finished = True
+    finally:
+        if kept is not None:
+            kept.close(complete=finished)
+
+
+class _KeptFrames:
+    """Writes frames to a file on a thread of its own, so the page cache work overlaps the analysis."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES + 1)
+        self._failed = threading.Event()
+        self._handle = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed by the thread
+        self._thread = threading.Thread(target=self._pump, name="crowd-keeper", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            while (item := self._queue.get()) is not _END:
+                if self._failed.is_set():
+                    continue
+                try:
+                    data = memoryview(item).cast("B")
+                    while data:
+                        data = data[self._handle.write(data) :]
+                except OSError:
+                    self._failed.set()  # the kept frames are only ever an optimisation
+        finally:
+            self._handle.close()
+
+    def add(self, data: np.ndarray) -> None:
+        """Queue one frame (it must not change afterwards: the media reader's frames never do)."""
+        if not self._failed.is_set():
+            self._queue.put(data)
+
+    def close(self, *, complete: bool) -> None:
+        self._queue.put(_END)
+        self._thread.join()
+        if not complete or self._failed.is_set():
+            self.path.unlink(missing_ok=True)  # whoever wanted the frames decodes again
 
 
 class FrameWriter:

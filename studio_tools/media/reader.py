@@ -287,11 +287,30 @@ def _frames(
 def _first_frame_time(
     path: Path, info: MediaInfo, video: VideoInfo, limits: Limits, input_options: dict[str, Any] | None
 ) -> float:
-    """The presentation time ffmpeg gives the first frame, the zero of every timeline."""
+    """The presentation time ffmpeg gives the first frame, the zero of every timeline; asked once per
+    file (the same bytes: path, size and modification time) and stream, then remembered."""
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    key = (str(path.absolute()), stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1, info.demuxer, video.index)
+    with _ANCHORS_LOCK:
+        if key in _ANCHORS:
+            return _ANCHORS[key]
+    anchor = video.first_frame_time
     for pts, _data in _decode(path, info, video, 0.0, 2, 2, "gray", limits, None, "fast_bilinear", input_options, frames=1):
         if pts is not None:
-            return pts
-    return video.first_frame_time
+            anchor = pts
+            break
+    with _ANCHORS_LOCK:
+        _ANCHORS[key] = anchor
+        while len(_ANCHORS) > 256:
+            _ANCHORS.pop(next(iter(_ANCHORS)))
+    return anchor
+
+
+_ANCHORS: dict[tuple[Any, ...], float] = {}
+_ANCHORS_LOCK = threading.Lock()
 
 
 def _decode(

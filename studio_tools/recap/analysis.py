@@ -22,15 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from studio_tools.media import MediaInfo
+from studio_tools.media import MediaInfo, sandbox
+from studio_tools.media.errors import MediaRejected
+from studio_tools.media.reader import display_size, read_frames
 from studio_tools.media.sandbox import Limits
-from studio_tools.recap import audio, decode
+from studio_tools.recap import audio
 from studio_tools.recap.faces import FaceCounter, model_identity
 from studio_tools.recap.shots import DETECTOR_VERSION, Boundary, ShotDetector
 
 CACHE_ENV = "STUDIO_TOOLS_CACHE"
 ANALYSIS_WIDTH = 256  # PySceneDetect's own default downscale target
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"  # 2: frames from the media reader, in display orientation (rotated clips were squeezed)
 
 
 @dataclass
@@ -139,27 +141,43 @@ def analyse(
             return loaded
     assert info.video is not None
     video = info.video
-    size = decode.DecodeSize.for_display(video.display_aspect_ratio, min(ANALYSIS_WIDTH, max(16, video.width)))
+    # In display orientation with square pixels, ANALYSIS_WIDTH wide at most. A constant-rate episode
+    # is read on the reader's constant-rate timeline (frame n at exactly n / rate, the grid its edit list
+    # counts on, whatever the container's timestamps round to); a variable-rate one as every decoded
+    # frame once with its own presentation time (no repeated frames posing as shots without motion).
+    width, height = display_size(video, max_width=ANALYSIS_WIDTH)
     detector = ShotDetector(video.fps or 25.0)
-    faces = FaceCounter.from_environment(size.width, size.height)
-    start_time = decode.format_start_time(path, info.demuxer)
+    faces = FaceCounter.from_environment(width, height)
+    # The reader counts from the first frame; the times kept here count from the container's start,
+    # which is what `ffmpeg -ss` (the renderer's seeks) and the audio measurements count from.
+    start_time = format_start_time(path, info.demuxer)
+    offset = video.first_frame_time - start_time
     duration = float(info.duration or 0.0)
     t0 = time.monotonic()
     count = 0
-    for seconds, frame in decode.iter_frames(
-        path, info.demuxer, video.index, size, start_time=start_time, limits=Limits.for_transcode(duration), cancelled=cancelled
-    ):
-        detector.feed(seconds, frame)
-        if faces is not None:
-            faces.feed(seconds, frame)
-        count += 1
-        if progress is not None and count % 50 == 0 and duration > 0:
-            progress(min(0.95, seconds / duration))
+    frames_in = read_frames(
+        path,
+        info,
+        size=(width, height),
+        pix_fmt="bgr24",
+        timeline="native" if video.variable_frame_rate else "cfr",
+        limits=Limits.for_transcode(duration),
+        cancelled=cancelled,
+    )
+    try:
+        for frame in frames_in:
+            seconds = frame.time + offset
+            detector.feed(seconds, frame.image)
+            if faces is not None:
+                faces.feed(seconds, frame.image)
+            count += 1
+            if progress is not None and count % 50 == 0 and duration > 0:
+                progress(min(0.95, seconds / duration))
+    finally:
+        frames_in.close()
     frames = detector.finish()
     decode_seconds = time.monotonic() - t0
     if count == 0:
-        from studio_tools.media.errors import MediaRejected
-
         raise MediaRejected("No picture could be decoded from this video.")
 
     if info.audio is not None:
@@ -198,6 +216,16 @@ def analyse(
     if progress is not None:
         progress(1.0)
     return result
+
+
+def format_start_time(path: Path, demuxer: str) -> float:
+    """The container's start time in seconds (0 when unknown): what `ffmpeg -ss` counts from."""
+    data = sandbox.ffprobe(Path(path), demuxer)
+    try:
+        value = float((data.get("format") or {}).get("start_time") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if np.isfinite(value) else 0.0
 
 
 def build_shots(

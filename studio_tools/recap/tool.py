@@ -323,12 +323,7 @@ class Recap:
         progress.update(0.95, stage="thumbnails")
         offered = select.suggestions(pools, chosen)
         grabs = [
-            thumbs.Grab(
-                _episode(usable, m.episode).video.path,
-                _episode(usable, m.episode).info.demuxer,
-                _episode(usable, m.episode).info.video.index,
-                (m.start + m.end) / 2,
-            )
+            thumbs.Grab(_episode(usable, m.episode).video.path, _episode(usable, m.episode).info, (m.start + m.end) / 2)
             for m in [*chosen.clips, *offered]
         ]
         sheet = thumbs.sprite(grabs, out / "moments.jpg", cancelled=cancelled)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio_tools.media import probe
-from studio_tools.recap import analysis, decode
+from studio_tools.media import probe, reader
+from studio_tools.recap import analysis, thumbs
 from studio_tools.recap.shots import ShotDetector
+from tests.studio_tools import media_matrix
 from tests.studio_tools.recap_media import ShotPlan, render_frames, vfr_times, write_video
 
 # 16 shots, 15 transitions: 9 hard cuts and 6 dissolves of 4 to 20 frames, shots from 0.9 s to 3 s.
@@ -58,11 +59,9 @@ def sequence(tmp_path_factory):
 def detect(path):
     info = probe(path)
     detector = ShotDetector(info.video.fps)
-    size = decode.DecodeSize.for_display(info.video.display_aspect_ratio, analysis.ANALYSIS_WIDTH)
-    for seconds, frame in decode.iter_frames(
-        path, info.demuxer, info.video.index, size, limits=decode.Limits.for_transcode(info.duration)
-    ):
-        detector.feed(seconds, frame)
+    size = reader.display_size(info.video, max_width=analysis.ANALYSIS_WIDTH)
+    for frame in reader.read_frames(path, info, size=size, timeline="native"):
+        detector.feed(frame.time, frame.image)
     return detector.finish()
 
 
@@ -115,7 +114,7 @@ def test_second_run_reads_the_cache_and_does_not_decode(sequence, tmp_path, monk
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(decode, "iter_frames", no_decoding)
+    monkeypatch.setattr(analysis, "read_frames", no_decoding)
     second = analysis.analyse(path, info, "a" * 64, cache=cache)
     assert second.from_cache and second.decoded_frames == 0
     assert [(s.start, s.end, s.transition_in) for s in second.shots] == [(s.start, s.end, s.transition_in) for s in first.shots]
@@ -136,3 +135,32 @@ def test_cache_folder_falls_back_beside_the_work_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     folder = analysis.cache_dir(tmp_path / "runs" / "run-1")
     assert folder == tmp_path / "runs" / ".studio_tools-cache" / "recap"
+
+
+@pytest.mark.parametrize("name", ["avi_packed.avi", "rot90.mp4", "vfr.mkv"])
+def test_analysis_reads_each_frame_once_at_its_true_time_and_upright(tmp_path, name):
+    # An AVI whose header claims 50 fps for 25 fps frames is not doubled; a rotated clip is analysed upright.
+    spec = next(s for s in media_matrix.SPECS if s.name == name)
+    path = media_matrix.make(spec, tmp_path)
+    info = probe(path)
+    result = analysis.analyse(path, info, "b" * 64, cache=None)
+    assert len(result.times) == spec.frame_count
+    shown = [n for n in range(spec.frames) if n not in spec.drop]
+    # counted from the container's start, where `ffmpeg -ss` counts from (this AVI's first frame is at 0.04 s)
+    expected = np.asarray(shown, dtype=np.float64) / 25.0 + info.video.first_frame_time
+    assert np.max(np.abs(result.times - expected)) < 2e-3
+    width, height = reader.display_size(info.video, max_width=analysis.ANALYSIS_WIDTH)
+    assert (width > height) == (spec.display_size[0] > spec.display_size[1])
+
+
+@pytest.mark.parametrize("name", ["avi_packed.avi", "rot90.mp4"])
+def test_moment_thumbnails_show_the_frame_at_their_time_upright(tmp_path, name):
+    spec = next(s for s in media_matrix.SPECS if s.name == name)
+    path = media_matrix.make(spec, tmp_path)
+    info = probe(path)
+    tile = thumbs.frame(thumbs.Grab(path, info, info.video.first_frame_time + 20 / 25 + 0.01))
+    columns = np.nonzero(tile.max(axis=(0, 2)))[0]  # letterboxed: black beside a portrait picture
+    picture = tile[:, columns.min() : columns.max() + 1]
+    width, height = spec.display_size
+    assert picture.shape[1] == pytest.approx(thumbs.TILE_HEIGHT * width / height, abs=2)
+    assert media_matrix.read_bars(np.rot90(picture, k=spec.rotation // 90)) == 20
