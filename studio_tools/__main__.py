@@ -39,11 +39,10 @@ from studio_tools.core import (
     ToolInput,
     UnknownTool,
     all_tools,
-    file_sha256,
     get,
     run_tool,
 )
-from studio_tools.media import probe
+from studio_tools.media import probe, sha256_file
 
 PROG = "studio_tools"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -224,7 +223,7 @@ def _inputs(tool: Tool, paths: list[str], kinds: list[str], slots: list[str] | N
         if not path.is_file():
             raise BadInput(f"input {raw} is missing or not a file")
         try:
-            digest = file_sha256(path)
+            digest = sha256_file(path)
         except OSError as exc:
             raise BadInput(f"input {raw} cannot be read ({exc.strerror})") from None
         metadata = {"original_name": path.name, "sha256": digest, "size": path.stat().st_size, "path": str(path)}
@@ -244,7 +243,7 @@ def _collect(record: RunRecord, out: Path) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(source, target)
         written.append(target)
-        outputs.append({**output.to_dict(), "sha256": file_sha256(target), "size": target.stat().st_size})
+        outputs.append({**output.to_dict(), "sha256": sha256_file(target), "size": target.stat().st_size})
     document = record.provenance()
     document["outputs"] = outputs
     report_path = out / REPORT_NAME

@@ -12,7 +12,6 @@ generated assets, one per output name. The temp folder always goes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -59,6 +58,7 @@ from studio_tools.core import (
     UnknownTool,
     run_tool,
 )
+from studio_tools.media.hashing import sha256_copy, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -478,14 +478,9 @@ class _Reporter:
 
 def _copy_with_sha256(key: str, target: Path, progress: Progress) -> str:
     """Copy and hash in one pass; a cancel asked for during a long copy is honoured between chunks."""
-    digest = hashlib.sha256()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with storage.open_file(key) as source, open(target, "wb") as out:
-        while chunk := source.read(8 * 1024 * 1024):
-            digest.update(chunk)
-            out.write(chunk)
-            progress.check_cancelled()
-    return digest.hexdigest()
+    with storage.open_file(key) as source:
+        return sha256_copy(source, target, between_chunks=progress.check_cancelled)
 
 
 def _fetch_inputs(run: ToolRun, folder: Path, progress: Progress) -> list[ToolInput]:
@@ -717,7 +712,7 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
     stored: list[tuple[AssetVersion, str, dict]] = []
     try:
         for version, output, path, media in created:
-            fields = {"sha256": _sha256(path), "file_key": storage.save_file(storage.version_key(version, "original"), path)}
+            fields = {"sha256": sha256_file(path), "file_key": storage.save_file(storage.version_key(version, "original"), path)}
             if media is not None:
                 # Proxy, poster, filmstrip, waveform: the same derivatives as uploaded footage.
                 folder = scratch / str(version.pk)
@@ -809,14 +804,6 @@ def _import_findings(run: ToolRun, record_: RunRecord) -> int:
     for version_id, items in by_version.items():
         count += len(findings_import(run=run, version=versions[version_id], findings=items))
     return count
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- recovery ---------------------------------------------------------------------------------

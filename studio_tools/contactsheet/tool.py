@@ -1,27 +1,31 @@
 """Contact sheet: a grid of evenly spaced frames from one clip, each labelled with its timecode.
 
-Sample points are the centres of N equal parts of the clip, snapped to real frame numbers when the
-frame rate is known: centres avoid the black first frame and the end of file, and snapping makes
-the label name exactly the frame shown (ffmpeg's accurate seek returns the first frame at or after
-the asked time, so we ask a quarter frame early).
+The clip is read only through the media layer (see `video`): the probe's measured rate and frame
+count place the samples, the frame reader decodes them by frame number on a constant-rate timeline
+at that rate (an AVI whose header claims twice its rate, a variable-rate phone clip: frame n is frame
+n), in display orientation and with square pixels, so cells keep the shape a viewer sees. Sample
+points are the centres of N equal parts of the clip (centres avoid the black first frame and the end
+of file). Labels are SMPTE timecode at the true rate, counted from the clip's own start timecode when
+it has one; a variable-rate clip is labelled at its nominal rate, and the report says so.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import Field
 
-from studio_tools.contactsheet.video import VideoInfo, grab_frame, probe_video
+from studio_tools.contactsheet import video
 from studio_tools.core import (
     BadInput,
+    Cancelled,
     InputKind,
     InputSlot,
     OutputFile,
@@ -33,6 +37,7 @@ from studio_tools.core import (
     ToolSpec,
     out_dir,
 )
+from studio_tools.media.timecode import source_timecode
 
 OUTPUT_NAME = "contactsheet.png"
 # About 300 MB of RGB while composing; a 12x12 sheet of 1024-wide 16:9 thumbnails still fits.
@@ -40,7 +45,7 @@ MAX_SHEET_PIXELS = 100_000_000
 _BACKGROUND = (20, 20, 20)
 _LABEL_COLOUR = (235, 235, 235)
 _MISSING_COLOUR = (70, 20, 20)
-_CANCEL_POLL = 0.25  # seconds between cancel checks while frames decode
+_WORKERS = 4  # decoders at once (each a sandboxed ffmpeg) on distant sample points
 
 
 class ContactSheetParams(ToolParams):
@@ -63,10 +68,9 @@ SPEC = ToolSpec(
 
 @dataclass(frozen=True)
 class Sample:
-    index: int
-    seconds: float  # the frame's time from the start of the clip
-    frame: int | None  # frame number when the frame rate is known
-    seek: float  # what ffmpeg is asked for
+    index: int  # the cell's position on the sheet
+    frame: int  # frame number on the clip's constant-rate timeline (0 = its first frame)
+    seconds: float  # the frame's time from the first frame: frame / rate
 
 
 class ContactSheet:
@@ -76,10 +80,12 @@ class ContactSheet:
         clip = inputs[0]
         name = clip.display_name
         progress.update(0.0, stage="probe")
-        info = probe_video(clip.path, name)
+        info = video.probe_clip(clip.path, name)
+        clip_video = info.video
         progress.check_cancelled()
 
-        thumb_height = max(1, round(params.thumb_width * info.display_height / info.display_width))
+        display_width, display_height = clip_video.display_width, clip_video.display_height
+        thumb_height = max(1, round(params.thumb_width * display_height / display_width))
         band = label_band_height(params.thumb_width) if params.timecodes else 0
         sheet_width = params.columns * params.thumb_width
         sheet_height = params.rows * (thumb_height + band)
@@ -88,7 +94,7 @@ class ContactSheet:
                 f"a {params.columns}x{params.rows} sheet of {params.thumb_width}px thumbnails of {name} would be "
                 f"{sheet_width}x{sheet_height} pixels; use fewer rows or a smaller thumb_width"
             )
-        samples = plan_samples(info, params.columns * params.rows)
+        samples = plan_samples(clip_video.timeline_frame_count, clip_video.frame_rate, params.columns * params.rows)
         progress.update(0.05, stage="frames", message=f"0/{len(samples)} frames")
 
         sheet = Image.new("RGB", (sheet_width, sheet_height), _BACKGROUND)
@@ -99,17 +105,17 @@ class ContactSheet:
         missing: dict[int, str] = {}
         t0 = time.monotonic()
 
-        def place(sample: Sample, pixels: bytes | None, problem: str | None) -> None:
+        def place(sample: Sample, image: np.ndarray | None, problem: str | None) -> None:
             x = (sample.index % params.columns) * params.thumb_width
             y = (sample.index // params.columns) * (thumb_height + band)
-            label = timecode(sample.seconds, sample.frame, info.fps)
-            if pixels is None:
+            label = timecode(sample.frame, clip_video.frame_rate, clip_video.start_timecode)
+            if image is None:
                 missing[sample.index] = problem or "no frame"
                 draw.rectangle((x, y, x + params.thumb_width - 1, y + thumb_height - 1), fill=_MISSING_COLOUR)
             else:
-                sheet.paste(Image.frombytes("RGB", (params.thumb_width, thumb_height), pixels), (x, y))
+                sheet.paste(Image.fromarray(image, "RGB"), (x, y))
             if font is not None:
-                text = label if pixels is not None else f"{label} (no frame)"
+                text = label if image is not None else f"{label} (no frame)"
                 centre = (x + params.thumb_width / 2, y + thumb_height + band / 2)
                 draw.text(centre, text, fill=_LABEL_COLOUR, font=font, anchor="mm")
             cell = {
@@ -121,13 +127,13 @@ class ContactSheet:
                 "y": y,
                 "width": params.thumb_width,
                 "height": thumb_height,
-                "decoded": pixels is not None,
+                "decoded": image is not None,
             }
-            if pixels is None:
+            if image is None:
                 cell["problem"] = missing[sample.index]
             cells.append(cell)
 
-        self._grab_all(clip.path, name, info, samples, params.thumb_width, thumb_height, frames_progress, place)
+        self._grab_all(clip.path, info, samples, (params.thumb_width, thumb_height), frames_progress, place)
         cells.sort(key=lambda c: c["index"])
         decode_seconds = time.monotonic() - t0
         if len(missing) == len(samples):
@@ -137,18 +143,30 @@ class ContactSheet:
         target = out_dir(workdir) / OUTPUT_NAME
         sheet.save(target, format="PNG", optimize=False)
 
+        notes = []
+        if clip_video.variable_frame_rate:
+            notes.append(
+                f"{name} has a variable frame rate: frames are numbered and timecodes written at its nominal "
+                f"rate of {_rate_label(clip_video.frame_rate)} fps"
+            )
         report = {
             "clip": {
                 "name": name,
-                "duration": round(info.duration, 6),
-                "width": info.width,
-                "height": info.height,
-                "display_width": info.display_width,
-                "display_height": info.display_height,
-                "fps": round(info.fps, 6) if info.fps else None,
-                "frame_count": info.frame_count,
-                "video_codec": info.codec,
-                "container": info.container,
+                "duration": round(clip_video.duration if clip_video.duration is not None else info.duration or 0.0, 6),
+                "width": clip_video.width,
+                "height": clip_video.height,
+                "display_width": display_width,
+                "display_height": display_height,
+                "rotation": clip_video.rotation,
+                "pixel_aspect_ratio": clip_video.pixel_aspect,
+                "frame_rate": clip_video.frame_rate,
+                "fps": round(clip_video.fps, 6) if clip_video.fps else None,
+                "variable_frame_rate": clip_video.variable_frame_rate,
+                "frame_count": clip_video.timeline_frame_count,
+                "start_timecode": clip_video.start_timecode,
+                "first_frame_timecode": timecode(0, clip_video.frame_rate, clip_video.start_timecode),
+                "video_codec": clip_video.codec,
+                "container": info.container_label,
             },
             "sheet": {
                 "path": OUTPUT_NAME,
@@ -161,6 +179,7 @@ class ContactSheet:
                 "timecodes": params.timecodes,
             },
             "frames": cells,
+            "notes": notes,
         }
         metrics = {"frames": len(samples), "frames_missing": len(missing), "decode_seconds": round(decode_seconds, 3)}
         output = OutputFile(OUTPUT_NAME, OutputKind.IMAGE, "contactsheet", "image/png", label=f"Contact sheet of {name}")
@@ -169,76 +188,55 @@ class ContactSheet:
     def _grab_all(
         self,
         path: Path,
-        name: str,
-        info: VideoInfo,
+        info,
         samples: list[Sample],
-        width: int,
-        height: int,
+        size: tuple[int, int],
         progress: Progress,
-        on_frame: Callable[[Sample, bytes | None, str | None], None],
+        on_frame: Callable[[Sample, np.ndarray | None, str | None], None],
     ) -> None:
-        """Decode the samples a few at a time, handing each to `on_frame` (in this thread) as it arrives.
+        """Decode the sampled frames through the frame reader, handing each cell to `on_frame` as its
+        frame arrives, so only the frame being placed is held in memory. A cancel kills the decoder at
+        once (the reader polls it while it waits for a frame) and is re-checked after every cell."""
 
-        One ffmpeg per frame keeps each seek cheap on long clips, and placing frames as they come keeps
-        only a handful of thumbnails in memory at once.
-        """
-        workers = max(1, min(4, os.cpu_count() or 1, len(samples)))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="contactsheet")
-        stop = threading.Event()
-        try:
-            pending: dict[Future, Sample] = {}
-            queue = list(samples)
-            done_count = 0
-            while queue or pending:
-                while queue and len(pending) < workers:
-                    progress.check_cancelled()
-                    sample = queue.pop(0)
-                    future = pool.submit(grab_frame, path, info, sample.seek, width, height, name, stop=stop)
-                    pending[future] = sample
-                # A timeout, so a cancel is seen while a slow frame is still decoding.
-                finished, _ = wait(pending, timeout=_CANCEL_POLL, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    pixels, problem = future.result()
-                    on_frame(pending.pop(future), pixels, problem)
-                    done_count += 1
-                if finished:
-                    progress.update(done_count / len(samples), message=f"{done_count}/{len(samples)} frames")
+        def cancelled() -> bool:
+            try:
                 progress.check_cancelled()
-        except BaseException:
-            stop.set()  # frames still decoding are killed, not waited for
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            except Cancelled:
+                return True
+            return False
+
+        by_frame: dict[int, list[Sample]] = {}
+        for sample in samples:
+            by_frame.setdefault(sample.frame, []).append(sample)
+        done_count = 0
+        workers = max(1, min(_WORKERS, os.cpu_count() or 1))
+        cells = video.read_cells(path, info, list(by_frame), size, cancelled=cancelled, workers=workers)
+        for frame, image, problem in cells:
+            for sample in by_frame.get(frame, []):
+                on_frame(sample, image, problem)
+                done_count += 1
+                progress.update(done_count / len(samples), message=f"{done_count}/{len(samples)} frames")
+            progress.check_cancelled()
 
 
-def plan_samples(info: VideoInfo, count: int) -> list[Sample]:
-    """`count` sample points at the centres of equal parts of the clip."""
+def plan_samples(frame_count: int, frame_rate: str, count: int) -> list[Sample]:
+    """`count` sample points at the centres of equal parts of a clip of `frame_count` frames."""
+    rate = Fraction(frame_rate)
     samples = []
     for i in range(count):
-        centre = (i + 0.5) / count
-        if info.fps and info.frame_count:
-            frame = min(info.frame_count - 1, int(info.frame_count * centre))
-            seconds = frame / info.fps
-            samples.append(Sample(i, seconds, frame, max(0.0, seconds - 0.25 / info.fps)))
-        else:
-            seconds = info.duration * centre
-            samples.append(Sample(i, seconds, None, seconds))
+        frame = min(frame_count - 1, int(frame_count * (i + 0.5) / count))
+        samples.append(Sample(i, frame, float(frame / rate)))
     return samples
 
 
-def timecode(seconds: float, frame: int | None, fps: float | None) -> str:
-    """HH:MM:SS:FF (non-drop-frame, counted at the nominal rate) when frames are known, else HH:MM:SS.mmm."""
-    if frame is not None and fps:
-        nominal = max(1, round(fps))
-        total_seconds, ff = divmod(frame, nominal)
-        hh, rem = divmod(total_seconds, 3600)
-        mm, ss = divmod(rem, 60)
-        return f"{hh:02d}:{mm:02d}:{ss:02d}:{ff:02d}"
-    millis = round(seconds * 1000)
-    hh, rem = divmod(millis, 3_600_000)
-    mm, rem = divmod(rem, 60_000)
-    ss, ms = divmod(rem, 1000)
-    return f"{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}"
+def timecode(frame: int, frame_rate: str | None, start_timecode: str | None = None) -> str:
+    """The SMPTE label of a frame at the clip's true rate (drop-frame at 29.97/59.94), counted from
+    the clip's start timecode when it has one."""
+    return source_timecode(frame, frame_rate, start=start_timecode) or f"frame {frame}"
+
+
+def _rate_label(frame_rate: str | None) -> str:
+    return f"{float(Fraction(frame_rate)):.3f}".rstrip("0").rstrip(".") if frame_rate else "?"
 
 
 def label_band_height(thumb_width: int) -> int:

@@ -1,34 +1,30 @@
 """Where to look: the last frames of each outgoing shot, the first of each incoming one, a few keyframes.
 
-Frames are decoded through the hardened media layer (`studio_tools.media.sandbox`): every input is
-probed and accepted first, then read with its sniffed demuxer forced. ffmpeg scales each frame to
-the analysis size and hands it over as raw RGB, so no full-size frame is ever held in Python.
+Everything is read through the media layer: every input is probed and accepted first
+(`studio_tools.media.probe`, which measures the true rate and frame count), then its frames come from
+the one frame reader (`studio_tools.media.reader`), sandboxed, scaled to the analysis size, in
+display orientation with square pixels (a phone clip shot upright is analysed and drawn upright), so
+no full-size frame is ever held in Python.
 
-Frame numbers count from 0 at the start of the input. A frame is found by an accurate seek to a
-quarter frame before its time, which picks exactly that frame for constant-rate footage; when the
-container does not record its frame count, the end of the shot is located from its duration and the
-report says the numbers near the end are estimated.
+Frame numbers count from 0 at the first frame on the reader's constant-rate timeline at the true
+rate: head, tail and keyframes are read by exact index from the probe's frame count, whatever the
+container's header claims. Timecodes come from `studio_tools.media.timecode`, counted from the
+file's start timecode; a variable-rate file is numbered and labelled at its nominal rate.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import ffmpeg
 import numpy as np
 
 from studio_tools.core import BadInput, ToolInput
-from studio_tools.media import MediaInfo, MediaRejected, probe, sandbox
-from studio_tools.media.sandbox import Limits
-
-# Decoding one shot's edge never needs long; a hostile file that stalls ffmpeg is stopped.
-_DECODE_WALL_SECONDS = 120.0
-_TC_RE = re.compile(r"^(\d{1,2})[:;.](\d{2})[:;.](\d{2})([:;.])(\d{2,3})$")
+from studio_tools.media import MediaInfo, MediaRejected, MediaToolError, probe, reader
+from studio_tools.media.timecode import source_timecode
 
 
 @dataclass
@@ -93,7 +89,12 @@ class Shot:
             "kind": self.info.kind if self.info else "still",
             "width": video.width if video else None,
             "height": video.height if video else None,
+            "display_width": video.display_width if video else None,
+            "display_height": video.display_height if video else None,
+            "rotation": video.rotation if video else 0,
+            "frame_rate": video.frame_rate if video else None,
             "fps": _round(video.fps) if video and video.fps else None,
+            "variable_frame_rate": video.variable_frame_rate if video else False,
             "frame_count": video.frame_count if video else None,
             "duration": _round(self.info.duration) if self.info else None,
             "start_timecode": video.start_timecode if video else None,
@@ -104,14 +105,13 @@ class Shot:
 
 
 def analysis_size(info: MediaInfo, max_width: int) -> tuple[int, int]:
-    """Square-pixel size with width at most `max_width` (never upscaled), both sides even."""
+    """Display size (square pixels, after rotation) with width at most `max_width` (never upscaled),
+    both sides even."""
     video = info.video
     if video is None:
         raise BadInput("no picture")
-    display_width = video.width * video.pixel_aspect_ratio
-    width = min(float(max_width), display_width)
-    height = width * video.height / display_width
-    return max(16, int(round(width / 2)) * 2), max(16, int(round(height / 2)) * 2)
+    width, height = reader.display_size(video, max_width=max_width)
+    return max(16, width), max(16, height)
 
 
 def probe_input(item: ToolInput) -> MediaInfo:
@@ -134,7 +134,7 @@ def load_shot(
     shot = Shot(order, input_index, item.display_name, info, width, height)
     t0 = time.monotonic()
     if shot.is_still:
-        (image,) = decode(item.path, info, None, 1, width, height) or [None]
+        image = read_picture(item.path, info, width, height)
         if image is None:
             raise BadInput(f"{shot.name}: the picture could not be decoded")
         frame = Frame(input_index, shot.name, 0, None, None, image, "still")
@@ -143,36 +143,32 @@ def load_shot(
         return shot
 
     video = info.video
-    fps = video.fps or 25.0
-    count = video.frame_count or max(1, int(round((info.duration or 0.0) * fps)))
+    count = video.timeline_frame_count or video.frame_count or 1
     n = max(1, min(edge_frames, count))
-    head = decode(item.path, info, 0.0, n, width, height)
+    head = decode(item.path, info, 0, n, width, height)
     if not head:
         raise BadInput(f"{shot.name}: no frame could be decoded")
-    shot.head = [_frame(shot, i, img, "head", fps) for i, img in enumerate(head)]
+    shot.head = [_frame(shot, f, "head") for f in head]
 
-    # The tail: start a couple of frames early and keep the last n that come out.
-    first = max(0, count - n - 2)
-    tail: list[np.ndarray] = []
-    for start in (first, max(0, first - int(2 * fps))):
-        tail = decode(item.path, info, _seek(start, fps), None, width, height, max_frames=count - start + 4 * int(fps) + 8)
-        if tail:
-            first = start
-            break
+    tail = decode(item.path, info, count - n, count, width, height)
+    if len(tail) < n:
+        # The probe's count is measured, so this is a file that decodes differently on a second
+        # look: read the end again from a little earlier and keep the last frames that came out.
+        tail = decode(item.path, info, max(0, count - n - 2 * edge_frames - 8), None, width, height)[-n:]
     if not tail:
         raise BadInput(f"{shot.name}: the end of the shot could not be decoded")
-    numbered = list(enumerate(tail, start=first))[-n:]
-    if numbered[-1][0] != count - 1:
+    if tail[-1].index != count - 1:
         shot.frames_estimated = True
-    shot.tail = [_frame(shot, i, img, "tail", fps) for i, img in numbered]
+    shot.tail = [_frame(shot, f, "tail") for f in tail]
 
+    wanted = []
     for k in range(1, keyframes + 1):
         index = int(round(count * k / (keyframes + 1)))
-        if index < n or index >= count - n:
-            continue  # inside the edges already read
-        images = decode(item.path, info, _seek(index, fps), 1, width, height)
-        if images:
-            shot.keys.append(_frame(shot, index, images[0], "key", fps))
+        if n <= index < count - n:  # outside the edges already read
+            wanted.append(index)
+    if wanted:
+        found = reader.read_frames_at(item.path, info, wanted, size=(width, height), pix_fmt="rgb24")
+        shot.keys = [_frame(shot, found[i], "key") for i in wanted if i in found]
     shot.decode_seconds = time.monotonic() - t0
     return shot
 
@@ -187,28 +183,24 @@ def load_shots(items: list[tuple[int, ToolInput, MediaInfo]], *, edge_frames: in
         return [f.result() for f in futures]
 
 
-def decode(
-    path: Path, info: MediaInfo, seek: float | None, count: int | None, width: int, height: int, *, max_frames: int = 64
-) -> list[np.ndarray]:
-    """Up to `count` frames (all to the end when None, at most `max_frames`) from `seek` seconds, as RGB."""
-    options = {"ss": f"{seek:.6f}"} if seek else {}
-    if info.container == "exr":
-        options["apply_trc"] = "iec61966_2_1"  # scene-linear light would look black
-    inp = sandbox.ffmpeg_input(path, info.demuxer, **options)
-    picture = inp[str(info.video.index)].filter("scale", width, height, flags="area").filter("setsar", 1)
-    frames = count if count is not None else max_frames
-    out = ffmpeg.output(picture, "pipe:", format="rawvideo", pix_fmt="rgb24", **{"frames:v": frames})
-    frame_bytes = width * height * 3
-    limits = Limits(
-        wall_seconds=_DECODE_WALL_SECONDS, cpu_seconds=_DECODE_WALL_SECONDS * 2, stdout_bytes=frame_bytes * frames + 1
-    )
+def decode(path: Path, info: MediaInfo, start: int, stop: int | None, width: int, height: int) -> list[reader.Frame]:
+    """Frames `start` to `stop` (exclusive; None: to the end) of the constant-rate timeline, RGB at
+    width x height in display orientation; what decodes before a damaged spot is kept."""
+    frames: list[reader.Frame] = []
+    stream = reader.read_frames(path, info, start=start, stop=stop, size=(width, height), pix_fmt="rgb24")
     try:
-        done = sandbox.run_ffmpeg(out, limits=limits)
-    except sandbox.ProcessFailed:
-        return []
-    data = done.stdout
-    usable = len(data) // frame_bytes
-    return [np.frombuffer(data, np.uint8, frame_bytes, i * frame_bytes).reshape(height, width, 3) for i in range(usable)]
+        frames.extend(stream)
+    except MediaToolError:
+        pass  # a damaged spot: the frames before it still count
+    finally:
+        stream.close()
+    return frames
+
+
+def read_picture(path: Path, info: MediaInfo, width: int, height: int) -> np.ndarray | None:
+    """The first (for a still, the only) picture of a file, RGB at width x height, or None."""
+    frames = decode(path, info, 0, 1, width, height)
+    return frames[0].image if frames else None
 
 
 def pick_edge_frame(frames: list[Frame], *, at_end: bool) -> Frame:
@@ -229,52 +221,16 @@ def pick_edge_frame(frames: list[Frame], *, at_end: bool) -> Frame:
 
 
 def timecode_for(info: MediaInfo, frame: int) -> str | None:
-    """SMPTE timecode of `frame`, counted from the file's start timecode (00:00:00:00 without one)."""
+    """SMPTE timecode of `frame`, counted from the file's start timecode (00:00:00:00 without one),
+    at its true rate (a variable-rate file: its nominal rate)."""
     video = info.video
-    if video is None or not video.fps:
+    if video is None:
         return None
-    nominal = max(1, int(round(video.fps)))
-    drop = False
-    start = 0
-    match = _TC_RE.match(video.start_timecode or "")
-    if match:
-        hh, mm, ss, sep, ff = match.groups()
-        drop = sep == ";" and nominal in (30, 60)
-        start = _tc_to_frames(int(hh), int(mm), int(ss), int(ff), nominal, drop)
-    return _frames_to_tc(start + frame, nominal, drop)
+    return source_timecode(frame, video.frame_rate, start=video.start_timecode)
 
 
-def _tc_to_frames(hh: int, mm: int, ss: int, ff: int, nominal: int, drop: bool) -> int:
-    total_minutes = 60 * hh + mm
-    frames = (3600 * hh + 60 * mm + ss) * nominal + ff
-    if drop:
-        dropped = nominal // 15  # 2 at 29.97, 4 at 59.94
-        frames -= dropped * (total_minutes - total_minutes // 10)
-    return frames
-
-
-def _frames_to_tc(frames: int, nominal: int, drop: bool) -> str:
-    sep = ":"
-    if drop:
-        sep = ";"
-        dropped = nominal // 15
-        per_minute = nominal * 60 - dropped
-        per_ten = per_minute * 10 + dropped
-        tens, rem = divmod(frames, per_ten)
-        extra = 0 if rem < dropped else dropped * ((rem - dropped) // per_minute)
-        frames += dropped * 9 * tens + extra
-    ff = frames % nominal
-    seconds = frames // nominal
-    hh, mm, ss = (seconds // 3600) % 24, (seconds // 60) % 60, seconds % 60
-    return f"{hh:02d}:{mm:02d}:{ss:02d}{sep}{ff:02d}"
-
-
-def _frame(shot: Shot, index: int, image: np.ndarray, role: str, fps: float) -> Frame:
-    return Frame(shot.input_index, shot.name, index, index / fps, timecode_for(shot.info, index), image, role)
-
-
-def _seek(index: int, fps: float) -> float:
-    return max(0.0, (index - 0.25) / fps)
+def _frame(shot: Shot, frame: reader.Frame, role: str) -> Frame:
+    return Frame(shot.input_index, shot.name, frame.index, frame.time, timecode_for(shot.info, frame.index), frame.image, role)
 
 
 def _small(image: np.ndarray) -> np.ndarray:

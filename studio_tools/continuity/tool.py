@@ -198,10 +198,10 @@ class ContinuityTool:
 
     def _reference_frame(self, index: int, item: ToolInput, info, max_width: int) -> Frame:
         width, height = frames_module.analysis_size(info, max_width)
-        images = frames_module.decode(item.path, info, None, 1, width, height)
-        if not images:
+        image = frames_module.read_picture(item.path, info, width, height)
+        if image is None:
             raise BadInput(f"{item.display_name}: the reference picture could not be decoded")
-        return Frame(index, item.display_name, 0, None, None, images[0], "reference")
+        return Frame(index, item.display_name, 0, None, None, image, "reference")
 
     def _pictures(self, workdir: Path, checked, findings, references: list[Reference]):
         target = out_dir(workdir)

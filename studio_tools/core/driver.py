@@ -8,7 +8,6 @@ the tool (ToolFailed), not surface later as a storage or database error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -27,6 +26,7 @@ from studio_tools.core.progress import NullProgress, Progress
 from studio_tools.core.registry import Registry, default_registry
 from studio_tools.core.spec import ToolSpec
 from studio_tools.core.tool import OutputFile, Tool, ToolInput, ToolResult, out_dir
+from studio_tools.media.hashing import sha256_file
 
 _OUTPUT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
@@ -194,11 +194,8 @@ def check_result(spec: ToolSpec, result: Any, workdir: Path) -> None:
 
 
 def file_sha256(path: Path | str, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex SHA-256 of a file: the media layer's one file hash (`studio_tools.media.hashing`)."""
+    return sha256_file(path, chunk_size)
 
 
 def _takes(spec: ToolSpec) -> str:

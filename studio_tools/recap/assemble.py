@@ -47,8 +47,10 @@ class ClipSource:
     demuxer: str
     video_index: int
     audio_index: int | None
-    start: float  # seconds from the start of the file
+    start: float  # seconds from the start of the file: the moment starts at the frame nearest to it
     frames: int  # output frames
+    source_rate: Fraction | None = None  # the episode's (nominal) rate: the seek starts half a frame early
+    display_size: tuple[int, int] | None = None  # the episode's picture as a viewer sees it (pixel aspect, rotation)
 
 
 @dataclass(frozen=True)
@@ -82,21 +84,6 @@ class RenderResult:
     gain_db: float
     passes: int
     seconds: float
-
-
-def output_rate(frame_rate: str | None, fps: float | None) -> Fraction:
-    """The source's rate, snapped to the standard rate it approximates (a phone's 29.87 average is 30000/1001)."""
-    if frame_rate:
-        num, _, den = frame_rate.partition("/")
-        rate = Fraction(int(num), int(den or 1))
-    else:
-        rate = Fraction(fps or 25).limit_denominator(1001)
-    standard = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(48),
-                Fraction(50), Fraction(60000, 1001), Fraction(60)]  # fmt: skip
-    nearest = min(standard, key=lambda s: abs(float(s) - float(rate)))
-    if abs(float(nearest) - float(rate)) / float(rate) < 0.02:
-        return nearest
-    return rate.limit_denominator(1001)
 
 
 def espeak_available() -> str | None:
@@ -146,18 +133,35 @@ def render(
     total_frames = sum(c.frames for c in plan.clips) - xf * (len(plan.clips) - 1)
     total = float(Fraction(total_frames) / rate)
     total_samples = int(round(total * SAMPLE_RATE))
-    silence = _silence(scratch / "silence.wav", max(float(x) for x in lengths) + 2.0)
+    # An episode without sound contributes silence: one silence file, split into as many branches as
+    # there are such clips (ffmpeg-python merges identical inputs into one node, and one node feeding
+    # several chains needs an explicit split).
+    silent = [i for i, c in enumerate(plan.clips) if c.audio_index is None]
+    quiet: dict[int, object] = {}
+    if silent:
+        source = sandbox.ffmpeg_input(_silence(scratch / "silence.wav", max(float(x) for x in lengths) + 2.0), "wav")["0"]
+        if len(silent) == 1:
+            quiet[silent[0]] = source
+        else:
+            branches = source.filter_multi_output("asplit", len(silent))
+            quiet.update({i: branches.stream(k) for k, i in enumerate(silent)})
 
     videos, audios = [], []
-    for clip, length in zip(plan.clips, lengths, strict=True):
+    for n, (clip, length) in enumerate(zip(plan.clips, lengths, strict=True)):
         read = float(length) + 1.0
-        inp = sandbox.ffmpeg_input(clip.path, clip.demuxer, ss=f"{clip.start:.6f}", t=f"{read:.6f}")
+        # A moment's start is a frame's time as the analysis printed it (rounded), which may fall a hair
+        # after that frame's own timestamp: an exact seek there would drop the frame and start one late.
+        # The seek starts half a frame early so the first frame kept is the one nearest to the start; the
+        # sound skips that half frame again so it stays with the picture.
+        early = min(clip.start, 0.5 / float(clip.source_rate)) if clip.source_rate else 0.0
+        inp = sandbox.ffmpeg_input(clip.path, clip.demuxer, ss=f"{clip.start - early:.6f}", t=f"{read + early:.6f}")
+        v = inp[str(clip.video_index)].filter("setpts", "PTS-STARTPTS").filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
+        if clip.display_size:
+            v = v.filter("scale", *_fit(clip.display_size, plan.width, plan.height), flags="bicubic")
+        else:
+            v = v.filter("scale", plan.width, plan.height, force_original_aspect_ratio="decrease", flags="bicubic")
         v = (
-            inp[str(clip.video_index)]
-            .filter("setpts", "PTS-STARTPTS")
-            .filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
-            .filter("scale", plan.width, plan.height, force_original_aspect_ratio="decrease", flags="bicubic")
-            .filter("pad", plan.width, plan.height, "(ow-iw)/2", "(oh-ih)/2")
+            v.filter("pad", plan.width, plan.height, "(ow-iw)/2", "(oh-ih)/2")
             .filter("setsar", 1)
             .filter("format", "yuv420p")
             .filter("tpad", stop=-1, stop_mode="clone")
@@ -166,9 +170,10 @@ def render(
         )
         samples = int(round(float(length) * SAMPLE_RATE))
         if clip.audio_index is not None:
-            a = inp[str(clip.audio_index)]
+            a = inp[str(clip.audio_index)].filter("asetpts", "PTS-STARTPTS")
+            a = a.filter("atrim", start=f"{early:.6f}") if early > 0 else a
         else:
-            a = sandbox.ffmpeg_input(silence, "wav")["0"]
+            a = quiet[n]
         a = (
             a.filter("asetpts", "PTS-STARTPTS")
             .filter("aresample", SAMPLE_RATE)
@@ -237,6 +242,15 @@ def render(
     stream = next(s for s in info["streams"] if s.get("codec_type") == "video")
     duration = float(stream.get("duration") or info["format"]["duration"])
     return RenderResult(duration, final.integrated, final.true_peak, gain, passes, time.monotonic() - t0)
+
+
+def _fit(display: tuple[int, int], width: int, height: int) -> tuple[int, int]:
+    """The size a clip is scaled to: its display picture (square pixels, rotated as shown) fitted into
+    the recap's frame, even on both sides; the rest is padded. ffmpeg applies the rotation when it
+    decodes, but its aspect-keeping scale would keep the stored pixels' shape, squeezing anamorphic
+    pictures, so the size is worked out here from the probe's display size."""
+    scale = min(width / display[0], height / display[1])
+    return max(2, min(width, round(display[0] * scale / 2) * 2)), max(2, min(height, round(display[1] * scale / 2) * 2))
 
 
 def _mix(plan: RenderPlan, program, total_samples: int):

@@ -16,6 +16,7 @@ from pathlib import Path
 from studio_tools.core import BadInput, InputKind, ToolInput, file_sha256
 from studio_tools.media import Cue, MediaInfo, parse_subtitles, probe
 from studio_tools.media.errors import MediaRejected
+from studio_tools.media.timecode import SourceRate, source_rate
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 
@@ -50,6 +51,9 @@ class Episode:
     subtitles: ToolInput | None = None
     cues: list[CueRef] = field(default_factory=list)
     limit: float | None = None  # the spoiler boundary inside this episode (seconds), if any
+    # When its first frame shows, in seconds from the container's start (what the analysis' times and
+    # the renderer's seeks count from); its timecode counts frames from that first frame.
+    picture_start: float = 0.0
 
     @property
     def name(self) -> str:
@@ -57,7 +61,23 @@ class Episode:
 
     @property
     def duration(self) -> float:
-        return float(self.info.duration or 0.0)
+        """How long the picture lasts: the probe's video duration when it measured one (a Matroska file
+        may claim 63 s while its frames span 60 s), else the container's."""
+        video = getattr(self.info.video, "duration", None) if self.info.video else None
+        return float(video or self.info.duration or 0.0)
+
+    @property
+    def timecode(self) -> SourceRate:
+        """The rate this episode's timecode counts at (its true rate; the nominal rate when variable)."""
+        video = self.info.video
+        assert video is not None
+        return source_rate(
+            video.frame_rate,
+            fps=video.fps,
+            variable=bool(getattr(video, "variable_frame_rate", False)),
+            min_frame_duration=getattr(video, "min_frame_duration", None),
+            max_frame_duration=getattr(video, "max_frame_duration", None),
+        )
 
     @property
     def usable_end(self) -> float:

@@ -207,6 +207,8 @@ class Recap:
             analyses[episode.number] = analysis_mod.analyse(
                 episode.video.path, episode.info, episode.sha256, cache=cache, progress=step.update, cancelled=cancelled
             )
+            times = analyses[episode.number].times
+            episode.picture_start = float(times[0]) if len(times) else 0.0
             progress.check_cancelled()
 
         # moments
@@ -236,7 +238,9 @@ class Recap:
         progress.update(0.6, stage="selection")
         first = usable[0].info.video
         assert first is not None
-        rate = assemble.output_rate(first.frame_rate, first.fps)
+        # The recap keeps the first episode's true rate (its nominal rate if it is variable); another
+        # episode at another rate is retimed to it (frames repeated or left out, never sped up).
+        rate = usable[0].timecode.rate.rate
         if params.edit is not None:
             chosen = _selection_from_edit(params.edit, given, usable, analyses, features, salience, params, float(rate))
         else:
@@ -291,6 +295,8 @@ class Recap:
                     ),
                     start=c.start + 0.0,
                     frames=c.frames,
+                    source_rate=_episode(usable, c.episode).timecode.rate.rate,
+                    display_size=_output_size(_episode(usable, c.episode).info.video),
                 )
                 for c in chosen.clips
             ],
@@ -425,13 +431,19 @@ class Recap:
             )
         sentences = [s.to_dict(cue_map) for s in told.sentences]
         videos = []
+        rate_notes = _rate_notes(given, usable, rate)
         for episode in given:
+            timecode = episode.timecode
             entry: dict[str, Any] = {
                 "episode": episode.number,
                 "name": episode.name,
                 "sha256": episode.sha256,
                 "duration": round(episode.duration, 6),
                 "frame_rate": episode.info.video.frame_rate if episode.info.video else None,
+                "variable_frame_rate": timecode.variable,
+                "timecode_rate": timecode.rate.text,
+                "timecode_note": timecode.note,
+                "audio": episode.info.audio is not None,
                 "subtitles": episode.subtitles.display_name if episode.subtitles else None,
                 "cues": len(episode.cues),
             }
@@ -496,6 +508,7 @@ class Recap:
                 "gain_db": round(rendered.gain_db, 2),
                 "loudness_passes": rendered.passes,
                 "frame_rate": f"{rate.numerator}/{rate.denominator}",
+                "frame_rate_notes": rate_notes,
                 "width": width,
                 "height": height,
                 "video": "H.264 (libx264, yuv420p)",
@@ -509,6 +522,9 @@ class Recap:
                 "otio": "recap.otio",
                 "edl": "recap.edl",
                 "rate": float(rate),
+                "record_timecode_rate": f"{rate.numerator}/{rate.denominator}",
+                "source_timecode_rates": {f"EP{e.number:02d}": e.timecode.rate.text for e in usable},
+                "notes": [f"EP{e.number:02d}: {e.timecode.note}" for e in usable if e.timecode.note],
                 "reels": {f"EP{e.number:02d}": e.name for e in usable},
             },
             "external_ai": {
@@ -593,8 +609,34 @@ def _place(sentences, selection: select.Selection, starts: list[float], cue_map,
         cursor = sentence.end + 0.4
 
 
+def _rate_notes(given: list[episodes.Episode], usable: list[episodes.Episode], rate) -> list[str]:
+    """What the report says about the recap's rate: where it comes from, and every episode that differs."""
+    first = usable[0]
+    label = f"{rate.numerator}/{rate.denominator}"
+    notes = []
+    if first.timecode.variable:
+        notes.append(f"episode {first.number} has a variable frame rate: the recap is rendered at its nominal rate, {label}")
+    for episode in given:
+        if episode is first:
+            continue
+        own = episode.timecode.rate.text
+        if own != label:
+            notes.append(
+                f"episode {episode.number} is at {own}"
+                + (" (nominal, variable frame rate)" if episode.timecode.variable else "")
+                + f", the recap at {label} (episode {first.number}'s): its moments are retimed to {label} "
+                "(frames repeated or left out, no speed change); its source timecode in the EDL and OTIO stays at "
+                f"its own {own}"
+            )
+    return notes
+
+
 def _output_size(video) -> tuple[int, int]:
     """The first episode's display size with square pixels, even on both sides."""
+    display_width = getattr(video, "display_width", None)
+    display_height = getattr(video, "display_height", None)
+    if display_width and display_height:  # after pixel aspect and rotation (the measured probe)
+        return max(2, round(display_width / 2) * 2), max(2, round(display_height / 2) * 2)
     width = max(2, round(video.width * video.pixel_aspect_ratio / 2) * 2)
     height = max(2, video.height - video.height % 2)
     return width, height

@@ -13,6 +13,7 @@ import math
 import subprocess
 import wave
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -130,12 +131,19 @@ def write_video(
     target: Path,
     frames: list[np.ndarray],
     *,
-    fps: int = 25,
+    fps: int | str = 25,
     vfr: bool = False,
+    drop: str | None = None,
     audio: Path | None = None,
     gop: int = 50,
+    anamorphic: tuple[int, int, str] | None = None,
+    video_delay: float = 0.0,
 ) -> Path:
-    """Encode RGB frames to H.264 MP4, at a constant `fps` or with the variable rate of `vfr_times`."""
+    """Encode RGB frames to H.264 (MP4, or MKV by the target's suffix), at a constant `fps` ("24000/1001"
+    works too), with the variable rate of `vfr_times`, or at `fps` with the frames that `drop` (an
+    ffmpeg expression of the frame number `n`) selects left out, the others keeping their times.
+    anamorphic=(width, height, "4/3") stores the picture squeezed to that size with that pixel aspect,
+    so it displays as drawn. video_delay starts the picture that many seconds after the sound."""
     height, width = frames[0].shape[:2]
     raw = target.with_suffix(".rgb")
     raw.write_bytes(b"".join(f.tobytes() for f in frames))
@@ -144,13 +152,25 @@ def write_video(
     if audio is not None:
         cmd += ["-i", str(audio)]
     vf = f"{_vfr_setpts()},format=yuv420p" if vfr else "format=yuv420p"
+    if anamorphic:
+        vf = f"scale={anamorphic[0]}:{anamorphic[1]}:flags=bicubic,setsar={anamorphic[2]},{vf}"
+    if drop:
+        vf = f"select='not({drop})',{vf}"
     cmd += ["-vf", vf, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-g", str(gop)]
     if vfr:
         cmd += ["-fps_mode", "vfr", "-enc_time_base", f"1/{VFR_TIMEBASE}", "-video_track_timescale", str(VFR_TIMEBASE)]
+    elif drop:
+        cmd += ["-fps_mode", "vfr"]
     if audio is not None:
         cmd += ["-c:a", "aac", "-b:a", "96k", "-shortest"]
-    subprocess.run([*cmd, str(target)], check=True, stdin=subprocess.DEVNULL)
+    encoded = target.with_name(f"encoded-{target.name}") if video_delay else target
+    subprocess.run([*cmd, str(encoded)], check=True, stdin=subprocess.DEVNULL)
     raw.unlink()
+    if video_delay:  # remuxed with the picture's timestamps moved on (an encode would start them at 0 again)
+        remux = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-itsoffset", f"{video_delay:.6f}"]
+        remux += ["-i", str(encoded), "-i", str(encoded), "-map", "0:v", "-map", "1:a?", "-c", "copy", str(target)]
+        subprocess.run(remux, check=True, stdin=subprocess.DEVNULL)
+        encoded.unlink()
     return target
 
 
@@ -249,15 +269,66 @@ def episode_plans(seconds: float, fps: int, seed: int) -> list[ShotPlan]:
     return plans
 
 
+# The frame number, stamped into the picture as a bar code so a test can read which source frame it
+# sees: FRAMECODE_BITS blocks of FRAMECODE_BLOCK pixels along the top-left edge, white for 1, most
+# significant bit first, on a black band.
+FRAMECODE_BITS = 12
+FRAMECODE_BLOCK = 12
+
+
+def stamp_frame_number(frame: np.ndarray, number: int) -> np.ndarray:
+    b = FRAMECODE_BLOCK
+    frame[: b + 4, : FRAMECODE_BITS * b + 4] = 0
+    for bit in range(FRAMECODE_BITS):
+        if number >> (FRAMECODE_BITS - 1 - bit) & 1:
+            frame[2 : b + 2, 2 + bit * b + 2 : 2 + (bit + 1) * b - 2] = 255
+    return frame
+
+
+def read_frame_number(gray: np.ndarray) -> int:
+    """The stamped number of a decoded frame (8-bit luma plane of the stamped size)."""
+    b = FRAMECODE_BLOCK
+    number = 0
+    for bit in range(FRAMECODE_BITS):
+        centre = gray[2 + b // 2 - 2 : 2 + b // 2 + 2, 2 + bit * b + b // 2 - 2 : 2 + bit * b + b // 2 + 2]
+        number = number << 1 | int(centre.mean() > 128)
+    return number
+
+
 def make_episode(
-    folder: Path, index: int, *, seconds: float = 45.0, fps: int = 25, size: tuple[int, int] = (320, 180)
+    folder: Path,
+    index: int,
+    *,
+    seconds: float = 45.0,
+    fps: int | str = 25,
+    size: tuple[int, int] = (320, 180),
+    audio: bool = True,
+    framecode: bool = False,
+    drop: str | None = None,
+    suffix: str = ".mp4",
+    name: str | None = None,
+    anamorphic: tuple[int, int, str] | None = None,
+    video_delay: float = 0.0,
 ) -> tuple[Path, Path]:
-    """An episode (H.264/AAC MP4 with "speech" under its subtitle cues) and its SRT."""
+    """An episode (H.264, with AAC "speech" under its subtitle cues unless audio=False) and its SRT.
+
+    fps may be a rational ("24000/1001"); framecode stamps each frame's number (see stamp_frame_number);
+    drop leaves out the frames it selects (a variable frame rate on the `fps` grid); anamorphic stores
+    the picture squeezed and video_delay starts it after the sound (see write_video)."""
     folder.mkdir(parents=True, exist_ok=True)
-    plans = episode_plans(seconds, fps, seed=100 + index)
+    rate = float(Fraction(str(fps)))
+    plans = episode_plans(seconds, round(rate), seed=100 + index)
     frames, _, _ = render_frames(plans, *size, seed=10 + index)
-    cues = episode_cues(index, len(frames) / fps)
-    wav = write_audio(folder / f"ep{index + 1}.wav", len(frames) / fps, [(a, b) for a, b, _ in cues], seed=index)
-    video = write_video(folder / f"ep{index + 1}.mp4", frames, fps=fps, audio=wav)
-    wav.unlink()
-    return video, write_srt(folder / f"ep{index + 1}.srt", cues)
+    if framecode:
+        frames = [stamp_frame_number(f, n) for n, f in enumerate(frames)]
+    stem = name or f"ep{index + 1}"
+    cues = episode_cues(index, len(frames) / rate)
+    wav = None
+    if audio:
+        wav = write_audio(folder / f"{stem}.wav", len(frames) / rate, [(a, b) for a, b, _ in cues], seed=index)
+    video = write_video(
+        folder / f"{stem}{suffix}", frames, fps=fps, audio=wav, drop=drop, anamorphic=anamorphic, video_delay=video_delay
+    )
+    if wav is not None:
+        wav.unlink()
+    return video, write_srt(folder / f"{stem}.srt", cues)

@@ -103,7 +103,12 @@ def test_text_file_named_mov_is_exit_2_with_a_clear_message(tmp_path):
     fake = tmp_path / "notes.mov"
     fake.write_text("call sheet for Tuesday\n" * 20)
     done = cli("run", "contactsheet", "--input", str(fake), "--out", str(tmp_path / "out"))
-    assert_one_line_error(done, 2, "notes.mov is not a readable video file (Invalid data found when processing input)")
+    assert_one_line_error(
+        done,
+        2,
+        "notes.mov: This file is text, not media. Accepted formats: QuickTime/MP4, MXF, Matroska/WebM, AVI, WAV, "
+        "AIFF, MP3, PNG, JPEG, TIFF, OpenEXR or DPX.",
+    )
     assert not (tmp_path / "out" / "report.json").exists()
 
 
@@ -168,9 +173,9 @@ def test_tool_failure_is_exit_1(testsrc_clip, tmp_path):
     # No ffmpeg on PATH: not the user's fault, so "tool failed" and exit 1.
     env = {**os.environ, "PATH": str(tmp_path)}
     done = cli("run", "contactsheet", "--input", str(testsrc_clip), "--out", str(tmp_path / "out"), env=env)
-    assert_one_line_error(done, 1, "tool failed: ffprobe is not installed")
+    assert_one_line_error(done, 1, "tool failed: ffprobe is not installed or not on PATH")
     with_trace = cli("--traceback", "run", "contactsheet", "--input", str(testsrc_clip), "--out", str(tmp_path / "o"), env=env)
-    assert with_trace.returncode == 1 and "Traceback" in with_trace.stderr and "FileNotFoundError" in with_trace.stderr
+    assert with_trace.returncode == 1 and "Traceback" in with_trace.stderr and "MediaToolError" in with_trace.stderr
 
 
 def test_ctrl_c_is_exit_130_and_leaves_no_report(testsrc_clip, tmp_path):

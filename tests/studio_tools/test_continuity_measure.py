@@ -18,9 +18,10 @@ from studio_tools.continuity.colour import (
     rgb_to_lab,
 )
 from studio_tools.continuity.findings import Thresholds, colour_name, confidence
-from studio_tools.continuity.frames import Frame, _frames_to_tc, _tc_to_frames, pick_edge_frame
+from studio_tools.continuity.frames import Frame, pick_edge_frame
 from studio_tools.continuity.people import Person, detect_people, match_people
 from studio_tools.continuity.setdiff import register, tolerant_difference
+from studio_tools.media.timecode import source_timecode, timecode_to_frames
 
 # Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula", table 1: pairs 1, 7, 13, 15,
 # 17, 19, 25 and 34 (the hue-angle edge cases and the large differences included).
@@ -146,20 +147,20 @@ def test_edge_frame_skips_a_black_frame():
 
 
 @pytest.mark.parametrize(
-    ("frames", "nominal", "drop", "text"),
+    ("frames", "rate", "text"),
     [
-        (0, 25, False, "00:00:00:00"),
-        (24, 25, False, "00:00:00:24"),
-        (90_000, 25, False, "01:00:00:00"),
-        (1800, 30, True, "00:01:00;02"),  # frames 00 and 01 of minute 1 do not exist in drop-frame
-        (17982, 30, True, "00:10:00;00"),
-        (107892, 30, True, "01:00:00;00"),
+        (0, "25/1", "00:00:00:00"),
+        (24, "25/1", "00:00:00:24"),
+        (90_000, "25/1", "01:00:00:00"),
+        (1800, "30000/1001", "00:01:00;02"),  # frames 00 and 01 of minute 1 do not exist in drop-frame
+        (17982, "30000/1001", "00:10:00;00"),
+        (107892, "30000/1001", "01:00:00;00"),
     ],
 )
-def test_timecodes(frames, nominal, drop, text):
-    assert _frames_to_tc(frames, nominal, drop) == text
-    hh, mm, ss, ff = (int(v) for v in text.replace(";", ":").split(":"))
-    assert _tc_to_frames(hh, mm, ss, ff, nominal, drop) == frames
+def test_timecodes(frames, rate, text):
+    # Continuity labels frames with the media layer's timecode (one implementation for every tool).
+    assert source_timecode(frames, rate) == text
+    assert timecode_to_frames(text, rate) == frames
 
 
 def test_thresholds_confidence_and_colour_words():

@@ -17,6 +17,9 @@ import studio_tools
 from studio_tools.continuity import TOOL, ContinuityParams, requests_external_ai
 from studio_tools.continuity import synthetic as synth
 from studio_tools.core import BadInput, BadParams, CallbackProgress, Cancelled, OutputKind, ToolInput, get, run_tool
+from studio_tools.media import probe, reader
+from studio_tools.media.timecode import timecode_to_frames
+from tests import real_media
 
 REPO = Path(studio_tools.__file__).resolve().parent.parent
 FPS = 25
@@ -262,3 +265,70 @@ def test_cancel_stops_the_run(scene_clips, tmp_path):
     with pytest.raises(Cancelled):
         run([(shot1, "footage"), (shot2, "footage")], tmp_path / "w", progress)
     assert not (tmp_path / "w" / "out" / "findings.json").exists()
+
+
+def _rotated_clip(folder: Path, name: str, frames) -> Path:
+    """A phone-style clip: the pictures stored turned a quarter left, with metadata telling players to
+    turn them 90 degrees clockwise, so a viewer sees `frames` as they were made."""
+    stored = synth.write_clip(folder / f"stored-{name}", [np.ascontiguousarray(np.rot90(f, k=1)) for f in frames], FPS)
+    target = folder / name
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(stored), "-c", "copy"]
+        + ["-metadata:s:v:0", "rotate=270", str(target)],
+        check=True,
+    )
+    return target
+
+
+def test_rotated_shots_are_read_upright_and_drawn_undistorted(tmp_path):
+    outgoing, incoming, truth, rng = done_when_scene()
+    shot1 = _rotated_clip(tmp_path, "shot1.mp4", synth.shot_frames(outgoing, FRAMES, rng))
+    shot2 = _rotated_clip(tmp_path, "shot2.mp4", synth.shot_frames(incoming, FRAMES, rng))
+    record = run([(shot1, "footage"), (shot2, "footage")], tmp_path / "w")
+    report = record.result.report
+    assert [(s["width"], s["height"], s["rotation"]) for s in report["shots"]] == [(270, 480, 90)] * 2
+    shown = [(s["display_width"], s["display_height"], s["analysis_size"]) for s in report["shots"]]
+    assert shown == [(480, 270, [480, 270])] * 2
+    findings = report["findings"]
+    assert [(f["type"], f["check"]) for f in findings] == [("costume", "torso"), ("prop", "vanished")], findings
+    for finding, (box_out, box_in) in zip(findings, (truth["jacket"], truth["prop"]), strict=True):
+        assert (finding["outgoing"]["frame"], finding["incoming"]["frame"]) == (FRAMES - 1, 0)
+        assert overlap(finding["outgoing"]["box"], box_out) > 0.5 and overlap(finding["incoming"]["box"], box_in) > 0.5
+    # The pair picture shows both frames as the audience sees them: landscape, the scene's own shape.
+    picture = np.asarray(Image.open(record.out_dir / "pair-01.png").convert("RGB")).astype(int)
+    assert picture.shape[1] == 2 * 480 + 8
+    height, width = outgoing.shape[:2]
+    error = min(np.abs(picture[y : y + height, :width] - outgoing.astype(int)).mean() for y in range(0, 120))
+    assert error < 12, error  # the outgoing panel is the scene itself, not a squeezed or turned copy
+
+
+@pytest.mark.real_media
+def test_real_footage_edges_are_read_by_exact_frame_number(tmp_path):
+    """GoPro clips with start timecodes, a variable-rate Matroska, an AVI and an 8:9 DVD clip in one
+    'scene': the edges are the true first and last frames, labelled from each file's own timecode."""
+    entries = [real_media.entry(name) for name in ("A09", "A10", "A04", "A16", "A14")]
+    record = run([(e["path"], "footage") for e in entries], tmp_path / "w")
+    report = record.result.report
+    for shot, entry in zip(report["shots"], entries, strict=True):
+        video = probe(entry["path"]).video
+        count = video.timeline_frame_count
+        assert shot["frames_looked_at"] == [0, 1, 2, count - 3, count - 2, count - 1], shot["name"]
+        assert shot["frames_estimated"] is False
+        assert shot["start_timecode"] == (entry["start_timecode"][0] if entry["start_timecode"] else None)
+        assert tuple(shot["analysis_size"]) == reader.display_size(video, max_width=960)
+    for pair in report["pairs"]:
+        for side in (pair["outgoing"], pair["incoming"]):
+            entry = entries[side["input"]]
+            rate = report["shots"][side["input"]]["frame_rate"]
+            start = _tc_frames(entry["start_timecode"][0], rate) if entry["start_timecode"] else 0
+            assert _tc_frames(side["timecode"], rate) == start + side["frame"], side
+    first = report["pairs"][0]
+    assert first["incoming"]["frame"] == 0 and first["incoming"]["timecode"] == entries[1]["start_timecode"][0]
+    assert first["outgoing"]["frame"] == 361 and first["outgoing"]["timecode"] == "19:27:00:05"  # 19:26:48:04 + 361
+    assert [o.name for o in record.result.outputs].count("pair-01") == 1
+    assert Image.open(record.out_dir / "pair-04.png").width == 640 + 8 + 640  # A14's 8:9 pixels shown 640 wide
+
+
+def _tc_frames(timecode: str, rate: str) -> int:
+    """Frames of a label, drop-frame only when written with ';' (GoPro's 29.97 timecode is non-drop)."""
+    return timecode_to_frames(timecode, rate, drop_frame=";" in timecode)
