@@ -18,6 +18,18 @@ class VersionSerializer(serializers.ModelSerializer):
     uploaded_by = serializers.EmailField(source="uploaded_by.email", read_only=True, default=None)
     links = serializers.SerializerMethodField()
     approval = serializers.SerializerMethodField(help_text="not_required | pending | approved | changes_requested | rejected")
+    frame_rate = serializers.SerializerMethodField(help_text='true (measured) frame rate, a rational such as "25/1"')
+    frame_count = serializers.SerializerMethodField(help_text="exact number of decodable frames")
+    header_frame_rate = serializers.SerializerMethodField(
+        help_text="the rate the file's header claims, when it differs from the true one; else null"
+    )
+    variable_frame_rate = serializers.SerializerMethodField(
+        help_text="true when frame durations vary; the proxy is then made at frame_rate, constant"
+    )
+    has_audio = serializers.SerializerMethodField(help_text="false for a file without sound (it then has no waveform)")
+    proxy_method = serializers.SerializerMethodField(
+        help_text="remux (the source's own streams in a faststart MP4) | encode | image; null before ingest ends"
+    )
 
     class Meta:
         model = AssetVersion
@@ -31,6 +43,12 @@ class VersionSerializer(serializers.ModelSerializer):
             "size",
             "sha256",
             "media_info",
+            "frame_rate",
+            "frame_count",
+            "header_frame_rate",
+            "variable_frame_rate",
+            "has_audio",
+            "proxy_method",
             "provenance",
             "note",
             "uploaded_by",
@@ -62,6 +80,27 @@ class VersionSerializer(serializers.ModelSerializer):
 
     def get_approval(self, version) -> str:
         return approval_state(version)
+
+    def get_frame_rate(self, version) -> str | None:
+        return version.video.get("frame_rate")
+
+    def get_frame_count(self, version) -> int | None:
+        return version.video.get("frame_count")
+
+    def get_header_frame_rate(self, version) -> str | None:
+        return version.video.get("header_frame_rate")
+
+    def get_variable_frame_rate(self, version) -> bool | None:
+        return version.video.get("variable_frame_rate") if version.video else None
+
+    def get_has_audio(self, version) -> bool | None:
+        info = version.media_info or {}
+        if info.get("kind") not in ("video", "audio", "still"):
+            return None
+        return bool(info.get("audio_tracks"))
+
+    def get_proxy_method(self, version) -> str | None:
+        return ((version.media_info or {}).get("proxy") or {}).get("method")
 
 
 class AssetSerializer(serializers.ModelSerializer):

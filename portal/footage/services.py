@@ -448,6 +448,9 @@ def ingests_recover() -> int:
     )
     for version_id in stale:
         ingest_version.delay(version_id)
+    # Scratch folders of killed workers on this machine: ingests no longer running, and any
+    # scratch folder (a re-derivation's) older than the longest a task may run.
+    _sweep_scratch(older_than=4 * 3600)
     return len(stale)
 
 
@@ -470,19 +473,28 @@ def _reject(version: AssetVersion, reason: str, *, upload: Upload | None = None)
         "asset.changed",
         {"asset": version.asset_id, "version": version.pk, "status": version.status, "reason": reason},
     )
+    # Whatever step it failed in, nothing of it stays: the keys it recorded and anything an
+    # interrupted attempt stored under its folder without recording it (the original is moved into
+    # place before the derivatives are made).
+    folder = storage.version_folder(version)
     transaction.on_commit(lambda: storage.delete_quietly(*keys))
+    transaction.on_commit(lambda: storage.delete_folder(folder))
     if upload is not None:
         transaction.on_commit(lambda: partstore.delete(upload))
+    transaction.on_commit(lambda: _sweep_scratch(version.pk))
 
 
 def version_ingest(*, version_id: int) -> AssetVersion | None:
     """Verify, probe, store and derive: turns an uploaded file into something the browser plays.
     Called by the ingest task; safe to call twice (the claim makes the second a no-op)."""
     from studio_tools.media import MediaRejected, parse_subtitles, probe, sha256_file
+    from studio_tools.media.sandbox import ProcessFailed
 
     version = _claim_for_ingest(version_id)
     if version is None:
         return None
+    # We hold the lease: scratch folders of this version are an earlier attempt's, whose worker died.
+    _sweep_scratch(version.pk)
     upload = Upload.objects.select_related("project__studio").filter(version=version).first()
     workdir = Path(tempfile.mkdtemp(prefix=f"ingest-{version.pk}-", dir=settings.FOOTAGE_TEMP_DIR))
     try:
@@ -526,11 +538,26 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
         # Local storage: the part file moves into place (no copy); object storage: it is uploaded.
         storage.move_local_into(file_key, local)
         local_original = storage.local_path_or_copy(file_key, workdir, "original") if storage.is_local() else local
+        version.media_info = info
         try:
             derived = _make_derivatives(version, media, local_original, workdir) if media is not None else {}
-        except MediaRejected as exc:  # accepted by the probe, but ffmpeg could not decode it through
+        except MediaRejected as exc:  # accepted by the probe, but a derivative came out missing or short
             with transaction.atomic():
                 _reject(version, exc.reason, upload=upload)
+            return version
+        except ProcessFailed as exc:
+            if _is_our_fault(exc):
+                raise
+            # ffmpeg read the probe's header but failed decoding the file itself: reading it again
+            # would fail again, so this is the file's answer, not a reason to retry.
+            log.warning("ingest of version %s: ffmpeg failed on the file: %s", version.pk, exc)
+            with transaction.atomic():
+                _reject(
+                    version,
+                    "This file could not be decoded through to the end: it is probably truncated or damaged. "
+                    "Export it again and upload that.",
+                    upload=upload,
+                )
             return version
         with transaction.atomic():
             version = AssetVersion.objects.select_for_update().select_related("asset__project__studio").get(pk=version.pk)
@@ -565,9 +592,12 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
 
 def _make_derivatives(version: AssetVersion, media, source: Path, workdir: Path) -> dict:
     """Proxy, poster, filmstrip, waveform (whichever the media has), each stored under the
-    version's keys. Returns the fields to set on the version. Renews the ingest lease as it goes,
-    so a long transcode is not mistaken for a dead worker."""
-    from studio_tools.media import make_filmstrip, make_poster, make_proxy, make_waveform
+    version's keys. Returns the fields to set on the version, `media_info` among them: the probe's
+    description (the version's own, or `media`'s) with what was made added under "proxy" (how it was
+    made: remuxed or encoded, and its rate, frame count and size, read back from it) and "waveform"
+    (made, or why not). Renews the ingest lease as it goes, so a long transcode is not mistaken for a
+    dead worker. A step that yields nothing, or a proxy short of its frames, raises MediaRejected."""
+    from studio_tools.media import make_filmstrip, make_poster, make_review_proxy, make_waveform
 
     last_renewal = [time.monotonic()]
 
@@ -577,6 +607,7 @@ def _make_derivatives(version: AssetVersion, media, source: Path, workdir: Path)
             _renew_lease(version.pk)
 
     out: dict = {}
+    info = dict(version.media_info or media.to_dict())
     # Generated media is watchable before a producer approves it, but only with the label burned in.
     from portal.review.services import is_released
 
@@ -586,8 +617,9 @@ def _make_derivatives(version: AssetVersion, media, source: Path, workdir: Path)
         out[field] = storage.save_file(storage.version_key(version, name), workdir / name)
 
     if media.kind == "video":
-        make_proxy(source, workdir / "proxy.mp4", media, progress=progress, burn_in=label)
+        proxy = make_review_proxy(source, workdir / "proxy.mp4", media, progress=progress, burn_in=label)
         keep("proxy_key", "proxy.mp4")
+        info["proxy"] = proxy.to_dict()
         make_poster(source, workdir / "poster.jpg", media, burn_in=label)
         keep("poster_key", "poster.jpg")
         if label is None:  # unlabelled thumbnails of unapproved generated frames would slip past the gate
@@ -595,17 +627,73 @@ def _make_derivatives(version: AssetVersion, media, source: Path, workdir: Path)
             keep("filmstrip_key", "filmstrip.jpg")
             out["filmstrip_times"] = list(strip.times)
     elif media.kind == "still":
-        make_proxy(source, workdir / "proxy.jpg", media, burn_in=label)
+        proxy = make_review_proxy(source, workdir / "proxy.jpg", media, burn_in=label)
         keep("proxy_key", "proxy.jpg")
+        info["proxy"] = proxy.to_dict()
         make_poster(source, workdir / "poster.jpg", media, burn_in=label)
         keep("poster_key", "poster.jpg")
     elif media.kind == "audio":
-        make_proxy(source, workdir / "proxy.m4a", media, progress=progress)
+        proxy = make_review_proxy(source, workdir / "proxy.m4a", media, progress=progress)
         keep("proxy_key", "proxy.m4a")
+        info["proxy"] = proxy.to_dict()
     if media.has_audio:
         make_waveform(source, workdir / "waveform.png", media)
         keep("waveform_key", "waveform.png")
+        info["waveform"] = {"made": True, "reason": ""}
+    else:
+        out["waveform_key"] = ""
+        info["waveform"] = {"made": False, "reason": "no audio"}
+    out["media_info"] = info
     return out
+
+
+def _is_our_fault(exc) -> bool:
+    """ffmpeg failures that say nothing about the file: worth another attempt, not a rejection."""
+    text = (getattr(exc, "stderr", "") or "").lower()
+    return any(sign in text for sign in ("no space left on device", "cannot allocate memory", "resource temporarily"))
+
+
+_SCRATCH_PREFIXES = ("ingest-", "rederive-")
+
+
+def _sweep_scratch(version_id: int | None = None, *, older_than: float | None = None) -> int:
+    """Remove scratch folders a killed worker left in FOOTAGE_TEMP_DIR (its `finally` never ran).
+
+    With `version_id`: that version's ingest folders (the caller holds its lease or it is done, so
+    none is in use). Without: every ingest folder whose version is no longer processing under a
+    live lease, and any scratch folder older than `older_than` seconds. Returns how many went."""
+    root = Path(settings.FOOTAGE_TEMP_DIR)
+    if not root.is_dir():
+        return 0
+    candidates: list[tuple[Path, int | None]] = []
+    for entry in root.iterdir():
+        if not entry.is_dir() or not entry.name.startswith(_SCRATCH_PREFIXES):
+            continue
+        number = entry.name.split("-")[1]
+        pk = int(number) if number.isdigit() else None
+        if version_id is not None:
+            if entry.name.startswith(f"ingest-{version_id}-"):
+                candidates.append((entry, pk))
+            continue
+        candidates.append((entry, pk))
+    if version_id is None and candidates:
+        live = set(
+            AssetVersion.objects.filter(
+                pk__in=[pk for entry, pk in candidates if pk is not None and entry.name.startswith("ingest-")],
+                status=AssetVersion.Status.PROCESSING,
+                ingest_lease_until__gt=timezone.now(),
+            ).values_list("pk", flat=True)
+        )
+        now = time.time()
+        candidates = [
+            (entry, pk)
+            for entry, pk in candidates
+            if (entry.name.startswith("ingest-") and pk is not None and pk not in live)
+            or (older_than is not None and now - entry.stat().st_mtime > older_than)
+        ]
+    for entry, _pk in candidates:
+        shutil.rmtree(entry, ignore_errors=True)
+    return len(candidates)
 
 
 def version_rederive(*, version_id: int) -> AssetVersion | None:
@@ -639,7 +727,7 @@ def version_rederive(*, version_id: int) -> AssetVersion | None:
                 "asset.changed",
                 {"asset": version.asset_id, "version": version.pk, "status": locked.status},
             )
-        stale = old_keys - set(fields.values())
+        stale = old_keys - {value for value in fields.values() if isinstance(value, str)}
         storage.delete_quietly(*[k for k in stale if k])
         return locked
     finally:

@@ -4,6 +4,7 @@ embedded default, an S3-compatible bucket in services mode."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -108,3 +109,25 @@ def _content_disposition(filename: str, *, attachment: bool) -> str:
     from django.utils.http import content_disposition_header
 
     return content_disposition_header(attachment, filename)
+
+
+def version_folder(version) -> str:
+    """The folder holding every file of one asset version (original and derivatives)."""
+    return version_key(version, "").rstrip("/")
+
+
+def delete_folder(prefix: str) -> None:
+    """Delete every stored file under `prefix` (a folder of ours, e.g. `version_folder`), on any backend."""
+    if not prefix or not prefix.startswith("studios/"):
+        raise ValueError(f"refusing to delete outside the studios' folders: {prefix!r}")
+    try:
+        folders, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return
+    for name in files:
+        delete_quietly(f"{prefix}/{name}")
+    for name in folders:
+        delete_folder(f"{prefix}/{name}")
+    if is_local():
+        with contextlib.suppress(OSError):
+            Path(default_storage.path(prefix)).rmdir()

@@ -5,8 +5,17 @@ Everything that runs ffmpeg goes through `sandbox`, which pins each run to one l
 allowed demuxer, with CPU, memory, output and wall-clock caps. See `formats` for the acceptance rules.
 """
 
-from studio_tools.media.derivatives import Filmstrip, make_filmstrip, make_poster, make_proxy, make_waveform
-from studio_tools.media.errors import MediaCancelled, MediaLimitExceeded, MediaRejected, MediaToolError
+from studio_tools.media.derivatives import (
+    Filmstrip,
+    Proxy,
+    make_filmstrip,
+    make_poster,
+    make_proxy,
+    make_review_proxy,
+    make_waveform,
+    remux_blockers,
+)
+from studio_tools.media.errors import MediaCancelled, MediaIncomplete, MediaLimitExceeded, MediaRejected, MediaToolError
 from studio_tools.media.formats import FORMATS, ContainerFormat
 from studio_tools.media.hashing import sha256_file
 from studio_tools.media.probe import AudioInfo, MediaInfo, SubtitleInfo, VideoInfo, probe
@@ -30,16 +39,20 @@ __all__ = [
     "Filmstrip",
     "Limits",
     "MediaCancelled",
+    "MediaIncomplete",
     "MediaInfo",
     "MediaLimitExceeded",
     "MediaRejected",
     "MediaToolError",
+    "Proxy",
     "VideoInfo",
     "make_filmstrip",
     "make_poster",
     "make_proxy",
+    "make_review_proxy",
     "make_waveform",
     "parse_subtitles",
+    "remux_blockers",
     "probe",
     "sha256_file",
 ]

@@ -13,17 +13,20 @@ ffmpeg succeeded, so a crash, a cap or a cancel never leaves a half-written file
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
 from studio_tools.media import sandbox
-from studio_tools.media.errors import MediaToolError
+from studio_tools.media.errors import MediaIncomplete, MediaToolError
 from studio_tools.media.probe import MediaInfo
 from studio_tools.media.sandbox import CancelCheck, Limits, ProgressCallback
 
@@ -31,6 +34,9 @@ PROXY_LONG_SIDE = 1920
 # x264 preset of review proxies. superfast rather than veryfast: roughly twice the speed, quality
 # enough for a review copy (bench/ingest_proxy.py --presets compares them on this machine).
 PROXY_PRESET = "superfast"
+# A source above this (whole-file) bit rate is encoded even when it could be remuxed: a 50 Mbit/s
+# camera original is not a review copy that streams.
+PROXY_REMUX_MAX_BIT_RATE = 20_000_000
 POSTER_LONG_SIDE = 1280
 MAX_FILMSTRIP_TILES = 100
 _FILMSTRIP_INPUT_THREADS = "2"  # one decoder per tile: keep their threads (and address space) small
@@ -44,6 +50,63 @@ class Filmstrip:
     tile_height: int
 
 
+@dataclass(frozen=True)
+class Proxy:
+    """What `make_review_proxy` made, read back from the written file (never from the source's claims)."""
+
+    path: Path
+    method: str  # "remux" (the source's own H.264/AAC, copied into a faststart MP4), "encode" or "image"
+    encode_reasons: tuple[str, ...]  # why the source could not simply be remuxed (empty for a remux)
+    frame_rate: str | None  # the proxy's constant rate, e.g. "25/1"; None for audio and stills
+    frame_count: int | None
+    width: int | None
+    height: int | None
+    duration: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        del data["path"]
+        data["encode_reasons"] = list(self.encode_reasons)
+        return data
+
+
+def remux_blockers(info: MediaInfo, *, burn_in: str | None = None, long_side: int = PROXY_LONG_SIDE) -> list[str]:
+    """Why the source cannot become the proxy by a remux (copying its streams into a faststart MP4);
+    empty when it can: H.264 8-bit 4:2:0 with square pixels, no rotation, a constant frame rate
+    whose header tells the truth, long side within the proxy limit, in MP4/MOV, with AAC stereo or
+    no audio, at a bit rate a browser streams, and nothing to burn in."""
+    video = info.video
+    if info.kind != "video" or video is None:
+        return [f"{info.kind} media"]
+    reasons = []
+    if info.container != "mov":
+        reasons.append(f"container {info.container_label}, not MP4/MOV")
+    if video.codec != "h264":
+        reasons.append(f"video codec {video.codec}, not H.264")
+    if video.pix_fmt != "yuv420p" or (video.bit_depth or 8) != 8:
+        reasons.append(f"pixel format {video.pix_fmt}, not 8-bit yuv420p")
+    if video.pixel_aspect not in ("1:1", "0:1"):
+        reasons.append(f"non-square pixels ({video.pixel_aspect})")
+    if video.rotation:
+        reasons.append(f"rotated {video.rotation} degrees")
+    if video.variable_frame_rate:
+        reasons.append("variable frame rate")
+    if video.header_frame_rate:
+        reasons.append(f"header frame rate {video.header_frame_rate} is not the true {video.frame_rate}")
+    if max(video.width, video.height) > long_side:
+        reasons.append(f"{video.width}x{video.height} is larger than {long_side} on its long side")
+    tracks = info.audio_tracks
+    if tracks and (tracks[0].codec != "aac" or tracks[0].channels > 2):
+        reasons.append(f"audio {tracks[0].codec} {tracks[0].channels} ch, not AAC mono/stereo")
+    elif len(tracks) > 1 and tracks[0].channels == 1 and tracks[1].channels == 1:
+        reasons.append("two mono audio tracks to merge")
+    if info.bit_rate and info.bit_rate > PROXY_REMUX_MAX_BIT_RATE:
+        reasons.append(f"{info.bit_rate / 1e6:.0f} Mbit/s is above {PROXY_REMUX_MAX_BIT_RATE / 1e6:.0f} Mbit/s")
+    if burn_in:
+        reasons.append("a label is burned into every frame")
+    return reasons
+
+
 def make_proxy(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -53,22 +116,104 @@ def make_proxy(
     cancelled: CancelCheck | None = None,
     limits: Limits | None = None,
     burn_in: str | None = None,
+    remux: bool = True,
 ) -> Path:
-    """A review copy: H.264/AAC MP4 (faststart, long side ≤ 1920, square pixels, source frame rate and
-    start timecode) for video; AAC in MP4 for audio (name `dst` .m4a if you like); JPEG for stills.
-    `burn_in` writes a label into every frame (generated media: "AI-GENERATED - NOT APPROVED")."""
+    """`make_review_proxy`, returning only the path."""
+    return make_review_proxy(
+        src, dst, info, progress=progress, cancelled=cancelled, limits=limits, burn_in=burn_in, remux=remux
+    ).path
+
+
+def make_review_proxy(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    info: MediaInfo,
+    *,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCheck | None = None,
+    limits: Limits | None = None,
+    burn_in: str | None = None,
+    remux: bool = True,
+) -> Proxy:
+    """A review copy: H.264/AAC MP4 (faststart, long side ≤ 1920, square pixels, display orientation,
+    the probe's true frame rate as a constant rate, start timecode) for video; AAC in MP4 for audio
+    (name `dst` .m4a if you like); JPEG for stills. `burn_in` writes a label into every frame
+    (generated media: "AI-GENERATED - NOT APPROVED").
+
+    A source that is already all that (see `remux_blockers`) is copied into a faststart MP4 instead of
+    encoded, unless `remux` is False. The written proxy is read back: one short of the frames (or,
+    for audio, the duration) the probe promised raises `MediaIncomplete`, and nothing is left at `dst`.
+    """
     if info.kind == "still":
-        return _still_jpeg(src, dst, info, PROXY_LONG_SIDE, progress, cancelled, limits, burn_in=burn_in)
+        path = _still_jpeg(src, dst, info, PROXY_LONG_SIDE, progress, cancelled, limits, burn_in=burn_in)
+        return Proxy(path, "image", (), None, 1, None, None, None)
+    blockers = remux_blockers(info, burn_in=burn_in)
+    if remux and not blockers:
+        try:
+            with _staged(dst, "review copy") as tmp:
+                _run(_remux_graph(src, tmp, info), info, progress, cancelled, limits)
+                made = _check_proxy(tmp, info, "remux", ())
+        except sandbox.ProcessFailed:
+            # The source's H.264 did not fit the MP4 muxer as it is (odd bitstream headers): encode.
+            blockers = ["the streams could not be copied as they are"]
+        else:
+            _done(dst, progress)
+            return dataclasses.replace(made, path=Path(dst))
+    with _staged(dst, "review copy") as tmp:
+        _run(_encode_graph(src, tmp, info, burn_in), info, progress, cancelled, limits)
+        made = _check_proxy(tmp, info, "encode", tuple(blockers))
+    _done(dst, progress)
+    return dataclasses.replace(made, path=Path(dst))
+
+
+def _true_rate(info: MediaInfo) -> Fraction | None:
+    video = info.video
+    if video is None or not video.frame_rate:
+        return None
+    try:
+        rate = Fraction(video.frame_rate)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if rate > 0 else None
+
+
+_PROXY_OUT = {
+    "f": "mp4",
+    "movflags": "+faststart",
+    "map_metadata": "-1",  # phone GPS and editor paths stay with the original
+    "map_chapters": "-1",
+}
+
+
+def _remux_graph(src: str | os.PathLike[str], tmp: Path, info: MediaInfo) -> Any:
+    inp = _input(src, info)
+    streams = [inp[str(info.video.index)]]
+    if info.audio_tracks:
+        streams.append(inp[str(info.audio_tracks[0].index)])
+    options: dict[str, Any] = {**_PROXY_OUT, "c": "copy"}
+    if info.video.start_timecode:
+        options["timecode"] = info.video.start_timecode
+    return ffmpeg.output(*streams, sandbox.file_url(tmp), **options)
+
+
+def _encode_graph(src: str | os.PathLike[str], tmp: Path, info: MediaInfo, burn_in: str | None) -> Any:
     inp = _input(src, info)
     streams: list[Any] = []
-    options: dict[str, Any] = {
-        "f": "mp4",
-        "movflags": "+faststart",
-        "map_metadata": "-1",  # phone GPS and editor paths stay with the original
-        "map_chapters": "-1",
-    }
+    options: dict[str, Any] = dict(_PROXY_OUT)
     if info.kind == "video" and info.video is not None:
         video = inp[str(info.video.index)]
+        rate = _true_rate(info)
+        if rate is not None:
+            if not info.video.variable_frame_rate:
+                # A constant-rate source: frame N is at first + N / rate, whatever its stamps say (an AVI
+                # with packed B-frames stamps them at the header's double rate and leaves the last
+                # unstamped, which the fps filter alone would drop).
+                first = f"{info.video.first_frame_time:.6f}"
+                video = video.filter("setpts", f"({first}+N*{rate.denominator}/{rate.numerator})/TB")
+            # The probe's measured rate, not the header's: a constant-rate timeline (frames of a
+            # variable-rate source repeated or dropped to it), so frame N of the proxy is at N / rate.
+            video = video.filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
+        # ffmpeg turns the picture upright (autorotate) before the scaler; _fit squares the pixels.
         streams.append(_label(_fit(video, PROXY_LONG_SIDE), burn_in).filter("format", "yuv420p"))
         options.update(
             {
@@ -80,6 +225,11 @@ def make_proxy(
                 "threads": str(sandbox.THREADS),
             }
         )
+        if rate is not None:
+            options["r"] = f"{rate.numerator}/{rate.denominator}"
+            # The fps filter already made the timeline constant; the muxer must not pad the gap before
+            # a late first frame (B-frame delay) with copies of it, or the proxy gains frames.
+            options["fps_mode"] = "passthrough"
         if info.video.start_timecode:
             options["timecode"] = info.video.start_timecode
     audio = _proxy_audio(inp, info)
@@ -88,10 +238,87 @@ def make_proxy(
         options.update({"c:a": "aac", "b:a": "160k", "ar": "48000"})
     if not streams:
         raise ValueError("make_proxy needs media with video or audio")
-    with _staged(dst) as tmp:
-        out = ffmpeg.output(*streams, sandbox.file_url(tmp), **options)
-        _run(out, info, progress, cancelled, limits)
-    return _done(dst, progress)
+    return ffmpeg.output(*streams, sandbox.file_url(tmp), **options)
+
+
+def _check_proxy(path: Path, info: MediaInfo, method: str, reasons: tuple[str, ...]) -> Proxy:
+    """Read the written proxy back; raise MediaIncomplete when it is short of what the probe promised."""
+    if not path.exists() or path.stat().st_size == 0:
+        raise _NoOutput(
+            "The converter finished without writing any of the review copy: no picture or sound of this file "
+            "could be decoded. It may be truncated or damaged; export it again and upload that."
+        )
+    data = sandbox.ffprobe(path, "mov")
+    streams = data.get("streams") or []
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    duration = _float((data.get("format") or {}).get("duration"))
+    if info.kind == "video" and info.video is not None:
+        if video is None:
+            raise MediaIncomplete(
+                "No picture of this video could be decoded into the review copy; it may be truncated or damaged. "
+                "Export it again and upload that."
+            )
+        frames = _int(video.get("nb_frames")) or 0
+        rate = _true_rate(info)
+        expected = _promised_frames(info, rate)
+        if expected and rate is not None:
+            slack = max(2, min(expected // 100, math.ceil(2 * rate)))
+            if frames < expected - slack:
+                raise MediaIncomplete(_short_reason(info, expected, frames, float(frames / rate)))
+        return Proxy(
+            path,
+            method,
+            reasons,
+            f"{rate.numerator}/{rate.denominator}" if rate is not None and method == "encode" else video.get("avg_frame_rate"),
+            frames or None,
+            _int(video.get("width")),
+            _int(video.get("height")),
+            duration,
+        )
+    if audio is None:
+        raise MediaIncomplete("No sound of this file could be decoded into the review copy; it may be truncated or damaged.")
+    promised = info.duration or 0.0
+    got = _float(audio.get("duration")) or duration or 0.0
+    if promised and got < promised - max(0.5, promised / 100):
+        raise MediaIncomplete(
+            f"This file ends early: it says it lasts {promised:.1f} s, but only {got:.1f} s of it could be decoded. "
+            "The upload or the export was probably cut short; upload the complete file."
+        )
+    return Proxy(path, method, reasons, None, None, None, None, duration)
+
+
+def _promised_frames(info: MediaInfo, rate: Fraction | None) -> int | None:
+    """Frames the proxy must hold: the decodable frame count, or for a variable-rate source the
+    frames of its constant-rate timeline (drops held, doubles dropped)."""
+    video = info.video
+    if video.frame_count:
+        return video.timeline_frame_count
+    seconds = video.duration or info.duration
+    return round(seconds * rate) if seconds and rate else None
+
+
+def _short_reason(info: MediaInfo, expected: int, frames: int, seconds: float) -> str:
+    promised = info.video.duration or info.duration or expected / float(_true_rate(info) or 1)
+    return (
+        f"This file ends early: it says it holds {expected} frames ({promised:.1f} s), but only {frames} "
+        f"({seconds:.1f} s) could be decoded. The upload or the export was probably cut short; upload the complete file."
+    )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def make_poster(
@@ -114,7 +341,7 @@ def make_poster(
     # A declared duration can overstate the last decodable frame; the first frame is the fallback.
     for attempt in (seek, 0.0) if seek else (0.0,):
         try:
-            with _staged(dst) as tmp:
+            with _staged(dst, "poster") as tmp:
                 inp = _input(src, info, ss=f"{attempt:.3f}")
                 picture = _jpeg_ready(_label(_fit(inp[str(info.video.index)], long_side), burn_in))
                 _run(ffmpeg.output(picture, sandbox.file_url(tmp), **_IMAGE_OUT), info, None, cancelled, limits)
@@ -122,7 +349,10 @@ def make_poster(
         except _NoOutput:
             continue
     else:
-        raise MediaToolError("ffmpeg produced no poster frame")
+        raise MediaIncomplete(
+            "No frame of this video could be decoded for its poster, not even the first: it is probably truncated "
+            "or damaged. Export it again and upload that."
+        )
     return _done(dst, progress)
 
 
@@ -152,7 +382,10 @@ def make_filmstrip(
     if duration <= 0:
         raise MediaToolError("cannot place filmstrip tiles: the media has no known duration")
     tile_height = height - height % 2
-    tile_width = max(2, round(tile_height * info.video.display_aspect_ratio / 2) * 2)
+    video = info.video
+    # Tiles are as the picture is shown: after pixel aspect and rotation (ffmpeg turns it upright).
+    aspect = video.display_width / video.display_height if video.display_width and video.display_height else None
+    tile_width = max(2, round(tile_height * (aspect or video.display_aspect_ratio) / 2) * 2)
     times = tuple(round(duration * (i + 0.5) / count, 3) for i in range(count))
     tiles = [
         _input(src, info, ss=f"{t:.3f}", threads=_FILMSTRIP_INPUT_THREADS)[str(info.video.index)]
@@ -162,10 +395,18 @@ def make_filmstrip(
     ]
     strip = tiles[0] if count == 1 else ffmpeg.filter(tiles, "hstack", inputs=count)
     png = Path(dst).suffix.lower() == ".png"
-    with _staged(dst) as tmp:
-        strip = strip if png else _jpeg_ready(strip)
-        out = ffmpeg.output(strip, sandbox.file_url(tmp), **(_PNG_OUT if png else _IMAGE_OUT))
-        _run(out, info, None, cancelled, limits)
+    try:
+        with _staged(dst, "filmstrip") as tmp:
+            strip = strip if png else _jpeg_ready(strip)
+            out = ffmpeg.output(strip, sandbox.file_url(tmp), **(_PNG_OUT if png else _IMAGE_OUT))
+            _run(out, info, None, cancelled, limits)
+    except _NoOutput as exc:
+        # A tile past the last decodable frame gives hstack nothing: the file is shorter than it says.
+        raise MediaIncomplete(
+            f"This file ends early: it says it lasts {duration:.1f} s, but no picture could be decoded at "
+            f"{times[-1]:.1f} s for the filmstrip. The upload or the export was probably cut short; "
+            "upload the complete file."
+        ) from exc
     return Filmstrip(_done(dst, progress), times, tile_width, tile_height)
 
 
@@ -193,7 +434,7 @@ def make_waveform(
     split = inp[str(info.audio.index)].filter_multi_output("asplit", 2)
     picture, tap = split.stream(0), split.stream(1)
     picture = picture.filter("showwavespic", s=f"{width}x{height}", colors=colour, split_channels=0)
-    with _staged(dst) as tmp:
+    with _staged(dst, "audio waveform") as tmp:
         image = ffmpeg.output(picture, sandbox.file_url(tmp), **_PNG_OUT)
         meter = ffmpeg.output(tap, "-", f="null", **{"c:a": "pcm_s16le"})
         _run(ffmpeg.merge_outputs(image, meter), info, progress, cancelled, limits)
@@ -292,7 +533,7 @@ def _still_jpeg(
 ) -> Path:
     if info.video is None:
         raise ValueError("a still needs a picture")
-    with _staged(dst) as tmp:
+    with _staged(dst, "picture") as tmp:
         inp = _input(src, info)
         picture = _label(_fit(inp[str(info.video.index)], long_side), burn_in)
         out = ffmpeg.output(_jpeg_ready(picture), sandbox.file_url(tmp), **_IMAGE_OUT)
@@ -312,20 +553,24 @@ def _run(
     )
 
 
-class _NoOutput(MediaToolError):
+class _NoOutput(MediaIncomplete):
     """ffmpeg exited 0 without writing anything (e.g. a seek past the last frame)."""
 
 
 @contextlib.contextmanager
-def _staged(dst: str | os.PathLike[str]) -> Iterator[Path]:
+def _staged(dst: str | os.PathLike[str], what: str = "output") -> Iterator[Path]:
     """A temporary path beside `dst`, renamed onto it if the block succeeds and left a non-empty file;
-    removed in every case, so `dst` is either the complete new output or untouched."""
+    removed in every case, so `dst` is either the complete new output or untouched. An empty or
+    missing output is `_NoOutput`, a rejection naming `what` was being made."""
     final = Path(dst)
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.part")
     try:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
-            raise _NoOutput(f"ffmpeg reported success but wrote no {final.suffix or 'output'} file")
+            raise _NoOutput(
+                f"The converter finished without writing the {what}: nothing of this file could be decoded for it. "
+                "It may be truncated or damaged; export it again and upload that."
+            )
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)

@@ -32,6 +32,13 @@ class MediaLimitExceeded(MediaRejected):
         self.limit = limit
 
 
+class MediaIncomplete(MediaRejected):
+    """The file passed the probe, but a derivative step got less out of it than it promised: no
+    picture at a time inside its duration, or a proxy short of its frames. Almost always a file
+    cut short whose index (an MP4 'moov' at the front) still describes the whole of it. A rejection,
+    not a failure to retry: reading it again gives the same."""
+
+
 class MediaToolError(ToolFailed):
     """ffmpeg/ffprobe failed for a reason that is not (known to be) the file's fault."""
 

@@ -142,3 +142,16 @@ def test_bad_checksum_chunk_is_not_stored_on_s3(s3, api, world):
     upload_row = Upload.objects.get()
     assert _keys(s3) == [f"studios/{world.a.studio.pk}/uploads/{upload_row.pk}/chunk-{0:016d}"]
     assert upload_row.offset == 4
+
+
+def test_a_rejection_after_the_original_was_stored_leaves_no_object_on_s3(
+    s3, api, world, clips, eager, django_capture_on_commit_callbacks, monkeypatch
+):
+    from tests.footage.test_ingest_truth import _without_output_at
+
+    # The original and the proxy and poster are in the bucket when the filmstrip step comes out empty.
+    _without_output_at("filmstrip.jpg", monkeypatch)
+    version = upload(api, world.a.project, clips["mov"], capture=django_capture_on_commit_callbacks, kind="plate")
+    version.refresh_from_db()
+    assert version.status == AssetVersion.Status.REJECTED and "filmstrip" in version.reject_reason
+    assert _keys(s3) == []

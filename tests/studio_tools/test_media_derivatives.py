@@ -14,12 +14,16 @@ from PIL import Image
 from studio_tools.media import (
     Limits,
     MediaCancelled,
+    MediaIncomplete,
     MediaLimitExceeded,
+    MediaRejected,
     make_filmstrip,
     make_poster,
     make_proxy,
+    make_review_proxy,
     make_waveform,
     probe,
+    remux_blockers,
 )
 
 
@@ -209,3 +213,188 @@ def test_time_cap_stops_a_transcode_and_leaves_nothing_behind(src, tmp_path):
         make_proxy(src("wide.mov"), tmp_path / "proxy.mp4", probe(src("wide.mov")), limits=Limits(wall_seconds=0.05))
     assert caught.value.limit == "wall"
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the proxy at the true rate, in display orientation; remux or encode ------------------------
+
+
+def _stream(path: Path) -> dict:
+    import json
+
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)["streams"][0]
+
+
+def _frame_times(path: Path) -> list[float]:
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=best_effort_timestamp_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [float(line.strip().rstrip(",")) for line in out.split() if line.strip().rstrip(",")]
+
+
+def test_proxy_of_a_rotated_clip_is_upright_portrait(src, tmp_path):
+    upright = ffgen(tmp_path / "landscape.mp4", *"-f lavfi -i testsrc2=s=320x180:r=25:d=1 -c:v libx264 -preset ultrafast".split())
+    # A phone clip: stored landscape, shown portrait (display matrix of 90 degrees).
+    rotated = ffgen(tmp_path / "phone.mp4", "-i", str(upright), "-c", "copy", "-metadata:s:v:0", "rotate=90")
+    info = probe(rotated)
+    proxy = make_review_proxy(rotated, tmp_path / "proxy.mp4", info)
+    assert proxy.method == "encode", "a rotated source is never remuxed"
+    stream = _stream(proxy.path)
+    assert (int(stream["width"]), int(stream["height"])) == (180, 320)
+    assert not any(d.get("rotation") for d in stream.get("side_data_list") or []), "upright pixels, no matrix left"
+    assert (proxy.width, proxy.height, proxy.frame_count) == (180, 320, 25)
+
+
+def test_proxy_of_a_16_11_anamorphic_clip_is_stretched_to_square_pixels(tmp_path):
+    pal = ffgen(
+        tmp_path / "pal.mov", *"-f lavfi -i testsrc2=s=704x576:r=25:d=1,setsar=16/11 -c:v libx264 -preset ultrafast".split()
+    )
+    info = probe(pal)
+    assert info.video.pixel_aspect == "16:11"
+    proxy = make_review_proxy(pal, tmp_path / "proxy.mp4", info)
+    assert proxy.method == "encode"
+    stream = _stream(proxy.path)
+    # 704 x 16/11 = 1024: people as wide as they were, not 31% too thin.
+    assert (int(stream["width"]), int(stream["height"])) == (1024, 576)
+    assert stream.get("sample_aspect_ratio", "1:1") in ("1:1", "0:1")
+
+
+def test_proxy_of_a_vfr_clip_is_constant_rate_at_the_probed_rate(tmp_path):
+    # 25 fps with every fifth frame dropped, timestamps kept: a variable frame rate (frames of 40 and 80 ms).
+    vfr = ffgen(
+        tmp_path / "vfr.mp4",
+        *"-f lavfi -i testsrc2=s=320x240:r=25:d=4 -vf select=not(eq(mod(n\\,5)\\,3)) -fps_mode vfr".split(),
+        *"-c:v libx264 -preset ultrafast -pix_fmt yuv420p".split(),
+    )
+    info = probe(vfr)
+    assert info.video.variable_frame_rate and info.video.frame_rate == "25/1"
+    assert info.video.frame_count == 80
+    proxy = make_review_proxy(vfr, tmp_path / "proxy.mp4", info)
+    assert proxy.method == "encode" and any("variable" in r for r in proxy.encode_reasons)
+    times = _frame_times(proxy.path)
+    steps = {round(b - a, 4) for a, b in zip(times, times[1:], strict=False)}
+    assert steps == {0.04}, f"the proxy must be constant-rate at 25 fps: {sorted(steps)}"
+    assert len(times) == proxy.frame_count == 100  # 4 s at 25 fps: the dropped frames are held
+    assert proxy.frame_rate == "25/1"
+
+
+def test_a_browser_playable_source_is_remuxed_otherwise_encoded(src, tmp_path):
+    source = src("tc.mov")  # H.264 + AAC, 8-bit 4:2:0, square, CFR, 320x180 in MOV
+    info = probe(source)
+    assert remux_blockers(info) == []
+    remuxed = make_review_proxy(source, tmp_path / "remux.mp4", info)
+    encoded = make_review_proxy(source, tmp_path / "encode.mp4", info, remux=False)
+    labelled = make_review_proxy(source, tmp_path / "label.mp4", info, burn_in="AI-GENERATED - NOT APPROVED")
+    assert (remuxed.method, encoded.method, labelled.method) == ("remux", "encode", "encode")
+    assert any("label" in r for r in labelled.encode_reasons)
+    for proxy in (remuxed, encoded):
+        boxes = top_level_boxes(proxy.path)
+        assert boxes.index(b"moov") < boxes.index(b"mdat")
+        again = probe(proxy.path)
+        assert (again.video.codec, again.video.frame_rate, again.video.frame_count) == ("h264", "30000/1001", 60)
+        assert again.video.start_timecode == "01:00:00;00"
+        assert again.audio.codec == "aac"
+        assert proxy.frame_count == 60 and (proxy.width, proxy.height) == (320, 180)
+    # the remux copied the source's H.264 packets as they are; the encode made new ones
+    assert _packets_md5(remuxed.path) == _packets_md5(source) != _packets_md5(encoded.path)
+
+
+def test_why_a_source_is_encoded(src):
+    reasons = remux_blockers(probe(src("wide.mov")))  # 2048 wide, PCM audio
+    assert any("2048x1080" in r for r in reasons) and any("pcm_s16le" in r for r in reasons)
+    assert any("16:15" in r for r in remux_blockers(probe(src("anamorphic.mov"))))
+    assert any("two mono" in r or "pcm" in r for r in remux_blockers(probe(src("two-mono.mov"))))
+
+
+def _packets_md5(path: Path) -> str:
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_a_proxy_short_of_the_promised_frames_is_a_rejection_and_leaves_nothing(tmp_path):
+    full = ffgen(
+        tmp_path / "full.mp4",
+        *"-f lavfi -i testsrc2=s=320x240:r=25:d=6 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart".split(),
+    )
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.4)])
+    # The probe now sees that this file's pictures stop early; a description that still promises all
+    # 150 frames (the index at the front lists them) stands for a case it cannot see.
+    with pytest.raises(MediaRejected, match="cut short"):
+        probe(cut)
+    info = dataclasses.replace(probe(full), size=cut.stat().st_size)
+    assert info.video.frame_count == 150
+    out = tmp_path / "out"
+    out.mkdir()
+    for remux in (True, False):
+        with pytest.raises(MediaIncomplete, match="ends early") as caught:
+            make_review_proxy(cut, out / "proxy.mp4", info, remux=remux)
+        assert "150 frames" in caught.value.reason
+        assert list(out.iterdir()) == []
+    with pytest.raises(MediaIncomplete, match="filmstrip"):
+        make_filmstrip(cut, out / "strip.jpg", info)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.real_media
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [
+        ("A16", "encode"),  # AVI
+        ("A09", "encode"),  # full-range yuvj420p
+        ("A04", "encode"),  # variable frame rate
+        ("A14", "encode"),  # HEVC, 8:9 pixels
+        ("A11", "remux"),  # H.264 in MP4, square, constant rate, no audio
+    ],
+)
+def test_proxies_of_real_footage_have_the_true_rate_count_and_display_size(name, method, tmp_path):
+    from tests.real_media import entry
+
+    footage = entry(name)
+    info = probe(footage["path"])
+    counted = footage["frame_rate_counted"]
+    assert info.video.frame_count == counted["decoded_frames"]
+    proxy = make_review_proxy(footage["path"], tmp_path / "proxy.mp4", info)
+    assert proxy.method == method, proxy.encode_reasons
+    assert proxy.frame_count == info.video.timeline_frame_count
+    assert (proxy.width, proxy.height) == (info.video.display_width, info.video.display_height)
+    stream = _stream(proxy.path)
+    assert int(stream["nb_read_packets"]) == proxy.frame_count
+    assert stream["avg_frame_rate"] == info.video.frame_rate or method == "remux"
+    if info.video.variable_frame_rate:
+        times = _frame_times(proxy.path)
+        assert {round(b - a, 4) for a, b in zip(times, times[1:], strict=False)} == {round(1 / info.video.fps, 4)}
+
+
+def test_filmstrip_tiles_of_a_rotated_clip_are_portrait(tmp_path):
+    upright = ffgen(tmp_path / "landscape.mp4", *"-f lavfi -i testsrc2=s=320x180:r=25:d=2 -c:v libx264 -preset ultrafast".split())
+    rotated = ffgen(tmp_path / "phone.mp4", "-i", str(upright), "-c", "copy", "-metadata:s:v:0", "rotate=90")
+    info = probe(rotated)
+    strip = make_filmstrip(rotated, tmp_path / "strip.png", info, count=4, height=64)
+    assert (strip.tile_width, strip.tile_height) == (36, 64)  # 180x320 shown: not squeezed into 114x64
+    with Image.open(strip.path) as image:
+        assert image.size == (4 * 36, 64)
