@@ -452,6 +452,11 @@ def _measure(
             ]
         timing = _timing([t for t in stamps if t is not None], header_rate, tick)
         how = "decoded" if decode else "packets"
+        container_start = _float(stream.get("start_time"))
+        if decode and container_start is not None:
+            # A decoder stamps the first frames of a stream without presentation times (AVI) from the
+            # packet that made them come out, a frame or two late; the container knows when it starts.
+            timing = dataclasses.replace(timing, first_time=container_start)
 
     rate = timing.rate
     rate_text = f"{rate.numerator}/{rate.denominator}"
