@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.studio_tools import media_matrix
+
 # --- core / contactsheet / CLI fixtures -------------------------------------------------------------
 
 
@@ -47,3 +49,13 @@ def ramp_clip(make_clip) -> Path:
     Lets a test read back from a thumbnail which frame it shows.
     """
     return make_clip("ramp.mp4", "color=c=black:s=64x48:r=10:d=4,format=gray,geq=lum='16+N*5'", "-g", "15")
+
+
+# --- the conformance matrix (media_matrix.py) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def matrix(tmp_path_factory) -> dict[str, tuple[media_matrix.Spec, Path]]:
+    """Every file of media_matrix.SPECS by name, as (spec, path); made once per session."""
+    folder = tmp_path_factory.mktemp("matrix")
+    return {spec.name: (spec, media_matrix.make(spec, folder)) for spec in media_matrix.SPECS}

@@ -9,6 +9,7 @@ Each entry says what a correct probe must report: the truth is what was encoded,
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -140,11 +141,33 @@ SPECS: tuple[Spec, ...] = (
 )
 
 
-def make(spec: Spec, folder: Path) -> Path:
+def timeline(spec: Spec) -> list[int]:
+    """Which encoded frame each slot of the constant-rate timeline shows: a dropped frame's slot
+    repeats the frame before it."""
+    kept = [n for n in range(spec.frames) if n not in spec.drop]
+    return [max(n for n in kept if n <= slot) for slot in range(kept[0], kept[-1] + 1)]
+
+
+def stored(upright: np.ndarray, spec: Spec) -> np.ndarray:
+    """The picture to encode so that a player shows `upright` (display size, square pixels): turned back
+    by the spec's rotation and squeezed to its stored size."""
+    turned = np.ascontiguousarray(np.rot90(upright, k=spec.rotation // 90))
+    if turned.shape[:2] == (spec.height, spec.width):
+        return turned
+    rows = np.arange(spec.height) * turned.shape[0] // spec.height
+    columns = np.arange(spec.width) * turned.shape[1] // spec.width
+    return np.ascontiguousarray(turned[rows][:, columns])
+
+
+def make(spec: Spec, folder: Path, picture: Callable[[int], np.ndarray] | None = None) -> Path:
+    """Encode `spec` into `folder`. Frame n shows bars(n), or `picture(n)` when given: a stored-size
+    grey (height, width) or BGR (height, width, 3) frame (see `stored`)."""
     target = folder / spec.name
     rate = Fraction(spec.rate)
+    draw = picture or (lambda n: bars(n, spec.width, spec.height))
+    pix_fmt = "bgr24" if draw(0).ndim == 3 else "gray"
     cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-    cmd += ["-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{spec.width}x{spec.height}", "-framerate", spec.rate, "-i", "pipe:"]
+    cmd += ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{spec.width}x{spec.height}", "-framerate", spec.rate, "-i", "pipe:"]
     if spec.audio:
         cmd += ["-f", "lavfi", "-t", f"{float(spec.frames / rate):.3f}", "-i", spec.audio]
     if spec.drop:
@@ -154,7 +177,7 @@ def make(spec: Spec, folder: Path) -> Path:
     if spec.audio:
         cmd += ["-shortest"]
     first = target.with_name("pass1_" + spec.name) if spec.remux else target
-    frames = b"".join(bars(n, spec.width, spec.height).tobytes() for n in range(spec.frames))
+    frames = b"".join(draw(n).tobytes() for n in range(spec.frames))
     subprocess.run([*cmd, str(first)], input=frames, check=True)
     if spec.remux:
         subprocess.run(

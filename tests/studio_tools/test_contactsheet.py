@@ -275,25 +275,12 @@ def test_params_model_is_the_one_the_tool_receives(ramp_clip, tmp_path):
 MATRIX = ("rot90.mp4", "rot270.mp4", "anamorphic_16x11.mp4", "avi_packed.avi", "vfr.mkv", "vfr.mp4", "r2997df.mov")
 
 
-@pytest.fixture(scope="module")
-def matrix(tmp_path_factory) -> dict[str, tuple[media_matrix.Spec, Path]]:
-    folder = tmp_path_factory.mktemp("sheet-matrix")
-    return {spec.name: (spec, media_matrix.make(spec, folder)) for spec in media_matrix.SPECS if spec.name in MATRIX}
-
-
-def _timeline(spec: media_matrix.Spec) -> list[int]:
-    """The encoded frame each slot of the constant-rate timeline shows (a dropped frame's slot repeats
-    the frame before it), as in the reader's conformance test."""
-    kept = [n for n in range(spec.frames) if n not in spec.drop]
-    return [max(n for n in kept if n <= slot) for slot in range(kept[0], kept[-1] + 1)]
-
-
 @pytest.mark.parametrize("name", MATRIX)
 def test_cells_show_the_frames_they_name_in_display_geometry(matrix, name, tmp_path):
     spec, path = matrix[name]
     record = run_sheet(path, tmp_path / "w", columns=4, rows=3, thumb_width=96, timecodes=False)
     report = record.result.report
-    timeline = _timeline(spec)
+    timeline = media_matrix.timeline(spec)
     clip = report["clip"]
     assert (clip["display_width"], clip["display_height"]) == spec.display_size
     assert (clip["frame_rate"], clip["frame_count"], clip["rotation"]) == (spec.rate, len(timeline), spec.rotation)

@@ -20,12 +20,6 @@ from tests import real_media
 from tests.studio_tools import media_matrix
 
 
-@pytest.fixture(scope="session")
-def matrix(tmp_path_factory) -> dict[str, tuple[media_matrix.Spec, object]]:
-    folder = tmp_path_factory.mktemp("matrix")
-    return {spec.name: (spec, media_matrix.make(spec, folder)) for spec in media_matrix.SPECS}
-
-
 @pytest.mark.parametrize("name", [spec.name for spec in media_matrix.SPECS])
 def test_probe_reports_the_truth_of_each_generated_file(matrix, name):
     spec, path = matrix[name]
@@ -161,13 +155,6 @@ def test_probe_matches_the_manifest_on_real_footage(name):
 # --- the one frame reader -------------------------------------------------------------------------------
 
 
-def _expected_timeline(spec: media_matrix.Spec) -> list[int]:
-    """Which encoded frame each slot of the constant-rate timeline shows: a dropped frame's slot
-    repeats the frame before it."""
-    kept = [n for n in range(spec.frames) if n not in spec.drop]
-    return [max(n for n in kept if n <= slot) for slot in range(kept[0], kept[-1] + 1)]
-
-
 def _number(frame, spec: media_matrix.Spec) -> int:
     # The reader turns pictures to display orientation; turning back by the known rotation must give
     # the encoded bars again (a reader that did not turn them would fail here).
@@ -178,7 +165,7 @@ def _number(frame, spec: media_matrix.Spec) -> int:
 def test_reader_frame_n_is_frame_n_in_display_geometry(matrix, name):
     spec, path = matrix[name]
     info = probe(path)
-    expected = _expected_timeline(spec)
+    expected = media_matrix.timeline(spec)
     stream = reader.read_frames(path, info)
     frames = list(stream)
     assert [_number(f, spec) for f in frames] == expected

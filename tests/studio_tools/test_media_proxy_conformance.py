@@ -19,12 +19,6 @@ from tests.studio_tools import media_matrix
 REMUXED = {"r23976.mp4", "r24.mov", "r2997df.mov", "r50.mp4", "r5994.mp4", "interlaced_tff.mp4", "audio_mono.mp4"}
 
 
-@pytest.fixture(scope="module")
-def matrix(tmp_path_factory) -> dict[str, tuple[media_matrix.Spec, object]]:
-    folder = tmp_path_factory.mktemp("proxy-matrix")
-    return {spec.name: (spec, media_matrix.make(spec, folder)) for spec in media_matrix.SPECS}
-
-
 def _decoded_numbers(path, width: int, height: int, rotation: int) -> list[int]:
     raw = subprocess.run(
         ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
