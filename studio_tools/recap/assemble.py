@@ -51,6 +51,7 @@ class ClipSource:
     frames: int  # output frames
     source_rate: Fraction | None = None  # the episode's (nominal) rate: the seek starts half a frame early
     display_size: tuple[int, int] | None = None  # the episode's picture as a viewer sees it (pixel aspect, rotation)
+    constant_rate: bool = True  # the probe found the episode's frames evenly spaced
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,25 @@ def render(
         # The seek starts half a frame early so the first frame kept is the one nearest to the start; the
         # sound skips that half frame again so it stays with the picture.
         early = min(clip.start, 0.5 / float(clip.source_rate)) if clip.source_rate else 0.0
-        inp = sandbox.ffmpeg_input(clip.path, clip.demuxer, ss=f"{clip.start - early:.6f}", t=f"{read + early:.6f}")
-        v = inp[str(clip.video_index)].filter("setpts", "PTS-STARTPTS").filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
+        if clip.demuxer != "avi":
+            lead = 0.0
+            inp = sandbox.ffmpeg_input(clip.path, clip.demuxer, ss=f"{clip.start - early:.6f}", t=f"{read + early:.6f}")
+            v = inp[str(clip.video_index)].filter("setpts", "PTS-STARTPTS")
+        else:
+            # An AVI's index need not say truly which chunks are keyframes (packed B-frames, empty chunks
+            # of a doubled header rate): a seek then starts on a frame that cannot be decoded alone, and
+            # the first frames come out as grey smears; and its last frame carries no time, which the fps
+            # filter drops. So it is read from its start, its frames stamped by count at its true rate
+            # (its first frame is the container's start), and trimmed to the moment.
+            lead = clip.start - early
+            inp = sandbox.ffmpeg_input(clip.path, clip.demuxer, t=f"{lead + read + early:.6f}")
+            v = inp[str(clip.video_index)]
+            if clip.constant_rate and clip.source_rate:
+                v = v.filter("setpts", f"N*{clip.source_rate.denominator}/{clip.source_rate.numerator}/TB")
+            else:
+                v = v.filter("setpts", "PTS-STARTPTS")
+            v = v.filter("trim", start=f"{lead:.6f}").filter("setpts", "PTS-STARTPTS")
+        v = v.filter("fps", fps=f"{rate.numerator}/{rate.denominator}")
         if clip.display_size:
             v = v.filter("scale", *_fit(clip.display_size, plan.width, plan.height), flags="bicubic")
         else:
@@ -171,7 +189,7 @@ def render(
         samples = int(round(float(length) * SAMPLE_RATE))
         if clip.audio_index is not None:
             a = inp[str(clip.audio_index)].filter("asetpts", "PTS-STARTPTS")
-            a = a.filter("atrim", start=f"{early:.6f}") if early > 0 else a
+            a = a.filter("atrim", start=f"{lead + early:.6f}") if lead + early > 0 else a
         else:
             a = quiet[n]
         a = (

@@ -297,6 +297,7 @@ class Recap:
                     frames=c.frames,
                     source_rate=_episode(usable, c.episode).timecode.rate.rate,
                     display_size=_output_size(_episode(usable, c.episode).info.video),
+                    constant_rate=not _episode(usable, c.episode).info.video.variable_frame_rate,
                 )
                 for c in chosen.clips
             ],

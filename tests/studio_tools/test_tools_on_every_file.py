@@ -214,12 +214,14 @@ def test_recap_on_every_matrix_file(matrix, name, tmp_path):
     # The recap's first frame is its first moment's first frame, upright.
     start = record.result.report["moments"][0]["start"]
     first = reader.read_frame(record.out_dir / "recap.mp4", probe(record.out_dir / "recap.mp4"), 0).image
-    if name == "avi_packed.avi":
-        # KNOWN BUG, reported, not hidden: the render seeks the packed-B-frame AVI with `-ss` and its first
-        # ten frames come out as grey smears (ffmpeg -ss 0 -i avi_packed.avi shows the same); rate,
-        # count and geometry above are right. Remove this branch when the render is fixed.
-        return
     assert upright_number(first, spec) == media_matrix.timeline(spec)[round(start * Fraction(spec.rate))]
+    if len(record.result.report["moments"]) == 1:
+        # One moment: every frame of the recap is the next frame of the source, the last one included
+        # (an AVI's last frame carries no time and was once dropped, its first ones smeared by a seek).
+        recap = record.out_dir / "recap.mp4"
+        shown = [upright_number(f.image, spec) for f in reader.read_frames(recap, probe(recap))]
+        begin = round(start * Fraction(spec.rate))
+        assert shown == media_matrix.timeline(spec)[begin : begin + len(shown)]
 
 
 # One file of each kind there is; the rest are the same container, codec and rate class (six more
