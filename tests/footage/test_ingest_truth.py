@@ -338,3 +338,54 @@ def test_a_vfr_upload_gets_a_constant_rate_proxy_and_a_badge(
     assert (proxy["frame_rate"], proxy["frame_count"]) == ("25/1", 50)  # 2 s at a constant 25 fps
     html = page_of(client_for, artist, world, version)
     assert "data-vfr" in html and "Variable frame rate" in html and "at a constant 25 fps" in html
+
+
+def _no_decodable_frame(root: Path) -> Path:
+    """An AVI whose chunks are all zeroed: the header promises frames, no decoder gives one."""
+    path = root / "no-frames.avi"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=1", "-c:v", "mpeg4", str(path))
+    data = bytearray(path.read_bytes())
+    start, end = data.find(b"movi") + 4, data.find(b"idx1")
+    data[start:end] = bytes(end - start)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _times_go_backwards(root: Path) -> Path:
+    """Frames 20-29 moved back a second (the muxer clamps them: ten frames share one time)."""
+    path = root / "backwards.mkv"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=2", "-c:v", "libx264", "-bf", "0",
+        "-bsf:v", "setts=ts=if(between(N\\,20\\,29)\\,TS-25*40\\,TS)", str(path),
+    )  # fmt: skip
+    return path
+
+
+def _absurd_size(root: Path) -> Path:
+    """A picture 16400 pixels wide (and 8 high): past the largest size any camera or plate has."""
+    path = root / "strip.png"
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=16400x8:d=1", "-frames:v", "1", str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (_no_decodable_frame, "no frame that can be decoded"),
+        (_times_go_backwards, "cannot be put in order"),
+        (_absurd_size, "largest accepted"),
+    ],
+    ids=["no-decodable-frame", "times-go-backwards", "absurd-dimensions"],
+)
+def test_bad_media_is_rejected_with_its_reason_on_the_page_and_in_the_api_and_nothing_kept(
+    make, words, api, world, eager, scratch, django_capture_on_commit_callbacks, client_for, artist, tmp_path
+):
+    version = upload(api, world.a.project, make(tmp_path), capture=django_capture_on_commit_callbacks)
+    version.refresh_from_db()
+    assert version.status == AssetVersion.Status.REJECTED
+    assert words in version.reject_reason, version.reject_reason
+    assert_nothing_kept(version, world, scratch)
+    row = api.get(f"/api/v1/projects/{world.a.project.pk}/versions/{version.pk}/").json()
+    assert row["status"] == "rejected" and row["reject_reason"] == version.reject_reason
+    html = page_of(client_for, artist, world, version)
+    assert "This file was rejected" in html and words in html
