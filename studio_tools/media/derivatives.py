@@ -27,7 +27,7 @@ import ffmpeg
 
 from studio_tools.media import sandbox
 from studio_tools.media.errors import MediaIncomplete, MediaToolError
-from studio_tools.media.probe import MediaInfo
+from studio_tools.media.probe import MediaInfo, _float, _int  # noqa: F401 - one reading of ffprobe numbers
 from studio_tools.media.sandbox import CancelCheck, Limits, ProgressCallback
 
 PROXY_LONG_SIDE = 1920
@@ -304,21 +304,6 @@ def _short_reason(info: MediaInfo, expected: int, frames: int, seconds: float) -
         f"This file ends early: it says it holds {expected} frames ({promised:.1f} s), but only {frames} "
         f"({seconds:.1f} s) could be decoded. The upload or the export was probably cut short; upload the complete file."
     )
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def make_poster(
