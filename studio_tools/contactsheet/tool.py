@@ -25,7 +25,6 @@ from pydantic import Field
 from studio_tools.contactsheet import video
 from studio_tools.core import (
     BadInput,
-    Cancelled,
     InputKind,
     InputSlot,
     OutputFile,
@@ -198,13 +197,7 @@ class ContactSheet:
         frame arrives, so only the frame being placed is held in memory. A cancel kills the decoder at
         once (the reader polls it while it waits for a frame) and is re-checked after every cell."""
 
-        def cancelled() -> bool:
-            try:
-                progress.check_cancelled()
-            except Cancelled:
-                return True
-            return False
-
+        cancelled = progress.is_cancelled
         by_frame: dict[int, list[Sample]] = {}
         for sample in samples:
             by_frame.setdefault(sample.frame, []).append(sample)

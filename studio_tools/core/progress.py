@@ -57,6 +57,14 @@ class Progress:
         if self._cancel_requested():
             raise Cancelled()
 
+    def is_cancelled(self) -> bool:
+        """The same question without raising: for a callback that polls (the media reader, ffmpeg runs)."""
+        try:
+            self.check_cancelled()
+        except Cancelled:
+            return True
+        return False
+
     def scaled(self, start: float, end: float) -> Progress:
         """A child reporter whose 0..1 maps onto start..end of this one, for a step inside a bigger run."""
         if not 0.0 <= start <= end <= 1.0:

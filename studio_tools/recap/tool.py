@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from studio_tools.core import (
     BadInput,
-    Cancelled,
     InputKind,
     InputSlot,
     OutputFile,
@@ -184,13 +183,7 @@ class Recap:
         scratch = workdir / "recap-scratch"
         scratch.mkdir(parents=True, exist_ok=True)
 
-        def cancelled() -> bool:
-            try:
-                progress.check_cancelled()
-            except Cancelled:
-                return True
-            return False
-
+        cancelled = progress.is_cancelled
         progress.update(0.0, stage="inputs")
         given, music = episodes.gather(inputs)
         limit = episodes.parse_time(params.spoiler_timecode)
