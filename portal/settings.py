@@ -151,10 +151,25 @@ REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
+    CHANNELS_REDIS_SOCKET_TIMEOUT = 30  # seconds; must stay above channels_redis's 5 s blocking read
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "portal")},
+            "CONFIG": {
+                # redis-py's default read timeout (5 s) equals channels_redis's blocking read (5 s), so an
+                # idle socket's receive timed out and dropped the websocket every 5 s: reads may wait
+                # longer than the blocking read, and the connection is kept alive and health-checked.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNELS_REDIS_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                        "health_check_interval": 15,
+                    }
+                ],
+                "prefix": env("CHANNELS_PREFIX", "portal"),
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
