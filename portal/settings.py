@@ -305,8 +305,10 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-# Either trips the lock: one account hammered from anywhere, or one address trying many accounts.
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The lock is on the account: one account hammered from anywhere, or from one address. Never on an
+# address alone: one careless person behind a shared office or studio address (NAT) locked out
+# everyone behind it, across studios.
+AXES_LOCKOUT_PARAMETERS = ["username", ["ip_address", "username"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 # Behind a reverse proxy, the client address comes from X-Forwarded-For (see TRUSTED_PROXY_COUNT).

@@ -36,13 +36,18 @@ def _safe_next(request, fallback: str) -> str:
 LOCKED_MESSAGE = gettext_noop(
     "Too many failed sign-ins for this account. It is locked for 15 minutes; try again later or reset your password."
 )
+LOCKED_SCOPE = gettext_noop("Only this account is locked: other accounts, from this address too, can still sign in.")
 
 
 def locked_out(request, original_response=None, credentials=None, *args, **kwargs):
     """django-axes lockout page (AXES_LOCKOUT_CALLABLE). Axes 8 calls it as
     (request, original_response, credentials); credentials carry the username to keep in the form."""
     form = SignInForm(initial={"username": (credentials or {}).get("username", "")})
-    return render(request, "accounts/sign_in.html", {"form": form, "error": _(LOCKED_MESSAGE), "locked": True}, status=429)
+    return render(request, "accounts/sign_in.html", {"form": form, "error": _locked_error(), "locked": True}, status=429)
+
+
+def _locked_error() -> str:
+    return f"{_(LOCKED_MESSAGE)} {_(LOCKED_SCOPE)}"
 
 
 def sign_in(request):
@@ -62,7 +67,7 @@ def sign_in(request):
                 response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.preferred_language, samesite="Lax")
             return response
         if result == SignInResult.LOCKED:
-            error, status = _(LOCKED_MESSAGE), 429
+            error, status = _locked_error(), 429
         elif result == SignInResult.INACTIVE:
             error, status = _("This account is disabled. Ask your studio admin."), 403
         else:
