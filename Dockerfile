@@ -34,5 +34,7 @@ USER portal
 VOLUME ["/data"]
 EXPOSE 8000
 
-# Behind a TLS-terminating reverse proxy: trust its X-Forwarded-* headers.
-CMD ["uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--forwarded-allow-ips", "*"]
+# Behind a TLS-terminating reverse proxy. uvicorn does not rewrite the client address from
+# X-Forwarded-For (with "*" anyone could forge theirs): the portal reads that header only from the
+# proxies named in TRUSTED_PROXIES, and the scheme from X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER).
+CMD ["uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

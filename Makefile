@@ -43,7 +43,7 @@ run: setup messages
 	@echo
 	@echo "Sign in at http://127.0.0.1:$(PORT)/ with the logins above (Ctrl-C stops the server)"
 	@echo
-	PORTAL_SERVER=1 $(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT)
+	PORTAL_SERVER=1 $(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers
 
 test: setup lint check-migrations check-deploy messages
 	@echo "==> pytest"
@@ -98,4 +98,4 @@ services-run: setup messages
 	@echo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ -- run 'make worker' in another terminal for tool runs and ingest."
 	@echo
-	$(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT)
+	$(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers

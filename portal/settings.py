@@ -311,9 +311,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", ["ip_address", "username"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
-# Behind a reverse proxy, the client address comes from X-Forwarded-For (see TRUSTED_PROXY_COUNT).
+# The client address: X-Forwarded-For is believed only from the reverse proxies listed here
+# (comma-separated addresses or CIDR ranges, e.g. "127.0.0.1,10.0.0.0/8"); none by default, so the
+# header is ignored and nobody can forge their address into the lockout or the audit log.
 AXES_CLIENT_IP_CALLABLE = "portal.core.request_context.client_ip"
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXIES = [entry.strip() for entry in env("TRUSTED_PROXIES", "").split(",") if entry.strip()]
 AXES_LOCKOUT_CALLABLE = "portal.accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False

@@ -42,17 +42,40 @@ def _valid_ip(value: str | None) -> str | None:
         return None
 
 
+def _trusted(address: str | None) -> bool:
+    if address is None:
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in network for network in trusted_proxies())
+
+
+def trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """settings.TRUSTED_PROXIES as networks (addresses or CIDR ranges); empty by default."""
+    configured = settings.TRUSTED_PROXIES
+    cached = _networks_cache.get("value")
+    if cached is None or cached[0] != configured:
+        cached = (configured, tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in configured if entry.strip()))
+        _networks_cache["value"] = cached
+    return cached[1]
+
+
+_networks_cache: dict = {}
+
+
 def client_ip_from_meta(meta: dict) -> str | None:
-    """The client's address. Behind N trusted proxies (TRUSTED_PROXY_COUNT), it is the N-th
-    X-Forwarded-For entry from the right; entries further left are the client's to forge."""
+    """The client's address. X-Forwarded-For is read only when the request comes from a proxy named in
+    TRUSTED_PROXIES (none by default): walking it from the right, the first address that is not a
+    trusted proxy is the client; entries further left are the client's to forge."""
     remote = _valid_ip(meta.get("REMOTE_ADDR"))
-    count = settings.TRUSTED_PROXY_COUNT
-    if count <= 0:
+    if not _trusted(remote):
         return remote
-    hops = [h for h in (meta.get("HTTP_X_FORWARDED_FOR") or "").split(",") if h.strip()]
-    if len(hops) < count:
-        return remote
-    return _valid_ip(hops[-count]) or remote
+    hops = [_valid_ip(h) for h in (meta.get("HTTP_X_FORWARDED_FOR") or "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop is None:
+            return remote  # a malformed entry: nothing left of it can be trusted
+        if not _trusted(hop):
+            return hop
+    return remote
 
 
 def client_ip(request) -> str | None:

@@ -184,3 +184,18 @@ def test_pages_need_a_signed_in_user(db, client, path):
     response = client.get(path)
     assert response.status_code == 302
     assert response["Location"].startswith("/account/sign-in/")
+
+
+def test_a_forged_forwarded_for_changes_neither_the_lock_nor_the_audit_log(world, password, settings):
+    """Finding 7: with no trusted proxy, X-Forwarded-For is the client's to write and is ignored."""
+    settings.TRUSTED_PROXIES = []
+    user = world.a.users["artist"]
+    statuses = [
+        Client()
+        .post(SIGN_IN, {"username": user.email, "password": WRONG}, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"6.6.6.{n}")
+        .status_code
+        for n in range(5)
+    ]
+    assert statuses[-1] == 429
+    failed = AuditEvent.objects.filter(action="auth.sign_in_failed", actor=user)
+    assert {e.ip for e in failed} == {"10.0.0.1"}
