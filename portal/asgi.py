@@ -17,7 +17,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from portal.core.checks import refuse_unsafe_production  # noqa: E402
 from portal.live.routing import websocket_urlpatterns  # noqa: E402
+
+refuse_unsafe_production()  # production does not start writing sign-in links to its output
 
 application = ProtocolTypeRouter(
     {

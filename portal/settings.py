@@ -42,7 +42,14 @@ DATA_DIR = Path(env("PORTAL_DATA_DIR", str(BASE_DIR / "data")))
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION:
-    SECRET_KEY = os.environ["SECRET_KEY"]  # no default in production: fail loudly
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")  # no default in production: fail loudly
+    if not SECRET_KEY:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "PORTAL_ENV=production needs SECRET_KEY in the environment (at least 50 random characters), e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(45))'"
+        )
 else:
     SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-change-me-0123456789-abcdefghijklmnop")
 
@@ -381,7 +388,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # sign-in tokens in URLs (invitations, password resets) never reach a log line
+    "filters": {"redact_secrets": {"()": "portal.core.logsafe.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Django's own default handler for "django" would print request errors (with their URLs) unredacted
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # the ASGI server's access log, through the same redacting handler
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -67,6 +67,7 @@ def test_production_settings_pass_the_deploy_check_with_no_warning(tmp_path):
         PORTAL_ENV="production",
         SECRET_KEY="x" * 20 + "Kq8#nV2$pL0@zR7!tY4%wE9^uI1&oA6*sD3",
         ALLOWED_HOSTS="portal.example.com",
+        EMAIL_HOST="smtp.example.com",
         PORTAL_DATA_DIR=str(tmp_path),
     )
     result = subprocess.run(
@@ -85,4 +86,6 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env.update(PORTAL_ENV="production", PORTAL_DATA_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
+    # a clear message, not a KeyError traceback
+    assert "ImproperlyConfigured" in result.stderr and "needs SECRET_KEY" in result.stderr
+    assert "KeyError" not in result.stderr

@@ -1,0 +1,32 @@
+"""Deployment checks of the portal's own (run by `manage.py check --deploy` and at server start in production)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+CONSOLE_BACKENDS = ("django.core.mail.backends.console.EmailBackend", "django.core.mail.backends.filebased.EmailBackend")
+
+
+@register(Tags.security, deploy=True)
+def email_is_delivered(app_configs=None, **kwargs) -> list[Error]:
+    """Invitation and password-reset mails carry sign-in tokens: in production they must go to the
+    person, never to the server's output (where the log collector keeps them)."""
+    if settings.PORTAL_ENV == "production" and settings.EMAIL_BACKEND in CONSOLE_BACKENDS:
+        return [
+            Error(
+                "Production would write e-mails (with their invitation and password-reset links) to the server's output.",
+                hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD) to an SMTP server.",
+                id="portal.E010",
+            )
+        ]
+    return []
+
+
+def refuse_unsafe_production() -> None:
+    """Called when the server starts: production does not start with an error of the checks above."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    problems = email_is_delivered()
+    if problems:
+        raise ImproperlyConfigured("; ".join(f"{p.id}: {p.msg} {p.hint}" for p in problems))
