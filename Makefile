@@ -39,11 +39,11 @@ messages: setup
 
 run: setup messages
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	PORT=$(PORT) $(PY) manage.py seed_demo
 	@echo
 	@echo "Sign in at http://127.0.0.1:$(PORT)/ with the logins above (Ctrl-C stops the server)"
 	@echo
-	PORTAL_SERVER=1 $(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers
+	PORT=$(PORT) PORTAL_SERVER=1 $(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers
 
 test: setup lint check-migrations check-deploy messages
 	@echo "==> pytest"

@@ -55,7 +55,8 @@ else:
 
 ALLOWED_HOSTS = (env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver") or "").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
-SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Emailed links point here; unset, it follows the port `make run PORT=...` serves on (PORT).
+SITE_URL = env("SITE_URL", f"http://127.0.0.1:{env('PORT', '8000')}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

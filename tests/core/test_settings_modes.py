@@ -22,9 +22,10 @@ print(json.dumps({
     "email": settings.EMAIL_BACKEND,
     "embedded_worker": settings.CELERY_EMBEDDED_WORKER,
     "debug": settings.DEBUG,
+    "site_url": settings.SITE_URL,
 }))
 """
-MODE_VARS = ("DATABASE_URL", "REDIS_URL", "S3_BUCKET", "EMAIL_HOST", "PORTAL_ENV", "DEBUG")
+MODE_VARS = ("DATABASE_URL", "REDIS_URL", "S3_BUCKET", "EMAIL_HOST", "PORTAL_ENV", "DEBUG", "SITE_URL", "PORT")
 
 
 def _settings_with(tmp_path, **extra) -> dict:
@@ -43,6 +44,15 @@ def test_no_variables_means_the_embedded_default(tmp_path):
     assert s["storage"] == "django.core.files.storage.FileSystemStorage"
     assert s["email"] == "django.core.mail.backends.console.EmailBackend"
     assert s["embedded_worker"] is True
+    assert s["site_url"] == "http://127.0.0.1:8000"
+
+
+def test_emailed_links_follow_the_port_make_run_serves_on(tmp_path):
+    # finding 17: `make run PORT=8101` served on 8101 but invitations linked to 8000
+    assert _settings_with(tmp_path, PORT="8101")["site_url"] == "http://127.0.0.1:8101"
+    assert (
+        _settings_with(tmp_path, PORT="8101", SITE_URL="https://portal.example.com")["site_url"] == "https://portal.example.com"
+    )
 
 
 def test_service_variables_switch_every_layer(tmp_path):
