@@ -12,7 +12,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.accounts.services import api_token_create
+from portal.accounts.services import api_token_create, backup_code_digest
 from portal.audit.models import AuditEvent
 from portal.studios import services as studio_services
 
@@ -59,7 +59,9 @@ def test_setup_confirms_with_a_code_and_shows_backup_codes(world, client_for):
     assert len(codes) == 8
     assert len(set(codes)) == 8
     backup = StaticDevice.objects.get(user=user)
-    assert sorted(t.token for t in backup.token_set.all()) == sorted(codes)
+    stored = sorted(t.token for t in backup.token_set.all())
+    assert stored == sorted(backup_code_digest(c) for c in codes)
+    assert not set(stored) & set(codes)  # hashed: the database alone does not give the codes away
     # shown once: the setup page now sends back to the account page, which does not list them
     assert client.get(SETUP)["Location"] == "/account/"
     account_page = client.get("/account/").content.decode()
@@ -211,3 +213,38 @@ def test_after_the_second_factor_the_person_lands_on_the_full_page_they_asked_fo
     response = client.post(response["Location"], {"token": code_for(device, steps_ahead=1)})
     assert response.status_code == 302
     assert response["Location"] == wanted
+
+
+def test_a_backup_code_works_typed_in_capitals(world, client_for, password):
+    user = world.a.users["artist"]
+    _device, codes = enable_totp(client_for(user), user)
+    client = sign_in(user.email, password)
+    response = client.post(VERIFY, {"token": codes[1].upper()})
+    assert response.status_code == 302 and "2fa" not in response.url
+    assert client.get(f"/s/{world.a.studio.slug}/").status_code == 200
+
+
+def test_platform_staff_see_devices_in_the_admin_but_never_their_secrets(world, client_for):
+    user = world.a.users["artist"]
+    device, codes = enable_totp(client_for(user), user)
+    staff = world.staff
+    staff.is_superuser = True
+    staff.save()
+    admin_client = client_for(staff)
+    backup = StaticDevice.objects.get(user=user)
+    for url in (
+        "/admin/otp_totp/totpdevice/",
+        f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+        "/admin/otp_static/staticdevice/",
+        f"/admin/otp_static/staticdevice/{backup.pk}/change/",
+    ):
+        page = admin_client.get(url)
+        assert page.status_code == 200, url
+        html = page.content.decode()
+        assert user.email in html
+        assert device.key not in html and device.bin_key.hex() not in html, url
+        assert not any(code in html for code in codes), url
+        assert "qrcode" not in html.lower(), url
+    # django-otp's page with the key's QR code is gone too
+    config = admin_client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/", follow=True).content.decode()
+    assert device.key not in config and "qrcode" not in config.lower()
