@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from portal.accounts.credentials import SETUP, second_factor_missing
 from portal.accounts.models import ApiToken
 
 
@@ -25,6 +26,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("This account is disabled.")
+        # A token made before the studio required two-factor sign-in stops working until its owner
+        # sets up an authenticator (a token stands for a session that passed the second factor).
+        if second_factor_missing(token.user, verified=False) == SETUP:
+            raise exceptions.AuthenticationFailed(
+                "Your studio requires two-factor sign-in: set up an authenticator in the portal, then this token works again."
+            )
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

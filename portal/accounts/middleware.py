@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from portal.accounts.selectors import two_factor_required, user_has_totp
+from portal.accounts.credentials import SETUP, VERIFY, second_factor_missing
 
 EXEMPT_PREFIXES = ("/account/2fa/", "/account/sign-out/", "/static/", "/i18n/", "/healthz")
 
@@ -19,13 +19,14 @@ class TwoFactorMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not request.path.startswith(EXEMPT_PREFIXES):
-            if not user.is_verified() and (user_has_totp(user) or two_factor_required(user)):
+            missing = second_factor_missing(user, verified=user.is_verified())
+            if missing:
                 if request.path.startswith("/api/"):
-                    # Session-authenticated API calls need the second factor too (tokens do not:
-                    # only a fully signed-in user can create one).
+                    # Session-authenticated API calls need the second factor too (tokens are checked
+                    # in BearerTokenAuthentication by the same question).
                     return JsonResponse({"detail": "Complete two-factor sign-in first."}, status=403)
-                if user_has_totp(user):
+                if missing == VERIFY:
                     return redirect(f"{reverse('accounts:2fa_verify')}?{urlencode({'next': request.get_full_path()})}")
-                if two_factor_required(user):
+                if missing == SETUP:
                     return redirect(reverse("accounts:2fa_setup"))
         return self.get_response(request)

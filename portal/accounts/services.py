@@ -64,10 +64,14 @@ def session_sign_in(*, request, email: str, password: str) -> tuple[str, object 
 
 
 def session_sign_out(*, request) -> None:
+    from portal.live.services import user_sockets_recheck_on_commit
+
     user = request.user
     if user.is_authenticated:
         _record_for_user(action="auth.sign_out", user=user)
     logout(request)
+    if user.is_authenticated:
+        user_sockets_recheck_on_commit(user.pk)  # after the session is gone: the open sockets close
 
 
 def password_reset_requested(*, email: str) -> None:

@@ -6,6 +6,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from portal.access.policy import Action, can
+from portal.accounts.credentials import session_user, user_group
 
 
 def project_group(project_id: int) -> str:
@@ -13,33 +14,42 @@ def project_group(project_id: int) -> str:
 
 
 @database_sync_to_async
-def _load_allowed_project(user, project_id: int):
+def _load_allowed_project(session_key: str | None, project_id: int):
+    """The project, if the session's user may see it now: the user is read fresh each time (signed out,
+    disabled, or without the second factor their studio requires: None), then the policy is asked."""
     from portal.projects.models import Project
 
+    user = session_user(session_key)
+    if user is None:
+        return None, None
     project = Project.objects.select_related("studio").filter(pk=project_id).first()
     if project is None or not can(user, Action.PROJECT_VIEW, project):
-        return None
-    return project
+        return None, None
+    return project, user
 
 
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
-        user = self.scope.get("user")
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
         project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
-        project = await _load_allowed_project(user, project_id)
+        project, user = await _load_allowed_project(self.session_key, project_id)
         if project is None:
-            # Same answer for "does not exist" and "not yours": close before accepting.
+            # Same answer for "does not exist", "not yours" and "not signed in": close before accepting.
             await self.close(code=4404)
             return
         self.project_id = project.pk
         self.group = project_group(project.pk)
+        self.user_group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "project": project.pk})
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "ping":
@@ -52,10 +62,11 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def _still_allowed(self) -> bool:
-        project = await _load_allowed_project(self.scope.get("user"), self.project_id)
+        project, _user = await _load_allowed_project(self.session_key, self.project_id)
         if project is None:
             await self.send_json({"type": "access.revoked"})
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
             await self.close(code=4403)
             return False
         return True

@@ -59,3 +59,20 @@ def access_changed_on_commit(project_ids) -> None:
                 log.exception("access change could not reach project %s", project_id)
 
     transaction.on_commit(send)
+
+
+def user_sockets_recheck_on_commit(user_id: int) -> None:
+    """After a person signs out or is disabled, each of their open sockets checks its session again
+    (and closes when it no longer stands for an active, fully signed-in user)."""
+    from portal.accounts.credentials import user_group
+
+    def send():
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(user_group(user_id), {"type": "project.access_changed"})
+        except Exception:  # noqa: BLE001 - the periodic re-check on ping is the fallback
+            log.exception("access change could not reach the sockets of user %s", user_id)
+
+    transaction.on_commit(send)
