@@ -134,3 +134,33 @@ def test_a_ping_after_sign_out_elsewhere_is_refused(world):
         return await _revoked(socket)
 
     assert asyncio.run(scenario())
+
+
+def test_a_studio_admin_without_a_project_role_hears_no_footage_events(world):
+    """Finding 9: the socket asked only project.view; HTTP refuses this admin the footage itself."""
+    from portal.access.policy import Action, can
+
+    admin = world.a.users["studio_admin"]
+    assert can(admin, Action.PROJECT_VIEW, world.a.project) and not can(admin, Action.FOOTAGE_VIEW, world.a.project)
+
+    async def scenario():
+        admin_client = await sync_to_async(_signed_in)(admin)
+        member_client = await sync_to_async(_signed_in)(world.a.users["viewer"])
+        admin_socket, connected, _ = await _connect(world.a.project.pk, admin_client)
+        assert connected and (await admin_socket.receive_json_from(timeout=5))["type"] == "hello"
+        member, connected2, _ = await _connect(world.a.project.pk, member_client)
+        assert connected2 and (await member.receive_json_from(timeout=5))["type"] == "hello"
+        for event in ("asset.changed", "toolrun.progress", "review.note"):
+            await sync_to_async(publish)(world.a.project.pk, event, {"asset": 1})
+        heard_by_member = [(await member.receive_json_from(timeout=5))["type"] for _ in range(3)]
+        heard_by_admin = await admin_socket.receive_nothing(timeout=1)
+        await admin_socket.send_json_to({"type": "ping"})
+        pong = await admin_socket.receive_json_from(timeout=5)  # still connected, just not told about footage
+        await member.disconnect()
+        await admin_socket.disconnect()
+        return heard_by_member, heard_by_admin, pong
+
+    heard_by_member, nothing, pong = asyncio.run(scenario())
+    assert heard_by_member == ["asset.changed", "toolrun.progress", "review.note"]
+    assert nothing is True
+    assert pong == {"type": "pong"}
