@@ -62,6 +62,19 @@ class Targets:
     note: Any = None  # review: a note on `version`: resolve / reopen / accept / dismiss target
 
 
+def _store_small_jpeg(key: str) -> None:
+    import io
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from PIL import Image
+
+    data = io.BytesIO()
+    Image.new("RGB", (64, 36), (90, 120, 150)).save(data, format="JPEG")
+    default_storage.delete(key)
+    default_storage.save(key, ContentFile(data.getvalue()))
+
+
 def targets_for(side: Side) -> Targets:
     admin = side.users["studio_admin"]
     invitation, _raw = invitation_send(actor=admin, studio=side.studio, email=f"pending@{side.studio.slug}.test")
@@ -75,6 +88,7 @@ def targets_for(side: Side) -> Targets:
     )
     targets.run = start_run(side.project, actor=side.users["artist"], version=targets.version)  # toolruns
     sheet = make_ready_version(side.project, uploader=side.users["artist"], kind=Asset.Kind.GENERATED, name="sheet.jpg")
+    _store_small_jpeg(sheet.file_key)  # an unapproved picture is served labelled: it must be one
     ToolRunOutput.objects.create(run=targets.run, name="sheet", kind="image", media_type="image/jpeg", version=sheet)
     targets.note = note_create(actor=side.users["artist"], version=targets.version, frame_start=0, text="Too dark here")  # review
     return targets

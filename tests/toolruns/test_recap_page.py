@@ -93,11 +93,12 @@ def test_recap_page_shows_moments_thumbnails_and_cited_narration_then_renders_an
     cited = [s for s in data["sentences"] if s["citations"]]
     assert cited and all(c["text"] and c["id"].startswith("e") for s in cited for c in s["citations"])
 
-    # The thumbnail sheet: served inline to project members, 404 for anyone else.
+    # The thumbnail sheet: served inline to project members (labelled "not approved" until a producer
+    # approves it), 404 for anyone else.
     sheet = data["thumbnails"]
     image = client_for(world.a.users["viewer"]).get(sheet["url"])
-    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
-    assert b"".join(image.streaming_content)[:3] == b"\xff\xd8\xff"
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert client_for(world.b.users["producer"]).get(sheet["url"]).status_code == 404
     assert client_for(world.a.users["viewer"]).get(sheet["url"].replace("/moments/", "/recap/")).status_code == 404
 
