@@ -241,7 +241,7 @@ _DASH = re.compile(r"(?:^|\s)[-–—]\s+")
 def split_speaker(text: str) -> tuple[str | None, str]:
     """A subtitle line's speaker label ("MARTA: ...", "Boris: ...") apart from what is said, and the said
     words without stage directions ("[door slams]", "(laughs)"), markup, music signs or dialogue dashes."""
-    text = " ".join(str(text).split())
+    text = " ".join(_NOISE.sub(" ", str(text)).split())
     speaker = None
     match = _SPEAKER.match(text)
     if match and len(match.group("name")) <= 30:
@@ -249,9 +249,23 @@ def split_speaker(text: str) -> tuple[str | None, str]:
         if speaker.isupper():
             speaker = speaker.title()
         text = text[match.end() :]
-    text = _NOISE.sub(" ", text)
     text = _DASH.sub(" ", text)
     return speaker, " ".join(text.split()).strip(" -–—")
+
+
+_VOCATIVE = re.compile(r"^([A-Z][\w'’-]+),\s|,\s*([A-Z][\w'’-]+)\s*[.!?]*$")
+
+
+def story_weight(line: str, salience: Salience) -> float:
+    """How much a line tells of the story: its three most telling words (salience), where a name the
+    line only addresses ("Mary, you can see…", "…tonight, Boris.") counts for less than a name it tells
+    about, and a question for less than a statement."""
+    addressed = {g.lower() for m in _VOCATIVE.finditer(line) for g in m.groups() if g}
+    scored = sorted(
+        {(salience.weights.get(w, 0.0) * (0.4 if w in addressed else 1.0), w) for w in content_words(line)}, reverse=True
+    )[:3]
+    weight = sum(v for v, _ in scored)
+    return weight * 0.7 if line.rstrip().endswith("?") else weight
 
 
 def _worth_quoting(line: str) -> bool:
@@ -301,7 +315,7 @@ def extractive_narration(
     for episode, n in quota.items():
         ranked = sorted(
             (item for item in pool if item[0].episode == episode),
-            key=lambda item: (-salience.of_text(item[2])[0], -len(content_words(item[2])), item[0].start),
+            key=lambda item: (-story_weight(item[2], salience), -len(content_words(item[2])), item[0].start),
         )
         picked.extend(ranked[:n])
     picked.sort(key=lambda item: (item[0].episode, item[0].start))

@@ -21,6 +21,9 @@ from studio_tools.recap.episodes import Episode
 from studio_tools.recap.moments import Candidate
 
 _SAME_EPISODE_GAP = 1.0  # seconds between two moments of one episode, so no jump cut reads as a glitch
+# A cut within a second of its target is on target (the budget is closed to the frame when the material
+# allows; the moments' cut points may leave less than a second); shorter than that, the report says so.
+ON_TARGET_SECONDS = 1.0
 
 
 @dataclass
@@ -297,8 +300,8 @@ def shortfall(
     spoiler: bool,
     dialogue_clips: bool,
 ) -> dict[str, Any] | None:
-    """When the cut is shorter than its target (by more than a frame): by how much, and why, in numbers."""
-    if selection.total_frames >= selection.target_frames - 1:
+    """When the cut is shorter than its target by more than ON_TARGET_SECONDS: by how much, and why, in numbers."""
+    if selection.target_frames - selection.total_frames <= ON_TARGET_SECONDS * selection.rate + 1e-6:
         return None
     duration = selection.duration
     chosen = [c.candidate for c in selection.clips]

@@ -369,7 +369,7 @@ class Recap:
 
     # --- narration -------------------------------------------------------------------------------
 
-    def _narrate(self, params: RecapParams, cues, in_recap, salience, duration, shares, *, cancelled) -> narration.Narration:
+    def _narrate(self, params: RecapParams, cues, in_recap, salience, duration, shares=None, *, cancelled) -> narration.Narration:
         if not params.narration:
             return narration.Narration(mode="off", label="No narration (narration=false).")
         count = max(1, min(20, round(duration / 15)))
