@@ -311,9 +311,9 @@ def shortfall(
     total_seconds = sum(e.duration for e in given)
     reasons = []
     if not left:
-        reasons.append(
-            f"only {len(chosen)} usable moment{'s' if len(chosen) != 1 else ''} in the episodes, all of them in the cut"
-        )
+        n = len(chosen)
+        where = "all in the cut" if n != 1 else "it is in the cut"
+        reasons.append(f"only {n} usable moment{'s' if n != 1 else ''} in the episodes, {where}")
     else:
         shortest = min(c.duration for c in left)
         reasons.append(
@@ -323,7 +323,8 @@ def shortfall(
     if usable_seconds < 0.999 * total_seconds or spoiler:
         reasons.append(f"the spoiler boundary leaves {usable_seconds:.1f} s of the episodes' {total_seconds:.1f} s")
     else:
-        reasons.append(f"the episodes last {total_seconds:.1f} s in all")
+        several = len(given) > 1
+        reasons.append(f"the episodes last {total_seconds:.1f} s in all" if several else f"the clip lasts {total_seconds:.1f} s")
     if not dialogue_clips:
         reasons.append("moments with dialogue are off (dialogue_clips=false)")
     return {
