@@ -137,7 +137,7 @@ def _recap_narration(run) -> dict:
 
     data = recap.page_data(run)
     if data is None:
-        raise Http404("Not a finished recap run.")
+        raise recap.NotEditable("Only a finished recap run has a narration to read.")
     return {k: data[k] for k in ("sentences", "gate", "shortfall", "duration", "target")}
 
 
