@@ -38,7 +38,7 @@ def page(client, run) -> tuple[dict, str]:
     return json.loads(html[start : html.index("</script>", start)]), html
 
 
-def test_unsigned_unverified_sentence_blocks_approval_until_a_producer_signs_it_off(world, api_for):
+def test_unsigned_unverified_sentence_blocks_approval_until_a_producer_signs_it_off(world, api_for, client_for):
     producer, director = world.a.users["producer"], world.a.users["director"]
     run = make_recap_run(world.a.project, actor=director)
     video = run.outputs.get(name="recap").version
@@ -55,6 +55,9 @@ def test_unsigned_unverified_sentence_blocks_approval_until_a_producer_signs_it_
     answer = api_for(producer).post(decisions_url(srt), {"verdict": "approved"}, format="json")
     assert answer.status_code == 400 and "not signed off" in json.dumps(answer.json())
     assert not review.is_released(video)
+    project = world.a.project
+    download = f"/s/{project.studio.slug}/p/{project.code}/download/{video.pk}/"
+    assert client_for(producer).get(download).status_code == 403  # not exported either
     # Asking for changes is not blocked: only approval is.
     review.decision_create(actor=producer, version=video, verdict="changes_requested", note="check s2")
 
@@ -80,6 +83,8 @@ def test_unsigned_unverified_sentence_blocks_approval_until_a_producer_signs_it_
 
     decision = review.decision_create(actor=producer, version=video, verdict="approved")
     assert decision.verdict == "approved"
+    response = client_for(producer).get(download)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"orig"
     answer = api_for(producer).post(decisions_url(srt), {"verdict": "approved"}, format="json")
     assert answer.status_code == 201, answer.content
 
