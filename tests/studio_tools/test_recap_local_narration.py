@@ -14,6 +14,7 @@ from studio_tools.recap import Recap
 from studio_tools.recap.episodes import CueRef
 from studio_tools.recap.moments import Salience
 from studio_tools.recap.narration import EXTRACTIVE_LABEL, extractive_narration, split_speaker
+from tests import real_media
 from tests.studio_tools.recap_media import make_episode, write_srt
 
 LABELLED = [
@@ -130,3 +131,24 @@ def test_a_cut_that_meets_its_target_reports_no_shortfall_and_quotes_both_episod
     for s in sentences:
         assert not s["text"].startswith(LABELS)
         assert not {c["id"] for c in s["citations"]} & played
+
+
+@pytest.mark.real_media
+def test_a_real_short_clip_without_subtitles_is_cut_whole_and_the_shortfall_said(tmp_path, monkeypatch):
+    """A03: a 2.6 s sign-language clip (Intel, CC-BY-4.0), one shot, no subtitles, shorter than the target."""
+    monkeypatch.setenv("STUDIO_TOOLS_CACHE", str(tmp_path / "cache"))
+    entry = real_media.entry("A03")
+    record = run_tool(
+        Recap(), [ToolInput(entry["path"], InputKind.FOOTAGE)], {"target_seconds": 30, "temp_vo": False}, tmp_path / "w"
+    )
+    report = record.result.report
+    true_length = entry["duration_s_from_decoded_frames"]
+    assert report["render"]["duration_seconds"] == pytest.approx(true_length, abs=0.1)
+    shortfall = report["selection"]["shortfall"]
+    assert report["selection"]["target_met"] is False and shortfall["moments"] == 1
+    assert shortfall["missing_seconds"] == pytest.approx(30 - true_length, abs=0.1)
+    assert shortfall["message"] == (
+        f"{shortfall['duration_seconds']:.1f} s of 30 s: only 1 usable moment in the episodes, it is in the cut; "
+        f"the clip lasts {shortfall['episodes_seconds']:.1f} s."
+    )
+    assert report["narration"]["mode"] == "off" and "no episode has subtitles" in report["narration"]["label"]
