@@ -324,10 +324,20 @@ def approval_state(version: AssetVersion) -> str:
 
 def is_released(version: AssetVersion) -> bool:
     """May this version's original leave the portal? Always for footage; for generated media only
-    once a producer approved these exact bytes."""
+    once a producer approved these exact bytes (and, for a recap's outputs, while every unverified
+    narration sentence is signed off)."""
     if version.asset.kind != Asset.Kind.GENERATED:
         return True
-    return bool(version.sha256) and approval_state(version) == Decision.Verdict.APPROVED
+    if not (bool(version.sha256) and approval_state(version) == Decision.Verdict.APPROVED):
+        return False
+    return approval_blocker(version) is None
+
+
+def approval_blocker(version: AssetVersion) -> str | None:
+    """Why this generated version cannot be approved yet, beyond its own review (None: nothing blocks)."""
+    from portal.toolruns.recap import approval_blocker as recap_blocker
+
+    return recap_blocker(version)
 
 
 def decision_create(
@@ -352,6 +362,9 @@ def decision_create(
         newest = version.asset.versions.aggregate(n=Max("number"))["n"]
         if newest and newest > version.number:
             raise Conflict(f"v{version.number} is out of date: v{newest} exists. Review the newest version.", code="stale")
+        blocker = approval_blocker(version) if verdict == Decision.Verdict.APPROVED else None
+        if blocker:
+            raise ValidationError({"verdict": blocker})
         decision = Decision.objects.create(version=version, verdict=verdict, sha256=version.sha256, note=note, decided_by=actor)
         project = version.asset.project
         record(

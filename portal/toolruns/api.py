@@ -117,6 +117,30 @@ class RecapEditSerializer(serializers.Serializer):
     )
 
 
+class RecapSignoffCreateSerializer(serializers.Serializer):
+    sentence = serializers.RegexField(r"^[A-Za-z0-9_-]{1,16}$", help_text="The sentence's id in the run report (such as s3).")
+    text_sha256 = serializers.RegexField(
+        r"^[0-9a-f]{64}$", help_text="SHA-256 of the sentence text you read: a sign-off is for exactly those words."
+    )
+
+
+class RecapNarrationSerializer(serializers.Serializer):
+    sentences = serializers.ListField(child=serializers.DictField())
+    gate = serializers.DictField(help_text="unverified, signed, pending (sentence ids), approvable, message.")
+    shortfall = serializers.DictField(allow_null=True, help_text="When the cut is shorter than the target: by how much and why.")
+    duration = serializers.FloatField(allow_null=True)
+    target = serializers.FloatField(allow_null=True)
+
+
+def _recap_narration(run) -> dict:
+    from portal.toolruns import recap
+
+    data = recap.page_data(run)
+    if data is None:
+        raise recap.NotEditable("Only a finished recap run has a narration to read.")
+    return {k: data[k] for k in ("sentences", "gate", "shortfall", "duration", "target")}
+
+
 class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """The project's tool runs, newest first (filter with ?status= and ?tool=); start one with POST."""
 
@@ -124,7 +148,12 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     queryset = ToolRun.objects.none()
     lookup_value_regex = "[0-9]+"
     policy_actions = {"GET": Action.FOOTAGE_VIEW, "POST": Action.TOOLRUN_START}
-    policy_actions_by_view_action = {"cancel": Action.TOOLRUN_CANCEL, "rerender": Action.TOOLRUN_START}
+    policy_actions_by_view_action = {
+        "cancel": Action.TOOLRUN_CANCEL,
+        "rerender": Action.TOOLRUN_START,
+        "signoff": Action.PLATE_APPROVE,
+        "narration": Action.FOOTAGE_VIEW,
+    }
 
     def get_scope(self):
         return _project(self.kwargs["project_pk"])
@@ -166,6 +195,26 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         run = recap.rerender(actor=request.user, run=self.get_object(), edit=request.data)
         run = selectors.run_get(self.scope, run.pk)
         return Response(ToolRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=RecapNarrationSerializer)
+    @action(detail=True, methods=["get"])
+    def narration(self, request, project_pk=None, pk=None):
+        """A finished recap's narration: each sentence with its verdict, claims, cited lines and sign-off,
+        whether the recap may be approved (and why not), and how far the cut falls short of its target."""
+        return Response(_recap_narration(self.get_object()))
+
+    @extend_schema(request=RecapSignoffCreateSerializer, responses={201: RecapNarrationSerializer})
+    @action(detail=True, methods=["post"])
+    def signoff(self, request, project_pk=None, pk=None):
+        """A producer signs off one unverified narration sentence of a finished recap (audited, by name)."""
+        from portal.toolruns import recap
+
+        serializer = RecapSignoffCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = self.get_object()
+        recap.signoff(actor=request.user, run=run, **serializer.validated_data)
+        run = selectors.run_get(self.scope, run.pk)
+        return Response(_recap_narration(run), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ToolRunSerializer)
     @action(detail=True, methods=["post"])

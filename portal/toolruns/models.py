@@ -115,3 +115,24 @@ class ToolRunOutput(models.Model):
     @property
     def project(self) -> Project:
         return self.run.project
+
+
+class RecapSignoff(models.Model):
+    """A producer's sign-off of one narration sentence of a recap run that the verifier could not
+    establish ("unverified"). Bound to the sentence's exact text (SHA-256): a sign-off never carries
+    over to other words. Until every unverified sentence of the run is signed off, its outputs can be
+    neither approved nor exported."""
+
+    run = models.ForeignKey(ToolRun, on_delete=models.CASCADE, related_name="signoffs")
+    sentence = models.CharField(_("sentence"), max_length=16)
+    text_sha256 = models.CharField(max_length=64)
+    text = models.TextField(_("text"))
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "signed_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["run", "sentence", "text_sha256"], name="uniq_recap_signoff_sentence")]
+
+    def __str__(self):
+        return f"{self.run} {self.sentence} signed by {self.signed_by_id}"

@@ -9,18 +9,21 @@ cannot label its own words as quoted subtitles or as the model's.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.access.enforce import require
 from portal.access.policy import Action
 from portal.audit.services import record
-from portal.core.errors import ServiceError
-from portal.toolruns.models import ToolRun
+from portal.core.errors import Conflict, ServiceError
+from portal.toolruns.models import RecapSignoff, ToolRun, ToolRunOutput
 from portal.toolruns.services import toolrun_create
 
 TOOL = "recap"
@@ -28,8 +31,128 @@ THUMBNAILS_OUTPUT = "moments"
 VIDEO_OUTPUT = "recap"
 
 
+# The verifier's verdicts: "verified" ships; "unverified" is rendered so a person can judge it but
+# holds back approval and export until a producer signs it off; "contradicted" never ships.
+VERIFIED, UNVERIFIED, CONTRADICTED = "verified", "unverified", "contradicted"
+# Runs made before claim-level verification carry the old verdict names; none of them counts as verified
+# except a plain "ok", and "repaired" (which read as success) needs a person like any unverified sentence.
+_OLD_VERDICTS = {"ok": VERIFIED, "repaired": UNVERIFIED, "flagged": UNVERIFIED, "rejected": CONTRADICTED}
+
+
 class NotEditable(ServiceError):
     pass
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(" ".join(str(text).split()).encode("utf-8")).hexdigest()
+
+
+def sentences_of(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The narration sentences of a recap report, each with its stable id, text hash and verdict."""
+    found = []
+    for index, s in enumerate(((report or {}).get("narration") or {}).get("sentences") or [], 1):
+        text = " ".join(str(s.get("text", "")).split())
+        verdict = s.get("verdict")
+        found.append(
+            {
+                **s,
+                "text": text,
+                "id": str(s.get("id") or f"s{index}"),
+                "text_sha256": s.get("text_sha256") or text_sha256(text),
+                "verdict": _OLD_VERDICTS.get(verdict, verdict),
+            }
+        )
+    return found
+
+
+def signoff_state(run: ToolRun) -> dict[str, Any]:
+    """Which unverified sentences are signed off (by whom, when) and whether the recap may be approved."""
+    sentences = sentences_of(run.report)
+    signed = {(s.sentence, s.text_sha256): s for s in run.signoffs.select_related("signed_by")}
+    signoffs: dict[str, dict[str, Any]] = {}
+    pending = []
+    for s in sentences:
+        if s["verdict"] != UNVERIFIED:
+            continue
+        done = signed.get((s["id"], s["text_sha256"]))
+        if done is None:
+            pending.append(s["id"])
+        else:
+            signoffs[s["id"]] = {
+                "by": done.signed_by.display_name,
+                "email": done.signed_by.email,
+                "at": done.signed_at.isoformat(),
+            }
+    unverified = sum(1 for s in sentences if s["verdict"] == UNVERIFIED)
+    message = ""
+    if pending:
+        message = ngettext(
+            "%(n)d unverified narration sentence is not signed off: a producer signs it off or it is edited "
+            "before the recap can be approved or exported.",
+            "%(n)d unverified narration sentences are not signed off: a producer signs them off or they are "
+            "edited before the recap can be approved or exported.",
+            len(pending),
+        ) % {"n": len(pending)}
+    return {
+        "unverified": unverified,
+        "signed": len(signoffs),
+        "pending": pending,
+        "signoffs": signoffs,
+        "approvable": not pending,
+        "message": message,
+    }
+
+
+def approval_blocker(version) -> str | None:
+    """Why an output of a recap run cannot be approved or leave the portal yet; None when it can."""
+    output = ToolRunOutput.objects.filter(version_id=version.pk).select_related("run").first()
+    if output is None or output.run.tool != TOOL:
+        return None
+    state = signoff_state(output.run)
+    return None if state["approvable"] else state["message"]
+
+
+def signoff(*, actor, run: ToolRun, sentence: str, text_sha256: str) -> RecapSignoff:
+    """A producer signs off one unverified sentence of a finished recap run, for its exact text."""
+    require(actor, Action.PLATE_APPROVE, run.project)
+    if run.tool != TOOL or run.status != ToolRun.Status.SUCCEEDED:
+        raise NotEditable(_("Only the sentences of a finished recap run can be signed off."))
+    with transaction.atomic():
+        run = ToolRun.objects.select_for_update().select_related("project__studio").get(pk=run.pk)
+        found = next((s for s in sentences_of(run.report) if s["id"] == str(sentence)), None)
+        if found is None:
+            raise ValidationError({"sentence": [_("This recap has no sentence %(id)s.") % {"id": sentence}]})
+        if found["verdict"] == VERIFIED:
+            raise ValidationError({"sentence": [_("This sentence is verified: there is nothing to sign off.")]})
+        if found["verdict"] != UNVERIFIED:
+            raise ValidationError(
+                {"sentence": [_("A contradicted sentence never ships and cannot be signed off: edit it instead.")]}
+            )
+        if text_sha256 != found["text_sha256"]:
+            raise Conflict(_("This sentence changed since you read it: reload the page and read it again."), code="stale")
+        earlier = RecapSignoff.objects.filter(run=run, sentence=found["id"], text_sha256=found["text_sha256"]).first()
+        if earlier is not None:
+            who = earlier.signed_by.display_name
+            raise Conflict(_("This sentence is already signed off by %(who)s.") % {"who": who}, code="done")
+        done = RecapSignoff.objects.create(
+            run=run, sentence=found["id"], text_sha256=found["text_sha256"], text=found["text"], signed_by=actor
+        )
+        record(
+            action="toolrun.recap_signoff",
+            actor=actor,
+            project=run.project,
+            target=run,
+            details={
+                "sentence": found["id"],
+                "text": found["text"][:500],
+                "text_sha256": found["text_sha256"],
+                "signed_by": actor.display_name,
+                "signed_by_email": actor.email,
+                "failed_claims": [c.get("text") for c in found.get("claims") or [] if c.get("verdict") != "supported"][:10],
+                "citations": [c.get("id") for c in found.get("citations") or []],
+            },
+        )
+    return done
 
 
 def is_editable(run: ToolRun) -> bool:
@@ -74,23 +197,47 @@ def page_data(run: ToolRun) -> dict[str, Any] | None:
         }
 
     narration = report.get("narration", {})
+    state = signoff_state(run)
     sentences = [
         {
+            "id": s["id"],
+            "text_sha256": s["text_sha256"],
             "text": s["text"],
             "origin": s["origin"],
             "verdict": s["verdict"],
             "shipped": s["shipped"],
             "problems": s.get("problems", []),
-            "repairs": s.get("repairs", []),
+            "claims": [
+                {
+                    "text": c.get("text", ""),
+                    "verdict": c.get("verdict", ""),
+                    "reason": c.get("reason", ""),
+                    "span": c.get("span", ""),
+                    "local": c.get("local"),
+                    "model": c.get("model"),
+                }
+                for c in s.get("claims") or []
+            ],
             "citations": [
-                {"id": c["id"], "episode": c["episode"], "start": c["start"], "clock": _clock(c["start"]), "text": c["text"]}
+                {
+                    "id": c["id"],
+                    "episode": c["episode"],
+                    "start": c["start"],
+                    "clock": _clock(c["start"]),
+                    "speaker": c.get("speaker") or "",
+                    "text": c["text"],
+                }
                 for c in s.get("citations", [])
             ],
+            "signoff": state["signoffs"].get(s["id"]),
             "recap_start": s.get("recap_start"),
             "recap_end": s.get("recap_end"),
         }
-        for s in narration.get("sentences", [])
+        for s in sentences_of(report)
     ]
+    verdicts: dict[str, int] = {}
+    for s in sentences:
+        verdicts[s["verdict"]] = verdicts.get(s["verdict"], 0) + 1
     sheet = report.get("thumbnails")
     thumbs = None
     if sheet and THUMBNAILS_OUTPUT in outputs:
@@ -103,9 +250,12 @@ def page_data(run: ToolRun) -> dict[str, Any] | None:
         "moments": [moment(m) for m in report["moments"]],
         "suggestions": [moment(m) for m in report.get("suggestions", [])],
         "sentences": sentences,
-        "narration": {"mode": narration.get("mode"), "label": narration.get("label"), "verdicts": narration.get("verdicts", {})},
+        "narration": {"mode": narration.get("mode"), "label": narration.get("label"), "verdicts": verdicts},
+        "gate": {k: state[k] for k in ("unverified", "signed", "pending", "approvable", "message")},
+        "signoff_url": reverse("api:project-toolrun-signoff", kwargs={"project_pk": project.pk, "pk": run.pk}),
         "duration": report.get("selection", {}).get("duration_seconds"),
         "target": report.get("selection", {}).get("target_seconds"),
+        "shortfall": report.get("selection", {}).get("shortfall"),
         "edit_applied": bool(report.get("edit_applied")),
         "thumbnails": thumbs,
         "video": (

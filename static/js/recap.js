@@ -50,6 +50,7 @@ function csrfToken() {
 if (root && dataNode) {
   const data = JSON.parse(dataNode.textContent);
   const canEdit = root.dataset.canEdit === "1";
+  const canSign = root.dataset.canSign === "1";
   const video = root.querySelector("[data-recap-video]");
   const key = (m) => `${m.episode}:${m.start.toFixed(3)}:${m.end.toFixed(3)}`;
   const TRIM_STEP = 0.5;
@@ -189,28 +190,97 @@ if (root && dataNode) {
     const pop = el("div", { class: "recap-citations", role: "tooltip" });
     if (!s.citations.length) pop.append(el("p", { class: "small", text: t("no_citation", "No subtitle line cited.") }));
     for (const c of s.citations) {
-      pop.append(el("p", { class: "small" },
+      pop.append(el("p", { class: "small", "data-citation": c.id },
         el("span", { class: "mono", text: `EP${String(c.episode).padStart(2, "0")} ${c.clock} · ${c.id}` }), " ",
+        c.speaker ? el("strong", { text: `${c.speaker}: ` }) : null,
         el("q", { text: c.text })));
     }
     return pop;
   }
 
+  // The claims the verifier could not establish or found contradicted, each with its reason.
+  function claimList(s) {
+    const failed = (s.claims || []).filter((c) => c.verdict !== "supported");
+    if (!failed.length) return null;
+    return el("ul", { class: "recap-claims", "data-claims": "" }, ...failed.map((c) =>
+      el("li", { class: `claim-${c.verdict}` },
+        el("span", { class: "badge verdict-" + c.verdict, text: STRINGS[`verdict_${c.verdict}`] || c.verdict }), " ",
+        el("span", { text: c.text }), c.reason ? el("span", { class: "muted", text: ` — ${c.reason}` }) : null)));
+  }
+
+  function showGate(gate) {
+    const node = root.querySelector("[data-recap-gate]");
+    if (!node || !gate) return;
+    node.textContent = gate.approvable ? t("gate_ok", "Every unverified sentence is signed off: the recap can be approved.") : gate.message;
+    node.classList.toggle("notice-warning", !gate.approvable);
+    node.classList.toggle("notice-ok", gate.approvable);
+  }
+
+  async function signOff(s, button) {
+    const errors = root.querySelector("[data-recap-sign-errors]");
+    if (errors) errors.hidden = true;
+    button.disabled = true;
+    try {
+      const response = await fetch(data.signoff_url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ sentence: s.id, text_sha256: s.text_sha256 }),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (response.status === 201) {
+        const fresh = Object.fromEntries(answer.sentences.map((x) => [x.id, x.signoff]));
+        for (const list of [original.sentences, sentences]) for (const x of list) if (x.id in fresh && !x.pending) x.signoff = fresh[x.id];
+        showGate(answer.gate);
+        render();
+        return;
+      }
+      const text = answer.detail || Object.values(answer).flat().join(" ") || t("server_status", "The server answered {status}.", { status: response.status });
+      if (errors) { errors.replaceChildren(el("p", { text })); errors.hidden = false; }
+      button.disabled = false;
+    } catch (error) {
+      if (errors) { errors.replaceChildren(el("p", { text: t("unreachable", "Could not reach the server: {error}", { error: error.message }) })); errors.hidden = false; }
+      button.disabled = false;
+    }
+  }
+
   function sentenceItem(s, index) {
     const changed = Boolean(s.pending) || s.origin === "edited";
+    const judged = !s.pending && s.verdict !== "verified";
     const item = el("li", {
-      class: `recap-sentence verdict-${s.verdict}` + (changed ? " is-edited" : ""),
+      class: `recap-sentence verdict-${s.verdict}` + (changed ? " is-edited" : "") + (judged ? " is-judged" : ""),
       tabindex: "0",
       "data-sentence": String(index),
+      "data-sentence-id": s.id,
+      "data-verdict": s.verdict,
     });
     const head = el("p", {},
       el("span", { class: `badge verdict-${s.verdict}`, text: changed && s.pending ? t("to_verify", "to verify") : (STRINGS[`verdict_${s.verdict}`] || s.verdict) }), " ",
       el("span", { class: "recap-sentence-text", text: s.text }));
     item.append(head);
+    if (!s.pending) {
+      const claims = claimList(s);
+      if (claims) item.append(claims);
+    }
     if (s.problems && s.problems.length && !s.pending) item.append(el("p", { class: "small recap-problems", text: s.problems.join("; ") }));
+    if (s.verdict === "contradicted" && !s.pending) item.append(el("p", { class: "small recap-problems", text: t("held_back", "held back: never shipped") }));
+    if (s.signoff && !s.pending) {
+      item.append(el("p", { class: "recap-signed", "data-signed": "",
+        text: t("signed_by", "Signed off by {who}, {when}", { who: s.signoff.by, when: new Date(s.signoff.at).toLocaleString() }) }));
+    }
     item.append(citationPopover(s));
-    if (canEdit) {
+    if (canEdit || canSign) {
       const row = el("div", { class: "recap-sentence-actions" });
+      if (canSign && s.verdict === "unverified" && !s.signoff && !s.pending) {
+        const sign = el("button", { type: "button", class: "small", "data-sign-off": "", "aria-label": t("sign_off_label", "Sign off this sentence"),
+          text: t("sign_off", "Sign off") });
+        sign.addEventListener("click", () => signOff(s, sign));
+        row.append(sign);
+      }
+      item.append(row);
+    }
+    if (canEdit) {
+      const row = item.querySelector(".recap-sentence-actions");
       row.append(
         el("button", { type: "button", class: "secondary outline small", "data-edit-sentence": "",
           onclick: () => editSentence(index, item), text: t("edit", "Edit") }),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from studio_tools.recap.episodes import CueRef
-from studio_tools.recap.moments import Salience
+from studio_tools.recap.moments import Salience, content_words
 from studio_tools.recap.verify import Sentence
 
 MODEL_ENV = "STUDIO_TOOLS_RECAP_MODEL"
@@ -39,7 +40,10 @@ PRICES: dict[str, tuple[float, float]] = {
     "claude-opus-4-5": (5.0, 25.0),
     "claude-opus-4-5-20251101": (5.0, 25.0),
 }
-EXTRACTIVE_LABEL = "Extractive narration: lines quoted verbatim from the episodes' subtitles; no AI model wrote it."
+EXTRACTIVE_LABEL = (
+    "Extractive narration: lines quoted from the episodes' subtitles (speaker labels and stage directions left out); "
+    "no AI model wrote it."
+)
 MAX_CUE_CHARS = 400_000  # about 100k tokens of cues; longer series are cut to the lines nearest the chosen moments
 
 SCHEMA: dict[str, Any] = {
@@ -229,26 +233,108 @@ class NarrationUnavailable(Exception):
         self.partial = partial
 
 
-def extractive_narration(cues: list[CueRef], in_recap: set[str], salience: Salience, *, sentences: int) -> Narration:
-    """The most telling lines, spread over the episodes in story order, quoted as they are.
+_SPEAKER = re.compile(r"^\s*(?:[-–—]\s*)?(?P<name>[A-Z][A-Za-zÀ-ÖØ-öø-ÿ'’.-]*(?: [A-Z][A-Za-zÀ-ÖØ-öø-ÿ'’.-]*){0,2})\s*:\s+(?=\S)")
+_NOISE = re.compile(r"\[[^\]]*\]|\([^)]*\)|<[^>]+>|\{[^}]*\}|[♪♫#]")
+_DASH = re.compile(r"(?:^|\s)[-–—]\s+")
 
-    Lines the recap already plays are left out (the viewer hears them); each quote cites its own cue.
+
+def split_speaker(text: str) -> tuple[str | None, str]:
+    """A subtitle line's speaker label ("MARTA: ...", "Boris: ...") apart from what is said, and the said
+    words without stage directions ("[door slams]", "(laughs)"), markup, music signs or dialogue dashes."""
+    text = " ".join(_NOISE.sub(" ", str(text)).split())
+    speaker = None
+    match = _SPEAKER.match(text)
+    if match and len(match.group("name")) <= 30:
+        speaker = match.group("name").strip()
+        if speaker.isupper():
+            speaker = speaker.title()
+        text = text[match.end() :]
+    text = _DASH.sub(" ", text)
+    return speaker, " ".join(text.split()).strip(" -–—")
+
+
+_VOCATIVE = re.compile(r"^([A-Z][\w'’-]+),\s|,\s*([A-Z][\w'’-]+)\s*[.!?]*$")
+
+
+def story_weight(line: str, salience: Salience) -> float:
+    """How much a line tells of the story: its three most telling words (salience), where a name the
+    line only addresses ("Mary, you can see…", "…tonight, Boris.") counts for less than a name it tells
+    about, and a question for less than a statement."""
+    addressed = {g.lower() for m in _VOCATIVE.finditer(line) for g in m.groups() if g}
+    scored = sorted(
+        {(salience.weights.get(w, 0.0) * (0.4 if w in addressed else 1.0), w) for w in content_words(line)}, reverse=True
+    )[:3]
+    weight = sum(v for v, _ in scored)
+    return weight * 0.7 if line.rstrip().endswith("?") else weight
+
+
+def _worth_quoting(line: str) -> bool:
+    words = line.split()
+    return len(words) >= 4 and len(content_words(line)) >= 2
+
+
+def extractive_narration(
+    cues: list[CueRef],
+    in_recap: set[str],
+    salience: Salience,
+    *,
+    sentences: int,
+    shares: dict[int, float] | None = None,
+    attribute: bool = False,
+) -> Narration:
+    """The lines that carry the story, quoted without their speaker labels, spread over the episodes.
+
+    - Never a line the cut already plays (the viewer hears it) and never a line under four words or
+      with fewer than two content words ("Yes.", "What?").
+    - `shares` (episode -> seconds of it in the cut) spreads the quotes over every episode in the cut
+      in proportion to its share, at least one each; without it, over the episodes that have lines.
+    - Within an episode the most telling lines (salience: names and rare words that recur) win; the
+      chosen ones are told in story order.
+    - `attribute`: "Marta: “…”" when the line names its speaker; otherwise the line alone.
     """
-    pool = [c for c in cues if c.id not in in_recap] or list(cues)
+    pool = []
+    seen_text: set[str] = set()
+    for cue in cues:
+        if cue.id in in_recap:
+            continue
+        speaker, line = split_speaker(cue.text)
+        key = line.lower()
+        if not _worth_quoting(line) or key in seen_text:
+            continue
+        seen_text.add(key)
+        pool.append((cue, speaker, line))
     if not pool or sentences <= 0:
         return Narration(mode="extractive", label=EXTRACTIVE_LABEL)
-    episodes = sorted({c.episode for c in pool})
-    per_episode = {e: max(1, round(sentences * sum(c.episode == e for c in pool) / len(pool))) for e in episodes}
-    picked: list[CueRef] = []
-    for episode in episodes:
-        ranked = sorted((c for c in pool if c.episode == episode), key=lambda c: -salience.of_text(c.text)[0])
-        picked.extend(ranked[: per_episode[episode]])
-    picked = sorted(picked, key=lambda c: (c.episode, c.start))[: max(sentences, len(episodes))]
-    return Narration(
-        mode="extractive",
-        label=EXTRACTIVE_LABEL,
-        sentences=[Sentence(f"Episode {c.episode}: “{c.text}”", [c.id], "extractive") for c in picked],
-    )
+    having = sorted({c.episode for c, _, _ in pool})
+    weights = {e: float(v) for e, v in (shares or {}).items() if v > 0 and e in having} or {
+        e: float(sum(c.episode == e for c, _, _ in pool)) for e in having
+    }
+    count = max(sentences, len(weights))
+    quota = _apportion(weights, count)
+    picked: list[tuple[CueRef, str | None, str]] = []
+    for episode, n in quota.items():
+        ranked = sorted(
+            (item for item in pool if item[0].episode == episode),
+            key=lambda item: (-story_weight(item[2], salience), -len(content_words(item[2])), item[0].start),
+        )
+        picked.extend(ranked[:n])
+    picked.sort(key=lambda item: (item[0].episode, item[0].start))
+    told = []
+    for cue, speaker, line in picked:
+        text = f"{speaker}: “{line}”" if attribute and speaker else line
+        told.append(Sentence(text, [cue.id], "extractive"))
+    return Narration(mode="extractive", label=EXTRACTIVE_LABEL, sentences=told)
+
+
+def _apportion(weights: dict[int, float], count: int) -> dict[int, int]:
+    """`count` quotes over the episodes by their weights (largest remainders), each episode at least one."""
+    total = sum(weights.values()) or 1.0
+    base = {e: max(1, int(count * w / total)) for e, w in weights.items()}
+    rest = count - sum(base.values())
+    order = sorted(weights, key=lambda e: -(count * weights[e] / total - int(count * weights[e] / total)))
+    for e in order[: max(0, rest)]:
+        base[e] += 1
+    return base
 
 
 def _clock(seconds: float) -> str:

@@ -21,6 +21,9 @@ from studio_tools.recap.episodes import Episode
 from studio_tools.recap.moments import Candidate
 
 _SAME_EPISODE_GAP = 1.0  # seconds between two moments of one episode, so no jump cut reads as a glitch
+# A cut within a second of its target is on target (the budget is closed to the frame when the material
+# allows; the moments' cut points may leave less than a second); shorter than that, the report says so.
+ON_TARGET_SECONDS = 1.0
 
 
 @dataclass
@@ -265,3 +268,72 @@ def suggestions(
                 picked.append(c)
         picked_all.extend(sorted(picked, key=lambda c: c.start))
     return picked_all
+
+
+def whole_clip(
+    episode: Episode, analysis: VideoAnalysis, features: list, salience, *, max_seconds: float, shortest: float
+) -> Candidate | None:
+    """For an episode that offers no candidate (a clip shorter than min_clip_seconds, one shot with no
+    cut point inside): the clip itself from its first picture, up to max_seconds, when that cuts no
+    line of dialogue and lasts at least `shortest` seconds. None otherwise."""
+    from studio_tools.recap import moments
+
+    start = float(analysis.times[0]) if len(analysis.times) else 0.0
+    end = min(episode.usable_end, analysis.end_time, start + max_seconds)
+    if end - start < shortest - 1e-6 or moments.cut_lines(episode, start, end):
+        return None
+    try:
+        candidate = moments.moment_for_range(episode, start, end, features, salience)
+    except ValueError:
+        return None
+    candidate.reasons.append("the whole clip: it is too short to offer a moment of min_clip_seconds")
+    return candidate
+
+
+def shortfall(
+    selection: Selection,
+    pools: dict[int, list[Candidate]],
+    episodes: list[Episode],
+    given: list[Episode],
+    *,
+    target_seconds: float,
+    spoiler: bool,
+    dialogue_clips: bool,
+) -> dict[str, Any] | None:
+    """When the cut is shorter than its target by more than ON_TARGET_SECONDS: by how much, and why, in numbers."""
+    if selection.target_frames - selection.total_frames <= ON_TARGET_SECONDS * selection.rate + 1e-6:
+        return None
+    duration = selection.duration
+    chosen = [c.candidate for c in selection.clips]
+    left = [c for n in pools for c in pools[n] if c not in chosen and not any(c.overlaps(o, _SAME_EPISODE_GAP) for o in chosen)]
+    remainder = target_seconds - duration
+    usable_seconds = sum(max(0.0, e.usable_end) for e in episodes)
+    total_seconds = sum(e.duration for e in given)
+    reasons = []
+    if not left:
+        n = len(chosen)
+        where = "all in the cut" if n != 1 else "it is in the cut"
+        reasons.append(f"only {n} usable moment{'s' if n != 1 else ''} in the episodes, {where}")
+    else:
+        shortest = min(c.duration for c in left)
+        reasons.append(
+            f"the {len(left)} moment{'s' if len(left) != 1 else ''} left would each overrun the target "
+            f"(the shortest is {shortest:.1f} s, {remainder:.1f} s remain)"
+        )
+    if usable_seconds < 0.999 * total_seconds or spoiler:
+        reasons.append(f"the spoiler boundary leaves {usable_seconds:.1f} s of the episodes' {total_seconds:.1f} s")
+    else:
+        several = len(given) > 1
+        reasons.append(f"the episodes last {total_seconds:.1f} s in all" if several else f"the clip lasts {total_seconds:.1f} s")
+    if not dialogue_clips:
+        reasons.append("moments with dialogue are off (dialogue_clips=false)")
+    return {
+        "duration_seconds": round(duration, 3),
+        "target_seconds": round(target_seconds, 3),
+        "missing_seconds": round(remainder, 3),
+        "moments": len(chosen),
+        "moments_left": len(left),
+        "usable_seconds": round(usable_seconds, 3),
+        "episodes_seconds": round(total_seconds, 3),
+        "message": f"{duration:.1f} s of {target_seconds:g} s: " + "; ".join(reasons) + ".",
+    }

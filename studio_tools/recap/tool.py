@@ -111,6 +111,9 @@ class RecapParams(ToolParams):
         pattern=r"^[a-z0-9][a-z0-9.:@-]{1,79}$",
         description="Claude model (default: STUDIO_TOOLS_RECAP_MODEL or claude-sonnet-4-6).",
     )
+    narration_attribution: bool = Field(
+        False, description="Extractive narration: name the speaker of a quoted line (“Marta: …”) when its subtitle does."
+    )
     language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", description="Language of the narration (ISO 639-1).")
     min_clip_seconds: float = Field(2.0, ge=0.5, le=30, description="Shortest moment.")
     max_clip_seconds: float = Field(12.0, ge=2, le=60, description="Longest moment.")
@@ -221,11 +224,21 @@ class Recap:
             )
             for e in usable
         }
-        empty = [e.name for e in usable if not pools[e.number]]
-        if len(empty) == len(usable) and params.edit is None:
-            raise BadInput(
-                "no moment of at least min_clip_seconds could be cut from the episodes without cutting a line of dialogue"
-            )
+        # A clip too short to offer a moment of min_clip_seconds (and with no line to cut) is its own moment.
+        shortest = max(0.5, 2 * params.crossfade_seconds + 0.1)
+        for e in usable:
+            if not pools[e.number]:
+                whole = select.whole_clip(
+                    e, analyses[e.number], features[e.number], salience, max_seconds=params.max_clip_seconds, shortest=shortest
+                )
+                pools[e.number] = [whole] if whole is not None else []
+        if all(not pools[e.number] for e in usable) and params.edit is None:
+            if any(e.eligible_cues() for e in usable):
+                raise BadInput(
+                    "no moment of at least min_clip_seconds could be cut from the episodes without cutting a line of dialogue"
+                )
+            longest = max(e.usable_end for e in usable)
+            raise BadInput(f"no moment could be cut: the longest usable episode lasts {longest:.2f} s, under {shortest:.2f} s")
 
         # selection
         progress.update(0.6, stage="selection")
@@ -255,7 +268,10 @@ class Recap:
         if params.edit is not None:
             told = _edited_narration(params)
         else:
-            told = self._narrate(params, cues, in_recap, salience, chosen.duration, cancelled=progress.check_cancelled)
+            shares: dict[int, float] = {}
+            for clip in chosen.clips:
+                shares[clip.episode] = shares.get(clip.episode, 0.0) + clip.duration
+            told = self._narrate(params, cues, in_recap, salience, chosen.duration, shares, cancelled=progress.check_cancelled)
         verify.verify(told.sentences, cue_map, known_ids)
         shipped = [s for s in told.sentences if s.verdict in verify.SHIPPED]
         voices: list[tuple[Path, float]] | None = None
@@ -353,10 +369,11 @@ class Recap:
 
     # --- narration -------------------------------------------------------------------------------
 
-    def _narrate(self, params: RecapParams, cues, in_recap, salience, duration: float, *, cancelled) -> narration.Narration:
+    def _narrate(self, params: RecapParams, cues, in_recap, salience, duration, shares=None, *, cancelled) -> narration.Narration:
         if not params.narration:
             return narration.Narration(mode="off", label="No narration (narration=false).")
         count = max(1, min(20, round(duration / 15)))
+        quotes = max(1, min(20, round(duration / 8)))  # quoted lines are short: one about every 8 s
         reason = None
         if not cues:
             return narration.Narration(mode="off", label="No narration: no episode has subtitles to ground it in.")
@@ -374,13 +391,17 @@ class Recap:
                     )  # fmt: skip
                 except narration.NarrationUnavailable as exc:
                     reason = f"Claude ({model}) could not be used: {exc.reason}"
-                    fallback = narration.extractive_narration(cues, in_recap, salience, sentences=count)
+                    fallback = narration.extractive_narration(
+                        cues, in_recap, salience, sentences=quotes, shares=shares, attribute=params.narration_attribution
+                    )
                     fallback.fallback_reason = reason
                     fallback.usage = exc.partial.usage
                     fallback.model = model
                     fallback.attempts = exc.partial.attempts
                     return fallback
-        result = narration.extractive_narration(cues, in_recap, salience, sentences=count)
+        result = narration.extractive_narration(
+            cues, in_recap, salience, sentences=quotes, shares=shares, attribute=params.narration_attribution
+        )
         result.fallback_reason = reason
         return result
 
@@ -463,6 +484,19 @@ class Recap:
             entry["moments"] = [m for m in moments_out if m["episode"] == episode.number]
             entry["narration"] = [s for s in sentences if any(c["episode"] == episode.number for c in s["citations"])]
             videos.append(entry)
+        shortfall = (
+            None
+            if params.edit is not None
+            else select.shortfall(
+                chosen,
+                pools,
+                usable,
+                given,
+                target_seconds=params.target_seconds,
+                spoiler=params.spoiler_episode is not None,
+                dialogue_clips=params.dialogue_clips,
+            )
+        )
         verdicts: dict[str, int] = {}
         for s in told.sentences:
             verdicts[s.verdict] = verdicts.get(s.verdict, 0) + 1
@@ -492,6 +526,8 @@ class Recap:
                 "episodes_used": [e.number for e in usable],
                 "episodes_covered": sorted({c.episode for c in chosen.clips}),
                 "spoiler_boundary": {"episode": params.spoiler_episode, "timecode": params.spoiler_timecode},
+                "target_met": shortfall is None,
+                "shortfall": shortfall,
             },
             "render": {
                 "duration_seconds": round(rendered.duration, 3),

@@ -308,6 +308,13 @@ CATALOG: dict[str, Entry] = {
         lambda t: {**_api_project(t), "pk": t.run.pk},
         {"POST": Call(A.TOOLRUN_START, lambda t: {"moments": [{"episode": 1, "start": 0, "end": 3}]})},
     ),
+    # Allowed callers get 400 here too (not a recap): the sign-off needs a producer, reading needs a viewer.
+    "api:project-toolrun-signoff": Entry(
+        P,
+        lambda t: {**_api_project(t), "pk": t.run.pk},
+        {"POST": Call(A.PLATE_APPROVE, lambda t: {"sentence": "s1", "text_sha256": "0" * 64})},
+    ),
+    "api:project-toolrun-narration": Entry(P, lambda t: {**_api_project(t), "pk": t.run.pk}, {"GET": Call(A.FOOTAGE_VIEW)}),
     "api:project-tool-list": Entry(P, _api_project, {"GET": Call(A.FOOTAGE_VIEW)}),
     "api:project-tool-detail": Entry(P, lambda t: {**_api_project(t), "name": "contactsheet"}, {"GET": Call(A.FOOTAGE_VIEW)}),
 }

@@ -171,7 +171,9 @@ def test_recap_page_edit_and_render_again(portal_server, new_page, recap_run):
         assert ea == eb and abs(float(sa) - float(sb)) < 0.05 and abs(float(xa) - float(xb)) < 0.05
     assert "Reviewer" in page.locator("#recap-heading").inner_text()
     first_sentence = page.locator("[data-recap-sentences] > li").first
-    assert "flagged" in first_sentence.inner_text() and "1987" in first_sentence.inner_text()
+    # The edited sentence was verified again: an invented year is never "verified"; it is shown beside its lines.
+    assert first_sentence.get_attribute("data-verdict") in ("unverified", "contradicted")
+    assert "1987" in first_sentence.inner_text() and first_sentence.locator(".recap-citations").is_visible()
     page.screenshot(path=str(ARTIFACTS / "recap-rerendered.png"), full_page=True)
 
 

@@ -139,7 +139,12 @@ def test_recap_page_shows_moments_thumbnails_and_cited_narration_then_renders_an
         (m["episode"], pytest.approx(m["start"], abs=0.05)) for m in edit["moments"]
     ]
     invented = new["sentences"][0]
-    assert invented["verdict"] == "flagged" and not invented["shipped"] and any("1987" in p for p in invented["problems"])
+    # An invented year is never "verified": unverified (shown, blocks approval until signed off) or contradicted.
+    assert invented["verdict"] in ("unverified", "contradicted")
+    said = invented["problems"] + [f"{c['text']} {c['reason']}" for c in invented["claims"]]
+    assert any("1987" in p for p in said)
+    if invented["verdict"] == "unverified":
+        assert "s1" in new["gate"]["pending"] and not new["gate"]["approvable"]
     assert new["narration"]["mode"] == "edited"
     # The re-render is a new generated recap, gated like any other.
     video = again.outputs.get(name="recap").version
