@@ -241,6 +241,8 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 # --- Footage: uploads and ingest -------------------------------------------------------------
 FOOTAGE_MAX_FILE_SIZE = env_int("FOOTAGE_MAX_FILE_SIZE", 50 * 1024**3)
 TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
+# An upload that writes no byte for this long stops holding its declared size of the studio's quota.
+TUS_IDLE_RELEASE_MINUTES = env_int("TUS_IDLE_RELEASE_MINUTES", 60)
 # How long one PATCH may hold an upload before another request may take over.
 TUS_LEASE_SECONDS = env_int("TUS_LEASE_SECONDS", 120)
 TUS_CHECKSUM_ALGORITHMS = ("sha256",)

@@ -65,6 +65,10 @@ def clean_display_name(raw: str, *, fallback: str = "untitled") -> str:
 # --- quota ------------------------------------------------------------------------------------
 
 
+def idle_release() -> timedelta:
+    return timedelta(minutes=settings.TUS_IDLE_RELEASE_MINUTES)
+
+
 def studio_bytes_committed(studio_id: int, *, excluding_upload=None) -> int:
     """Bytes stored (every version that holds a file) plus bytes promised by active uploads."""
     stored = (
@@ -74,7 +78,12 @@ def studio_bytes_committed(studio_id: int, *, excluding_upload=None) -> int:
         .aggregate(total=Sum("size"))["total"]
         or 0
     )
-    active = Upload.objects.filter(project__studio_id=studio_id, status=Upload.Status.ACTIVE, expires_at__gt=timezone.now())
+    now = timezone.now()
+    active = Upload.objects.filter(project__studio_id=studio_id, status=Upload.Status.ACTIVE, expires_at__gt=now)
+    # An upload that has not written a byte within TUS_IDLE_RELEASE_MINUTES no longer holds its declared
+    # size (a page closed right after choosing a 40 GB file held it for a day); if it starts later, its
+    # first chunk is checked against the quota again (upload_patch).
+    active = active.exclude(offset=0, created_at__lte=now - idle_release())
     if excluding_upload is not None:
         active = active.exclude(pk=excluding_upload.pk)
     promised = active.aggregate(total=Sum("length"))["total"] or 0
@@ -289,6 +298,9 @@ def upload_patch(
             raise UploadError(409, f"Upload-Offset {offset} does not match the upload's offset {upload.offset}.")
         raise UploadError(409, "Another request is writing to this upload right now; retry with HEAD.")
     try:
+        if upload.length is not None and offset == 0 and upload.created_at <= now - idle_release():
+            # Its promise lapsed while it wrote nothing: the studio may have used the room since.
+            _check_size(upload.project, upload.length, upload=upload)
         if upload.length is not None:
             room = upload.length - offset
         else:

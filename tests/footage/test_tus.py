@@ -355,3 +355,24 @@ def test_two_patches_at_the_same_offset_one_wins(world_tx, api_for):
     upload = Upload.objects.get()
     assert upload.offset == 1024 * 1024
     assert part_bytes(upload) == bodies[winner]
+
+
+def test_an_upload_that_never_writes_releases_its_quota_after_an_hour(api, world, settings):
+    """Finding 15: an upload created and never written held its declared size of the quota for 24 h."""
+    studio = world.a.studio
+    studio.storage_quota_bytes = 1000
+    studio.save(update_fields=["storage_quota_bytes"])
+    idle = create(api, world.a.project, length=600)
+    assert idle.status_code == 201
+    assert create(api, world.a.project, length=600).status_code == 413  # held while it may still start
+    Upload.objects.filter(offset=0).update(created_at=timezone.now() - timedelta(minutes=settings.TUS_IDLE_RELEASE_MINUTES + 1))
+    busy = create(api, world.a.project, length=600)
+    assert busy.status_code == 201  # the idle one no longer holds its 600 bytes
+    # the idle upload starts after all: its first chunk finds the room taken, and says so
+    late = patch(api, idle["Location"], b"x" * 10, 0)
+    assert late.status_code == 413 and "quota" in late.content.decode()
+    assert Upload.objects.get(pk=idle["Location"].rstrip("/").rsplit("/", 1)[1]).offset == 0
+    # an upload that has written something keeps holding its room however old it is
+    assert patch(api, busy["Location"], b"y" * 10, 0).status_code == 204
+    Upload.objects.filter(offset__gt=0).update(created_at=timezone.now() - timedelta(hours=5))
+    assert create(api, world.a.project, length=600).status_code == 413
