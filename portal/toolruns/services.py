@@ -833,6 +833,11 @@ def toolruns_recover(*, now=None) -> dict[str, int]:
     stale_message = now - timedelta(seconds=settings.TOOLRUN_REDISPATCH_SECONDS)
     if settings.CELERY_BROKER_URL.startswith("memory://"):
         stale_message = max(stale_message, _PROCESS_STARTED_AT)
+    elif broker_lost_its_messages():
+        # A Redis restart (or flush) took every queued message with it: every queued run is sent
+        # again now, not after TOOLRUN_REDISPATCH_SECONDS (the claim makes any double a no-op).
+        stale_message = now
+        counts["broker_restarted"] = 1
     lost_queued = Q(status=ToolRun.Status.QUEUED) & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_message))
     dead_running = Q(status=ToolRun.Status.RUNNING) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     for run_id, attempts, cancel_requested in (
@@ -850,6 +855,27 @@ def toolruns_recover(*, now=None) -> dict[str, int]:
     if any(counts.values()):
         log.info("tool run recovery: %s", counts)
     return counts
+
+
+BROKER_MARK = "portal:toolruns:broker-mark"
+
+
+def broker_lost_its_messages() -> bool:
+    """True when the Redis broker came back empty since the last recovery pass: a mark this pass
+    leaves there (no expiry) is missing. Redis keeps nothing on disk in the shipped setup, so a
+    restart loses the queue and the mark together. The first pass after a deploy finds no mark
+    either: it sends queued runs again, which the claim makes harmless."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return False
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        return bool(client.set(BROKER_MARK, timezone.now().isoformat(), nx=True))
+    except redis.RedisError:
+        log.warning("tool run recovery: the broker cannot be reached to check for a restart")
+        return False
 
 
 _SCRATCH_RE = re.compile(r"^toolrun-(\d+)-")

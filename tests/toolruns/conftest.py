@@ -63,6 +63,25 @@ def _toolruns_settings(settings, tmp_path):
     # SQLite) refuses writes from two threads at once.
     settings.TOOLRUN_LEASE_SECONDS = 600
     Path(settings.FOOTAGE_TEMP_DIR).mkdir()
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        # the steady state: a broker that has not restarted since recovery last looked (a test about
+        # restarts removes the mark itself)
+        import redis
+
+        from portal.toolruns.services import BROKER_MARK
+
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).set(BROKER_MARK, "test")
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory):
+    """A redis-server of the test's own on loopback, with no persistence: a restart comes back empty."""
+    from tests.toolruns.test_redis_restart import PrivateRedis
+
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture

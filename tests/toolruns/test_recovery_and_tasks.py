@@ -149,3 +149,27 @@ def test_recovery_sweeps_temp_folders_a_dead_worker_left_behind(make_run, scratc
     (scratch / "ingest-5-xyz").mkdir()  # not ours
     assert services.toolruns_recover()["swept"] == 2
     assert sorted(p.name for p in scratch.iterdir()) == ["ingest-5-xyz", f"toolrun-{running.pk}-abc123"]
+
+
+def test_runs_queued_when_the_broker_restarted_are_sent_again_at_the_next_pass(
+    make_run, dispatched, settings, django_capture_on_commit_callbacks, private_redis
+):
+    """Finding 12: a Redis restart took the queued messages; recovery waited TOOLRUN_REDISPATCH_SECONDS
+    (10 min) before sending them again. It now notices the broker came back empty at its next pass
+    (every 15 s), so a queued run is sent again within 30 s."""
+    assert settings.CELERY_BEAT_SCHEDULE["recover-toolruns"]["schedule"] <= 15
+    settings.CELERY_BROKER_URL = private_redis.url
+    private_redis.client().set(services.BROKER_MARK, "before")
+    queued = make_run()  # its message was sent just now
+    dispatched.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.toolruns_recover()["redispatched"] == 0  # the broker still has it
+    private_redis.kill()
+    private_redis.start()  # back, empty (no persistence): the message is gone
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.toolruns_recover()
+    assert counts["redispatched"] == 1 and counts["broker_restarted"] == 1
+    assert dispatched == [(queued.pk, "tools")]
+    dispatched.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.toolruns_recover()["redispatched"] == 0  # once, not at every pass

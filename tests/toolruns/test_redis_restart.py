@@ -104,14 +104,6 @@ class PrivateRedis:
 
 
 @pytest.fixture
-def private_redis(tmp_path_factory):
-    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
 def broker(private_redis, settings):
     """This process dispatches to the private Redis too: the Celery app's broker URL, and its
     connection and producer pools (built lazily from it and cached), are switched for the test."""
