@@ -88,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -223,8 +224,12 @@ if S3_BUCKET:
             "default_acl": None,
         },
     }
+    # signed media URLs point there: the pages' Content-Security-Policy allows that origin for media
+    _endpoint = env("S3_ENDPOINT_URL") or f"https://{S3_BUCKET}.s3.{env('S3_REGION', 'us-east-1')}.amazonaws.com"
+    CSP_STORAGE_ORIGINS = [_endpoint.rstrip("/")]
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    CSP_STORAGE_ORIGINS = []
 
 STORAGES = {
     "default": _default_storage,

@@ -183,18 +183,29 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, tmp_path):
-    """new_page(locale="en") -> a page in a fresh browser context (its own cookies)."""
+    """new_page(locale="en") -> a page in a fresh browser context (its own cookies).
+
+    Every page fails its test if the browser refused anything under the portal's
+    Content-Security-Policy (an inline script, an eval, a resource from another origin)."""
     contexts = []
+    refused: list[str] = []
+
+    def watch(message) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
 
     def make(locale: str = "en-GB"):
         context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", watch)
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not refused, "the Content-Security-Policy refused: " + " | ".join(refused[:5])
 
 
 def sign_in(page, portal: Portal, email: str, password: str = DEMO_PASSWORD):

@@ -1,6 +1,12 @@
 // Footage: the Uppy upload panel (tus, resumable) and pages that follow ingest live.
 import { connectProject } from "./live.js";
 
+// Forms that only hold options (the upload kind and shot code): Enter must not submit them. A script
+// does it, not an inline handler, which the Content-Security-Policy refuses.
+for (const form of document.querySelectorAll("form[data-no-submit]")) {
+  form.addEventListener("submit", (event) => event.preventDefault());
+}
+
 const section = document.querySelector("[data-live-project]");
 const projectId = section?.dataset.liveProject;
 

@@ -49,3 +49,21 @@ def test_production_with_console_email_fails_the_deploy_check_and_refuses_to_sta
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     assert not [m for m in run_checks(include_deployment_checks=True) if m.id == "portal.E010"]
     checks.refuse_unsafe_production()
+
+
+def test_every_page_carries_a_content_security_policy(client, settings):
+    response = client.get("/account/sign-in/")
+    policy = response["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"  # no inline script, no eval, no other origin
+    assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    assert "blob:" in directives["media-src"]
+
+
+def test_the_policy_allows_media_from_object_storage_when_configured(settings):
+    from portal.core.middleware import content_security_policy
+
+    settings.CSP_STORAGE_ORIGINS = ["https://media.example.com"]
+    policy = content_security_policy()
+    assert "media-src 'self' blob: https://media.example.com" in policy
+    assert "script-src 'self';" in policy
