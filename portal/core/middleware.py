@@ -29,6 +29,7 @@ def content_security_policy() -> str:
             f"img-src {media} data:",
             f"media-src {media}",
             "connect-src 'self'",
+            "worker-src 'self' blob:",  # the API reference (ReDoc) searches in a worker it makes
             "font-src 'self' data:",
             "object-src 'none'",
             "base-uri 'self'",
