@@ -14,13 +14,7 @@ from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
 from portal.characters import selectors, services
 from portal.characters.runs import ALL, NONE_CHOSEN, reference_slot
-
-
-def poster_url(project, version) -> str:
-    if not version.poster_key:
-        return ""
-    kwargs = {"studio": project.studio.slug, "project": project.code, "version_id": version.pk, "what": "poster"}
-    return reverse("footage:media", kwargs=kwargs)
+from portal.toolruns.forms import _poster_url as poster_url  # one place builds a version's poster URL
 
 
 def _messages_of(exc: ValidationError) -> list[str]:

@@ -668,7 +668,7 @@ def missing_targets() -> Targets:
     """URL parts that point at nothing: what an outsider's probe is compared with."""
     nothing = SimpleNamespace(pk=10**9, asset_id=10**9)
     studio, project = SimpleNamespace(slug="no-such-studio", pk=10**9), SimpleNamespace(code="NO_SUCH", pk=10**9)
-    return Targets(SimpleNamespace(studio=studio, project=project), nothing, nothing, nothing, nothing, nothing, nothing, nothing)  # type: ignore[arg-type]
+    return Targets(SimpleNamespace(studio=studio, project=project), *[nothing] * 10)  # type: ignore[arg-type]
 
 
 def _status(client, method: str, url: str) -> str:

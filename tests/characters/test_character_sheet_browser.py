@@ -21,6 +21,7 @@ import pytest
 
 from studio_tools.continuity import synthetic as synth
 from tests.browser_support import sign_in
+from tests.toolruns.test_continuity_browser import SEED, _poster  # the same seeding: shots as ready footage
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,33 +30,6 @@ PROJECT = "CHAR_B1"
 FPS, FRAMES = 25, 25
 RUN_TIMEOUT_MS = 240_000  # the machine is shared and slow: generous, never asserted as a duration
 TERMINAL = ", ".join(f".page-head[data-run-status-now='{s}']" for s in ("succeeded", "failed", "cancelled"))
-
-SEED = """
-import json
-from pathlib import Path
-from django.contrib.auth import get_user_model
-from portal.footage import storage
-from portal.projects import services as project_services
-from portal.studios.models import Studio
-from tests.footage.helpers import make_ready_version
-from tests.toolruns.conftest import store_real_file
-
-User = get_user_model()
-studio = Studio.objects.get(slug="demo")
-admin = User.objects.get(email="admin@demo.test")
-project = project_services.project_create(actor=admin, studio=studio, code=%(code)r, name="Character sheet done when")
-director = User.objects.get(email="director@demo.test")
-project_services.project_member_add(actor=admin, project=project, user=director, role="director")
-ids = {}
-for shot in json.loads(%(shots)r):
-    version = make_ready_version(project, uploader=director, kind="footage", name=shot["name"])
-    version.media_info = shot["media_info"]
-    version.save(update_fields=["media_info"])
-    store_real_file(version, Path(shot["clip"]))
-    storage.save_file(version.proxy_key, shot["clip"])
-    ids[shot["name"]] = version.pk
-print(json.dumps(ids))
-"""
 
 RUN = """
 import json
@@ -97,7 +71,8 @@ def scene(portal_server, tmp_path_factory) -> dict:
             "duration": FRAMES / FPS,
             "video": {"width": 480, "height": 270, "frame_rate": f"{FPS}/1", "frame_count": FRAMES},
         }
-        shots.append({"name": f"shot{index}.mp4", "clip": str(clip), "media_info": media_info})
+        poster = _poster(clip, folder / f"shot{index}.jpg")
+        shots.append({"name": f"shot{index}.mp4", "clip": str(clip), "poster": poster, "media_info": media_info})
     out = portal_server.manage("shell", "-c", SEED % {"code": PROJECT, "shots": json.dumps(shots)})
     return {"ids": json.loads(out.strip().splitlines()[-1]), "still": still}
 
@@ -176,6 +151,7 @@ def test_add_a_character_with_a_reference_still_and_check_shots_against_the_shee
         "poster": True,
     }
     inputs = state["inputs"]
+    # (The seed adds two decoy versions to the project; nobody picks them.)
     assert [i["version"] for i in inputs] == [ids["shot1.mp4"], ids["shot2.mp4"], reference["version"]]
     assert (inputs[2]["kind"], inputs[2]["character"], inputs[2]["costume"], inputs[2]["scene"]) == (
         "reference",

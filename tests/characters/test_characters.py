@@ -170,26 +170,19 @@ def sheet_world(world):
     artist = world.a.users["artist"]
     anna = services.character_create(actor=artist, project=world.a.project, name="Anna")
     ben = services.character_create(actor=artist, project=world.a.project, name="Ben")
-    a12 = services.reference_add(
-        actor=artist,
-        character=anna,
-        version_id=still_version(world.a.project, artist, "a12.jpg").pk,
-        costume="red jacket",
-        scene="12",
-    )
-    a13 = services.reference_add(
-        actor=artist,
-        character=anna,
-        version_id=still_version(world.a.project, artist, "a13.jpg").pk,
-        costume="blue jacket",
-        scene="13",
-    )
-    b12 = services.reference_add(
-        actor=artist,
-        character=ben,
-        version_id=still_version(world.a.project, artist, "b12.jpg").pk,
-        costume="grey coat",
-        scene="12",
+    a12, a13, b12 = (
+        services.reference_add(
+            actor=artist,
+            character=character,
+            version_id=still_version(world.a.project, artist, name).pk,
+            costume=costume,
+            scene=scene,
+        )
+        for character, name, costume, scene in (
+            (anna, "a12.jpg", "red jacket", "12"),
+            (anna, "a13.jpg", "blue jacket", "13"),
+            (ben, "b12.jpg", "grey coat", "12"),
+        )
     )
     shots = [make_ready_version(world.a.project, uploader=artist, name=f"shot{n}.mov") for n in (1, 2)]
     return artist, anna, ben, (a12, a13, b12), shots
