@@ -407,3 +407,21 @@ def test_api_run_against_the_sheet_and_the_schema(world, api_for):
     assert "/api/v1/projects/{project_pk}/characters/" in schema["paths"]
     assert "/api/v1/projects/{project_pk}/characters/{character_pk}/references/{id}/" in schema["paths"]
     assert "characters" in schema["components"]["schemas"]["ToolRunCreateRequest"]["properties"]
+
+
+def test_start_form_checks_against_the_sheet(world, client_for):
+    artist, anna, ben, refs, shots = sheet_world(world)
+    client = client_for(artist)
+    base = f"/s/{world.a.studio.slug}/p/{world.a.project.code}/tools/"
+    html = client.get(base + "continuity/start/").content.decode()
+    assert "data-run-sheet" in html and f'name="sheet-character" value="{anna.pk}"' in html
+    assert "data-run-sheet" not in client.get(base + "contactsheet/start/").content.decode()
+    shots_post = {"input-media": [str(s.pk) for s in shots]}
+    response = client.post(base + "continuity/start/", {**shots_post, "sheet": "chosen"})
+    assert response.status_code == 400
+    assert "Tick at least one character, or check against all of them." in response.content.decode()
+    response = client.post(base + "continuity/start/", {**shots_post, "sheet": "chosen", "sheet-character": [str(ben.pk)]})
+    assert response.status_code == 302
+    run = world.a.project.tool_runs.get()
+    assert [i.get("character") for i in run.inputs] == [None, None, "Ben"]
+    assert run.status == "queued" and run.created_by == artist
