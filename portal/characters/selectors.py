@@ -6,7 +6,7 @@ from django.db.models import Prefetch
 from django.db.models.functions import Lower
 
 from portal.characters.models import Character, CharacterReference
-from portal.footage.models import AssetVersion
+from portal.footage.models import Asset, AssetVersion
 from portal.projects.models import Project
 
 
@@ -40,5 +40,6 @@ def still_versions(project: Project):
     return (
         AssetVersion.objects.select_related("asset")
         .filter(asset__project=project, status=AssetVersion.Status.READY, media_info__kind="still")
+        .exclude(asset__kind=Asset.Kind.GENERATED)
         .order_by("-created_at", "-pk")
     )
