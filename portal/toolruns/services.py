@@ -262,6 +262,9 @@ def toolrun_create(
     inputs = _bind_inputs(spec, project, pairs)
     sheet = sheet_inputs(spec=spec, project=project, characters=characters)
     if sheet:
+        # A reference still picked by hand that is also on the sheet joins once, as the character's.
+        on_sheet = {entry["version"] for entry in sheet}
+        inputs = [i for i in inputs if not (i["kind"] == "reference" and i["version"] in on_sheet)]
         slot = next(s for s in spec.inputs if s.name == sheet[0]["slot"])
         count = sum(1 for i in inputs if i["slot"] == slot.name) + len(sheet)
         if slot.max_count is not None and count > slot.max_count:

@@ -242,6 +242,20 @@ def test_chosen_characters_only_and_the_refusals(world):
         actor=artist, project=world.a.project, tool="continuity", params={}, input_version_ids=ids, characters=[ben.pk]
     )
     assert [i.get("character") for i in run.inputs] == [None, None, "Ben"]
+    # Ben's still picked by hand as well: it joins once, as Ben's.
+    run = run_services.toolrun_create(
+        actor=artist,
+        project=world.a.project,
+        tool="continuity",
+        params={},
+        input_version_ids=[*ids, refs[2].version_id],
+        characters=[ben.pk],
+    )
+    assert [(i["version"], i.get("character")) for i in run.inputs] == [
+        (ids[0], None),
+        (ids[1], None),
+        (refs[2].version_id, "Ben"),
+    ]
 
     def refused(characters, message, tool="continuity"):
         with pytest.raises(ValidationError) as caught:
