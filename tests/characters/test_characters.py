@@ -198,16 +198,15 @@ def sheet_world(world):
     return artist, anna, ben, (a12, a13, b12), shots
 
 
+def start_continuity(world, actor, version_ids, characters):
+    return run_services.toolrun_create(
+        actor=actor, project=world.a.project, tool="continuity", params={}, input_version_ids=version_ids, characters=characters
+    )
+
+
 def test_a_continuity_run_against_the_whole_sheet_takes_every_reference_with_its_metadata(world, tmp_path):
     artist, anna, ben, (a12, a13, b12), shots = sheet_world(world)
-    run = run_services.toolrun_create(
-        actor=artist,
-        project=world.a.project,
-        tool="continuity",
-        params={},
-        input_version_ids=[s.pk for s in shots],
-        characters="all",
-    )
+    run = start_continuity(world, artist, [s.pk for s in shots], "all")
     assert [i["version"] for i in run.inputs[:2]] == [s.pk for s in shots]
     sheet = run.inputs[2:]
     assert [(i["character"], i["costume"], i["scene"], i["kind"], i["slot"], i["version"]) for i in sheet] == [
@@ -238,19 +237,10 @@ def test_a_continuity_run_against_the_whole_sheet_takes_every_reference_with_its
 def test_chosen_characters_only_and_the_refusals(world):
     artist, anna, ben, refs, shots = sheet_world(world)
     ids = [s.pk for s in shots]
-    run = run_services.toolrun_create(
-        actor=artist, project=world.a.project, tool="continuity", params={}, input_version_ids=ids, characters=[ben.pk]
-    )
+    run = start_continuity(world, artist, ids, [ben.pk])
     assert [i.get("character") for i in run.inputs] == [None, None, "Ben"]
     # Ben's still picked by hand as well: it joins once, as Ben's.
-    run = run_services.toolrun_create(
-        actor=artist,
-        project=world.a.project,
-        tool="continuity",
-        params={},
-        input_version_ids=[*ids, refs[2].version_id],
-        characters=[ben.pk],
-    )
+    run = start_continuity(world, artist, [*ids, refs[2].version_id], [ben.pk])
     assert [(i["version"], i.get("character")) for i in run.inputs] == [
         (ids[0], None),
         (ids[1], None),
@@ -284,14 +274,7 @@ def test_chosen_characters_only_and_the_refusals(world):
 
 def test_run_page_shows_findings_by_character(world, client_for):
     artist, anna, ben, refs, shots = sheet_world(world)
-    run = run_services.toolrun_create(
-        actor=artist,
-        project=world.a.project,
-        tool="continuity",
-        params={},
-        input_version_ids=[s.pk for s in shots],
-        characters="all",
-    )
+    run = start_continuity(world, artist, [s.pk for s in shots], "all")
     # One finding names its character (h3's tool), one is against Anna's reference still by input index.
     findings_import(
         run=run,
