@@ -2,6 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from portal.accounts.api import ApiTokenViewSet, MeView
+from portal.characters.api import CharacterReferenceViewSet, CharacterViewSet
 from portal.footage.api import AssetViewSet, VersionViewSet
 from portal.footage.tus import UploadCreateView, UploadView
 from portal.projects.api import ProjectMemberViewSet, ProjectViewSet
@@ -20,6 +21,12 @@ router.register(r"projects/(?P<project_pk>[0-9]+)/assets", AssetViewSet, basenam
 router.register(r"projects/(?P<project_pk>[0-9]+)/versions", VersionViewSet, basename="project-version")
 router.register(r"projects/(?P<project_pk>[0-9]+)/toolruns", ToolRunViewSet, basename="project-toolrun")
 router.register(r"projects/(?P<project_pk>[0-9]+)/tools", ToolViewSet, basename="project-tool")
+router.register(r"projects/(?P<project_pk>[0-9]+)/characters", CharacterViewSet, basename="project-character")
+router.register(
+    r"projects/(?P<project_pk>[0-9]+)/characters/(?P<character_pk>[0-9]+)/references",
+    CharacterReferenceViewSet,
+    basename="character-reference",
+)
 router.register(r"projects/(?P<project_pk>[0-9]+)/versions/(?P<version_pk>[0-9]+)/notes", NoteViewSet, basename="version-note")
 router.register(
     r"projects/(?P<project_pk>[0-9]+)/versions/(?P<version_pk>[0-9]+)/decisions", DecisionViewSet, basename="version-decision"

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "portal.projects",
     "portal.footage",
     "portal.toolruns",
+    "portal.characters",
     "portal.review",
     "portal.access",
     "portal.audit",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("portal.footage.urls")),
     path("", include("portal.review.urls")),
     path("", include("portal.toolruns.urls")),
+    path("", include("portal.characters.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -42,6 +42,7 @@ class Action(StrEnum):
     TOOLRUN_CANCEL = "toolrun.cancel"
     REVIEW_COMMENT = "review.comment"
     PLATE_APPROVE = "plate.approve"
+    CHARACTERS_EDIT = "characters.edit"
 
 
 SCOPE: dict[Action, Scope] = {
@@ -72,6 +73,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.TOOLRUN_CANCEL: gettext_noop("Cancel tool runs"),
     Action.REVIEW_COMMENT: gettext_noop("Comment and draw on frames"),
     Action.PLATE_APPROVE: gettext_noop("Approve or reject generated plates"),
+    Action.CHARACTERS_EDIT: gettext_noop("Edit the character sheet (characters, reference stills, costumes)"),
 }
 
 STUDIO_ADMIN = "studio_admin"
@@ -81,7 +83,14 @@ STUDIO_ROLES = (STUDIO_ADMIN, STUDIO_MEMBER)
 PROJECT_ROLES = (PRODUCER, DIRECTOR, ARTIST, VIEWER)
 
 _VIEWER = {Action.PROJECT_VIEW, Action.FOOTAGE_VIEW, Action.REVIEW_COMMENT}
-_ARTIST = _VIEWER | {Action.FOOTAGE_UPLOAD, Action.ASSET_DOWNLOAD, Action.TOOLRUN_START, Action.TOOLRUN_CANCEL}
+# The character sheet is edited by whoever may run the tools that check shots against it.
+_ARTIST = _VIEWER | {
+    Action.FOOTAGE_UPLOAD,
+    Action.ASSET_DOWNLOAD,
+    Action.TOOLRUN_START,
+    Action.TOOLRUN_CANCEL,
+    Action.CHARACTERS_EDIT,
+}
 _DIRECTOR = _ARTIST | {Action.SHOT_SUBMIT}
 _PRODUCER = _DIRECTOR | {Action.PLATE_APPROVE, Action.MEMBERS_MANAGE}
 

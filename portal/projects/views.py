@@ -43,6 +43,7 @@ class ProjectDetailView(ProjectScopedView):
                 role_choices=ProjectRoleForm.base_fields["role"].choices,
                 role_table=role_table,
                 roles=PROJECT_ROLES,
+                character_count=project.characters.count(),
                 **footage_context(project, self.actions),
             ),
         )

@@ -96,6 +96,13 @@ class ToolRunCreateSerializer(serializers.Serializer):
         help_text="Version ids, when each one fits exactly one input slot of the tool.",
     )
 
+    characters = serializers.JSONField(
+        required=False,
+        help_text='Check the run against the project\'s character sheet: "all", or a list of character ids. '
+        "Their reference stills join the inputs (kind reference, with the character's name, costume and scene); "
+        "only for tools that take reference stills (continuity).",
+    )
+
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)
         if unknown:
@@ -181,6 +188,7 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             tool=data["tool"],
             params=data.get("params") or {},
             input_version_ids=data["inputs"] if "inputs" in data else data["input_version_ids"],
+            characters=data.get("characters"),
         )
         run = selectors.run_get(self.scope, run.pk)
         return Response(ToolRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)

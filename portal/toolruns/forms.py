@@ -183,7 +183,7 @@ def unplaced_errors(spec: ToolSpec, errors: Mapping[str, list[str]]) -> list[str
     def placed(key: str) -> bool:
         return key == "inputs" or any(key == f"params.{n}" or key.startswith(f"params.{n}.") for n in names)
 
-    return [message for key, messages in errors.items() if not placed(key) for message in messages]
+    return [message for key, messages in errors.items() if not placed(key) and key != "characters" for message in messages]
 
 
 def params_from_post(spec: ToolSpec, post) -> dict[str, Any]:

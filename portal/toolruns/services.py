@@ -36,6 +36,8 @@ from django.utils import timezone
 from portal.access.enforce import record_denial, require
 from portal.access.policy import Action
 from portal.audit.services import record
+from portal.characters.runs import METADATA_KEYS as SHEET_METADATA_KEYS
+from portal.characters.runs import sheet_inputs
 from portal.core.errors import Conflict, ServiceError
 from portal.footage import storage
 from portal.footage.models import Asset, AssetVersion
@@ -226,8 +228,13 @@ def external_ai_params(spec: ToolSpec, params: Mapping[str, Any]) -> list[str]:
     return [name for name, schema in properties.items() if schema.get("x-external-ai") and params.get(name)]
 
 
-def toolrun_create(*, actor, project: Project, tool: str, params: Mapping[str, Any] | None, input_version_ids) -> ToolRun:
-    """Start a run: checked, recorded, announced, and handed to a worker once the transaction commits."""
+def toolrun_create(
+    *, actor, project: Project, tool: str, params: Mapping[str, Any] | None, input_version_ids, characters: Any = None
+) -> ToolRun:
+    """Start a run: checked, recorded, announced, and handed to a worker once the transaction commits.
+
+    `characters` checks the run against the project's character sheet: "all", or a list of character
+    ids; their reference stills join the inputs (portal/characters/runs.py)."""
     require(actor, Action.TOOLRUN_START, project)
     spec: ToolSpec = _lookup_tool(tool).spec
     if spec.uses_external_ai and not project.studio.allow_external_ai:
@@ -253,6 +260,22 @@ def toolrun_create(*, actor, project: Project, tool: str, params: Mapping[str, A
     if problems:
         raise ValidationError({"inputs": problems})
     inputs = _bind_inputs(spec, project, pairs)
+    sheet = sheet_inputs(spec=spec, project=project, characters=characters)
+    if sheet:
+        # A reference still picked by hand that is also on the sheet joins once, as the character's.
+        on_sheet = {entry["version"] for entry in sheet}
+        inputs = [i for i in inputs if not (i["kind"] == "reference" and i["version"] in on_sheet)]
+        slot = next(s for s in spec.inputs if s.name == sheet[0]["slot"])
+        count = sum(1 for i in inputs if i["slot"] == slot.name) + len(sheet)
+        if slot.max_count is not None and count > slot.max_count:
+            raise ValidationError(
+                {
+                    "characters": [
+                        f"{spec.title} takes at most {slot.max_count} inputs; with the character sheet's stills that is {count}."
+                    ]
+                }
+            )
+        inputs += sheet
 
     with transaction.atomic():
         now = timezone.now()
@@ -278,7 +301,11 @@ def toolrun_create(*, actor, project: Project, tool: str, params: Mapping[str, A
                 "tool": spec.name,
                 "tool_version": spec.version,
                 "params": run.params,
-                "inputs": [{"version": i["version"], "slot": i["slot"], "sha256": i["sha256"]} for i in inputs],
+                "inputs": [
+                    {"version": i["version"], "slot": i["slot"], "sha256": i["sha256"]}
+                    | ({"character": i["character"]} if "character" in i else {})
+                    for i in inputs
+                ],
             },
         )
         publish_on_commit(project.pk, "toolrun.queued", run_event(run, created_by=getattr(actor, "email", "")))
@@ -512,6 +539,8 @@ def _fetch_inputs(run: ToolRun, folder: Path, progress: Progress) -> list[ToolIn
                     "original_name": version.original_name or version.asset.name,
                     "asset": version.asset_id,
                     "version": version.pk,
+                    # A reference still of the character sheet: who it shows, in what costume, in which scene.
+                    **{key: item[key] for key in SHEET_METADATA_KEYS if item.get(key)},
                 },
             )
         )

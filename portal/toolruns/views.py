@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
+from portal.characters.views import sheet_form, sheet_from_post
 from portal.core.errors import ServiceError
 from portal.toolruns import forms, selectors, services
 from portal.toolruns.models import ToolRun
@@ -54,13 +55,13 @@ class RunListView(ProjectScopedView):
 class ToolStartView(ProjectScopedView):
     policy_action = Action.TOOLRUN_START
 
-    def _render(self, request, spec, *, values=None, selected=None, errors=None, status=200):
+    def _render(self, request, spec, *, values=None, selected=None, errors=None, status=200, sheet=None):
         errors = errors or {}
         return render(
             request,
             "toolruns/start.html",
             self.get_context_data(
-                spec=spec,
+                sheet=sheet_form(spec, self.project, sheet, errors.get("characters", [])),
                 allowed=_tool_allowed(spec, self.project),
                 param_fields=forms.param_fields(spec, values, errors),
                 input_fields=forms.input_fields(spec, self.project, selected),
@@ -78,16 +79,22 @@ class ToolStartView(ProjectScopedView):
         params = forms.params_from_post(spec, request.POST)
         inputs = forms.inputs_from_post(spec, request.POST)
         selected = {slot: [int(v) for v in ids if v.isdigit()] for slot, ids in inputs.items()}
+        sheet = sheet_from_post(request.POST)
         try:
             run = services.toolrun_create(
-                actor=request.user, project=self.project, tool=spec.name, params=params, input_version_ids=inputs
+                actor=request.user,
+                project=self.project,
+                tool=spec.name,
+                params=params,
+                input_version_ids=inputs,
+                characters=sheet,
             )
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-            return self._render(request, spec, values=params, selected=selected, errors=errors, status=400)
+            return self._render(request, spec, values=params, selected=selected, errors=errors, status=400, sheet=sheet)
         except ServiceError as exc:
             return self._render(
-                request, spec, values=params, selected=selected, errors={"": [exc.message]}, status=exc.status_code
+                request, spec, values=params, selected=selected, errors={"": [exc.message]}, status=exc.status_code, sheet=sheet
             )
         messages.success(request, _("Run started. This page follows it live."))
         return redirect("toolruns:run", studio=self.studio.slug, project=self.project.code, run_id=run.pk)

@@ -34,6 +34,7 @@ from portal.accounts.models import ApiToken
 from portal.accounts.services import api_token_create
 from portal.audit.models import AuditEvent
 from portal.audit.services import chain_for
+from portal.characters.services import character_create, reference_add
 from portal.footage.models import Asset, AssetVersion
 from portal.projects.models import Project, ProjectMembership
 from portal.projects.services import project_archive
@@ -60,6 +61,9 @@ class Targets:
     version: AssetVersion  # a ready version with a proxy, poster and original: media and download target
     run: Any = None  # toolruns: a queued run of the demo tool over `version`: run page and cancel target
     note: Any = None  # review: a note on `version`: resolve / reopen / accept / dismiss target
+    character: Any = None  # characters: a character with one reference still: edit / delete target
+    reference: Any = None  # characters: that reference still
+    still: Any = None  # characters: a ready still image, for "add a reference"
 
 
 def _store_small_jpeg(key: str) -> None:
@@ -91,6 +95,11 @@ def targets_for(side: Side) -> Targets:
     _store_small_jpeg(sheet.file_key)  # an unapproved picture is served labelled: it must be one
     ToolRunOutput.objects.create(run=targets.run, name="sheet", kind="image", media_type="image/jpeg", version=sheet)
     targets.note = note_create(actor=side.users["artist"], version=targets.version, frame_start=0, text="Too dark here")  # review
+    targets.still = make_ready_version(side.project, uploader=side.users["artist"], kind=Asset.Kind.REFERENCE, name="anna.jpg")
+    targets.still.media_info = {"kind": "still", "video": {"width": 64, "height": 36}}
+    targets.still.save(update_fields=["media_info"])
+    targets.character = character_create(actor=side.users["artist"], project=side.project, name="Anna")  # characters
+    targets.reference = reference_add(actor=side.users["artist"], character=targets.character, version_id=targets.still.pk)
     return targets
 
 
@@ -317,6 +326,57 @@ CATALOG: dict[str, Entry] = {
     "api:project-toolrun-narration": Entry(P, lambda t: {**_api_project(t), "pk": t.run.pk}, {"GET": Call(A.FOOTAGE_VIEW)}),
     "api:project-tool-list": Entry(P, _api_project, {"GET": Call(A.FOOTAGE_VIEW)}),
     "api:project-tool-detail": Entry(P, lambda t: {**_api_project(t), "name": "contactsheet"}, {"GET": Call(A.FOOTAGE_VIEW)}),
+    # characters: pages
+    "characters:list": Entry(P, _project, {"GET": Call(A.FOOTAGE_VIEW)}),
+    "characters:add": Entry(P, _project, {"POST": Call(A.CHARACTERS_EDIT, lambda t: {"name": "Matrix character"})}),
+    "characters:edit": Entry(
+        P,
+        lambda t: {**_project(t), "character_id": t.character.pk},
+        {"POST": Call(A.CHARACTERS_EDIT, lambda t: {"name": "Anna K."})},
+    ),
+    "characters:delete": Entry(P, lambda t: {**_project(t), "character_id": t.character.pk}, {"POST": Call(A.CHARACTERS_EDIT)}),
+    "characters:reference_add": Entry(
+        P,
+        lambda t: {**_project(t), "character_id": t.character.pk},
+        {"POST": Call(A.CHARACTERS_EDIT, lambda t: {"version": str(t.still.pk), "scene": "9"})},
+    ),
+    "characters:reference_edit": Entry(
+        P,
+        lambda t: {**_project(t), "character_id": t.character.pk, "reference_id": t.reference.pk},
+        {"POST": Call(A.CHARACTERS_EDIT, lambda t: {"costume": "coat", "scene": "2"})},
+    ),
+    "characters:reference_delete": Entry(
+        P,
+        lambda t: {**_project(t), "character_id": t.character.pk, "reference_id": t.reference.pk},
+        {"POST": Call(A.CHARACTERS_EDIT)},
+    ),
+    # characters: API
+    "api:project-character-list": Entry(
+        P, _api_project, {"GET": Call(A.FOOTAGE_VIEW), "POST": Call(A.CHARACTERS_EDIT, lambda t: {"name": "Matrix character"})}
+    ),
+    "api:project-character-detail": Entry(
+        P,
+        lambda t: {**_api_project(t), "pk": t.character.pk},
+        {
+            "GET": Call(A.FOOTAGE_VIEW),
+            "PATCH": Call(A.CHARACTERS_EDIT, lambda t: {"notes": "Lead"}),
+            "DELETE": Call(A.CHARACTERS_EDIT),
+        },
+    ),
+    "api:character-reference-list": Entry(
+        P,
+        lambda t: {**_api_project(t), "character_pk": t.character.pk},
+        {"GET": Call(A.FOOTAGE_VIEW), "POST": Call(A.CHARACTERS_EDIT, lambda t: {"version": t.still.pk, "scene": "9"})},
+    ),
+    "api:character-reference-detail": Entry(
+        P,
+        lambda t: {**_api_project(t), "character_pk": t.character.pk, "pk": t.reference.pk},
+        {
+            "GET": Call(A.FOOTAGE_VIEW),
+            "PATCH": Call(A.CHARACTERS_EDIT, lambda t: {"costume": "coat"}),
+            "DELETE": Call(A.CHARACTERS_EDIT),
+        },
+    ),
 }
 
 _OWN_ACCOUNT = "the caller's own account, no studio in the URL (token ids: test_other_users_token_is_404)"
@@ -629,7 +689,7 @@ def missing_targets() -> Targets:
     """URL parts that point at nothing: what an outsider's probe is compared with."""
     nothing = SimpleNamespace(pk=10**9, asset_id=10**9)
     studio, project = SimpleNamespace(slug="no-such-studio", pk=10**9), SimpleNamespace(code="NO_SUCH", pk=10**9)
-    return Targets(SimpleNamespace(studio=studio, project=project), nothing, nothing, nothing, nothing, nothing, nothing, nothing)  # type: ignore[arg-type]
+    return Targets(SimpleNamespace(studio=studio, project=project), *[nothing] * 10)  # type: ignore[arg-type]
 
 
 def _status(client, method: str, url: str) -> str:
