@@ -374,8 +374,9 @@ def _verb_positions(toks: list[Tok]) -> list[int]:
             and not prev.punct
             and toks[i - 2].low in lx.DETERMINERS
             and (after is None or after.punct or after.low in ("and", "of", "or"))
+            and lx.noun_base(t.low)
         ):
-            continue  # "the harbour master."
+            continue  # "the harbour master." (but "the boat sank.", "the museum closes.")
         if prev is not None and not prev.punct and (prev.low in lx.DETERMINERS or prev.low in _PREPOSITIONS):
             if not (prev.low == "that" and i >= 2 and not toks[i - 2].punct):
                 continue
@@ -480,6 +481,9 @@ def _resolve_line(role: Role, utt: Utterance, before: list[Utterance], v: int) -
             return Role("group", utt.who, "we", role.negated, role.modality, "the speaker and others")
         if w == "you" and utt.addressees:
             return Role("person", utt.addressees, "you", role.negated, role.modality, "the one spoken to")
+        if w == "you" and before and before[-1].speaker and before[-1].who != utt.who:
+            # In a dialogue, "you" without a name spoken to is the one who spoke just before.
+            return Role("person", before[-1].who, "you", role.negated, role.modality, "the one who spoke before")
         if w in ("he", "she", "him", "her") and len(set(earlier)) == 1:
             return Role("person", earlier[0], w, role.negated, role.modality, "the person named before")
         if w in ("they", "it", "them"):
@@ -500,6 +504,69 @@ def _previous_thing(utt: Utterance, before: list[Utterance], v: int) -> Role | N
             role = _role(u.toks, positions[-1])
             return role if role.kind == "thing" else None
     return None
+
+
+_PARTICLES = frozenset("back up out away off down over around in".split())
+
+
+def _object(toks: list[Tok], v: int) -> Role | None:
+    """The person an action is done to, when it is a name or a pronoun right after the verb ("shot Bruno",
+    "gave me the ring"); None when the object is a thing or there is none."""
+    i = v + 1
+    while i < len(toks):
+        t = toks[i]
+        if t.punct or t.low in _PREPOSITIONS or t.low in ("to", "that", "and", "or", "but"):
+            return None
+        if t.name:
+            run = next(r for r in _name_runs(toks) if r[0] <= i < r[1])
+            if toks[run[1] - 1].poss:
+                i = run[1]
+                continue  # "Hugo's brother": Hugo owns, he is not the object
+            return Role("person", person({x.low for x in toks[run[0] : run[1]]}), t.text)
+        if t.low in ("me", "him", "her", "them", "us", "you") and not (
+            t.low == "her" and i + 1 < len(toks) and _nounish(toks[i + 1])
+        ):
+            return Role("pronoun", word={"him": "he", "her": "she", "them": "they", "us": "we", "me": "i"}.get(t.low, t.low))
+        if t.low in lx.NEGATORS or t.low in _SKIP_ADVERBS or t.low in _PARTICLES:
+            i += 1
+            continue
+        return _thing_object(toks, i)
+    return None
+
+
+def _thing_object(toks: list[Tok], i: int) -> Role | None:
+    """The head noun of a noun phrase starting at i ("the old mill" -> mill), up to a preposition or a clause end."""
+    head = None
+    while i < len(toks):
+        t = toks[i]
+        if t.punct or t.low in _PREPOSITIONS or t.low in ("to", "that", "and", "or", "but") or t.name:
+            break
+        if head is None and (t.low in ("it", "this", "that", "them", "these", "those") or lx.fact_of(t.text) is not None):
+            return None  # a pronoun, or an adverbial ("twice last week"): nothing to compare
+        if t.low in lx.FUNCTION_WORDS or t.low in lx.DETERMINERS or lx.fact_of(t.text) is not None:
+            if head is not None:
+                break
+            i += 1
+            continue
+        head = t
+        i += 1
+    if head is None:
+        return None
+    return Role("thing", frozenset(head.lem), head.low)
+
+
+def _prep_after(toks: list[Tok], v: int) -> str:
+    """The first preposition after the verb in its clause ("voted for", "drive you to"), or ""."""
+    for t in toks[v + 1 : v + 5]:
+        if t.punct:
+            return ""
+        if t.low in lx.PREP_OPPOSITES:
+            return t.low
+    return ""
+
+
+def _nounish(t: Tok) -> bool:
+    return not t.punct and not t.name and t.low not in lx.FUNCTION_WORDS
 
 
 def _resolve_sentence(role: Role, toks: list[Tok], v: int, speakers: set[str]) -> Role:
@@ -564,7 +631,7 @@ def _what(role: Role, verb: str, *, negated: bool, modality: str) -> str:
 
 
 _EPISODE = re.compile(r"^\s*(?:in\s+)?episode\s+(\d+)\s*[:,.-]?\s*", re.I)
-_QUOTE = re.compile(r"^(?:([A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})\s*:\s*)?[\"“](.+?)[\"”]?\s*$", re.S)
+_QUOTE = re.compile(r"^(?:([A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})\s*:\s*)?([\"“])?(.+?)[\"”]?\s*$", re.S)
 
 
 def _words(text: str) -> list[str]:
@@ -638,7 +705,11 @@ def check_sentence(text: str, cited: list[tuple[str, int, str]]) -> Check:
             if verb.lem & lx.SPEECH_VERBS and role.kind == "person":
                 said_by = [u for u in lines if u.who & role.names] or None
             continue
-        check.claims.append(_action_claim(verb, role, negated, modality, toks, said_by or lines, lines))
+        check.claims.append(_action_claim(v, role, negated, modality, toks, said_by or lines, lines))
+    if not any(v in covered for v in _verb_positions(toks)):
+        check.claims.append(
+            Claim("what happens", "unverified", "the verifier could not tell what the sentence says happens, or who does it")
+        )
     # relationships and belongings: "Owen's father", "his brother"
     for i, t in enumerate(toks):
         if t.punct or t.name or t.low in lx.FUNCTION_WORDS or i in covered:
@@ -747,14 +818,21 @@ def _speech_claim(verb: Tok, role: Role, lines: list[Utterance]) -> Claim:
 
 
 def _action_claim(
-    verb: Tok, role: Role, negated: bool, modality: str, toks: list[Tok], lines: list[Utterance], context: list[Utterance]
+    verb_at: int, role: Role, negated: bool, modality: str, toks: list[Tok], lines: list[Utterance], context: list[Utterance]
 ) -> Claim:
     """Check one action of the sentence against the occurrences of the same verb (or a synonym) in `lines`
     (`context`: every cited line, in order, for resolving "he", "they"...)."""
+    verb = toks[verb_at]
     base = sorted(verb.lem - {verb.low})[0] if verb.lem - {verb.low} else verb.low
     said = _what(role, base, negated=negated, modality=modality)
     sentence_words = {w for t in toks if not t.punct and t.low not in lx.FUNCTION_WORDS for w in t.lem}
-    found: list[tuple[float, Role, Utterance, bool, str, str]] = []
+    found: list[tuple[float, Role, Utterance, bool, str, str, int]] = []
+    target = _object(toks, verb_at)
+    thing_target = target if target is not None and target.kind == "thing" else None
+    if target is not None:
+        target = _resolve_sentence(target, toks, verb_at, set())
+        if target.kind != "person":
+            target = None
     for u in lines:
         n = context.index(u)
         for v in _verb_positions(u.toks):
@@ -769,10 +847,29 @@ def _action_claim(
             line_negated = line_role.negated or _post_negation(u.toks, v)
             line_modality = "question" if _is_question(u.toks, v) else line_role.modality
             agree = _agents_agree(role, line_role)
+            if agree == "yes" and thing_target is not None:
+                line_thing = _object(u.toks, v)
+                if (
+                    line_thing is not None
+                    and line_thing.kind == "thing"
+                    and not lx.same_or_synonym(thing_target.names, line_thing.names)
+                ):
+                    agree = "other thing"
+                    line_role = Role(**{**line_role.__dict__, "resolved_from": f"“{line_thing.word}”"})
+            if agree == "yes" and target is not None:
+                line_object = _object(u.toks, v)
+                if line_object is not None:
+                    line_object = _resolve_line(line_object, u, context[:n], v)
+                if line_object is None or line_object.kind != "person":
+                    agree = "unknown object"
+                elif not (line_object.names & target.names):
+                    agree = "other object"
+                    line_role = Role(**{**line_role.__dict__, "resolved_from": line_object.describe()})
             shared = len(sentence_words & {w for t in u.toks for w in t.lem})
-            score = {"yes": 4, "unknown": 1, "no": 0}[agree] + 2 * (line_negated == negated) + 2 * (line_modality == modality)
-            score += min(shared, 5) * 0.1
-            found.append((score, line_role, u, line_negated, line_modality, agree))
+            score = {"yes": 4, "unknown object": 2, "other object": 1.5, "other thing": 1.5, "unknown": 1, "no": 0}[agree]
+            score += 2 * (line_negated == negated) + 2 * (line_modality == modality) + min(shared, 5) * 0.1
+            score += 0.5 * (_prep_after(u.toks, v) == _prep_after(toks, verb_at))
+            found.append((score, line_role, u, line_negated, line_modality, agree, v))
     if not found:
         for u in lines:
             for t in u.toks:
@@ -780,12 +877,35 @@ def _action_claim(
                     return Claim(said, "contradicted", f"the cited line says “{t.text}”; the sentence says “{verb.text}”", u.text)
         return Claim(said, "unverified", f"no cited line says that anyone {verb.text} (“{base}” is not an action in the lines)")
     found.sort(key=lambda f: -f[0])
-    _, line_role, u, line_negated, line_modality, agree = found[0]
+    _, line_role, u, line_negated, line_modality, agree, line_v = found[0]
     line_says = _what(line_role, base, negated=line_negated, modality=line_modality)
     if agree == "no":
         return Claim(said, "contradicted", f"the cited line says {line_says}; the sentence says {role.describe()}", u.text)
+    if agree == "other object":
+        return Claim(
+            said + " " + target.describe(),
+            "contradicted",
+            f"the cited line says {line_says} {line_role.resolved_from}; the sentence says {target.describe()}",
+            u.text,
+        )
+    if agree == "other thing":
+        return Claim(
+            f"{said} the {thing_target.word}",
+            "unverified",
+            f"the cited line says {line_says} {line_role.resolved_from}; the sentence says “{thing_target.word}”",
+            u.text,
+        )
+    if agree == "unknown object":
+        return Claim(
+            said + " " + target.describe(), "unverified", f"the cited line does not say that it is {target.describe()}", u.text
+        )
     if line_negated != negated:
         return Claim(said, "contradicted", f"the cited line says {line_says}; the sentence says {said}", u.text)
+    ours, theirs = _prep_after(toks, verb_at), _prep_after(u.toks, line_v)
+    if ours and theirs and theirs in lx.PREP_OPPOSITES.get(ours, ()):
+        return Claim(
+            f"{said} {ours}", "contradicted", f"the cited line says {line_says} {theirs}; the sentence says {ours}", u.text
+        )
     if agree == "unknown":
         if role.kind in ("person", "group"):
             return Claim(said, "unverified", f"the cited line says {line_says}; the sentence says {role.describe()}", u.text)
@@ -816,13 +936,19 @@ def _fact_claim(word: str, fact: tuple[str, str], line_facts: list[tuple[str, st
     return Claim(f"{kind}: {word}", "unverified", f"no cited line gives the {kind} “{word}”")
 
 
+# Words that mark a line as someone's speech, not a narrator's statement, when it is given without quotation marks.
+_DIALOGUE_WORDS = frozenset("i i'm me my mine we us our you your yours i'll i've i'd we're you're".split())
+
+
 def _quote_check(text: str, cited: list[tuple[str, int, str]]) -> list[Claim] | None:
-    """A sentence that only quotes its line ("Marta: “I will not…”"): the words must be the line's, in order,
-    and a named speaker must be the line's."""
+    """A sentence that only quotes its line ("Marta: “I will not…”", or the line's words without quotation marks, as
+    local narration may give them): the words must be the line's, in order, and a named speaker must be the line's."""
     match = _QUOTE.match(text.strip())
     if not match:
         return None
-    who, quote = match.group(1), match.group(2)
+    who, marked, quote = match.group(1), bool(match.group(2)), match.group(3)
+    if not marked and not who and not (set(_words(quote)) & _DIALOGUE_WORDS or quote.rstrip().endswith(("?", "!"))):
+        return None  # bare words a narrator could be stating as fact ("Lukas is a spy."): checked claim by claim
     pieces = [p for p in re.split(r"\.\.\.|…", quote) if _words(p)]
     if not pieces:
         return None
@@ -849,4 +975,6 @@ def _quote_check(text: str, cited: list[tuple[str, int, str]]) -> list[Claim] | 
                 else:
                     claims.append(Claim(f"spoken by {who}", "unverified", "the cited line does not say who speaks it", words))
             return claims
+    if not marked:
+        return None  # not a quotation after all: a sentence of its own, checked claim by claim
     return [Claim("the quotation", "unverified", "the quoted words are not in the cited lines")]

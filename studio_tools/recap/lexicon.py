@@ -27,6 +27,11 @@ def lemmas(word: str) -> frozenset[str]:
     return lemma_info(word)[0]
 
 
+def noun_base(word: str) -> bool:
+    """Can the word be a noun in its base form ("master", not "closes")?"""
+    return word in getAllLemmas(word).get("NOUN", ())
+
+
 def can_be_verb(word: str) -> bool:
     return bool(lemma_info(word)[1] & {"VERB", "AUX"})
 
@@ -75,6 +80,11 @@ ANTONYMS = _pairs(
     upstairs / downstairs; send / receive; win / lose; success / failure;
     succeed / fail; ally / enemy, rival; safe / dangerous; above / below; laugh / cry; start / stop;
     remember / forgot; cheap / expensive; wet / dry; rise / fall; heavy / light"""
+)
+
+# Prepositions after a verb that reverse what it says ("voted for" / "voted against").
+PREP_OPPOSITES: dict[str, frozenset[str]] = _pairs(
+    "for / against; to / from; before / after; with / without; into / out; above / below; up / down; inside / outside"
 )
 
 NEGATORS = frozenset("not never no nobody nothing none neither nor nowhere cannot".split())

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-import anthropic
 import httpx2
 
 from studio_tools.recap import model_verify
 from studio_tools.recap.episodes import CueRef
 from studio_tools.recap.narration import Usage
 from studio_tools.recap.verify import Sentence, combine, verify
+from tests.studio_tools.anthropic_mock import Server, message
 
 CUES = [
     CueRef("e1c1", 1, 1, 2.0, 4.4, "MARTA: I will not go back to Lisbon."),
@@ -25,44 +25,16 @@ USABLE = {c.id: c for c in CUES}
 def reply(text: str, status: int = 200) -> httpx2.Response:
     if status != 200:
         return httpx2.Response(status, json={"type": "error", "error": {"type": "api_error", "message": text}})
-    return httpx2.Response(
-        200,
-        json={
-            "id": "msg_v",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-4-6",
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 150, "output_tokens": 40},
-        },
-    )
+    return httpx2.Response(200, json=message(text, input_tokens=150, output_tokens=40, cache_write=0))
 
 
 def claims(*items: tuple[str, str, str]) -> str:
     return json.dumps({"claims": [{"claim": c, "verdict": v, "span": s} for c, v, s in items]})
 
 
-class Server:
-    def __init__(self, *responses: httpx2.Response) -> None:
-        self.responses = list(responses)
-        self.requests: list[dict] = []
-
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
-        assert request.url.path == "/v1/messages"
-        self.requests.append(json.loads(request.content))
-        return self.responses.pop(0)
-
-    def client(self) -> anthropic.Anthropic:
-        return anthropic.Anthropic(
-            api_key="k", http_client=httpx2.Client(transport=httpx2.MockTransport(self.handle)), max_retries=0
-        )
-
-
 def run(server: Server, sentence: str, cues: list[str], **kw) -> model_verify.ModelCheck:
     kw.setdefault("sleep", lambda s: None)
-    return model_verify.check(server.client(), sentence, [USABLE[c] for c in cues], model="claude-sonnet-4-6", **kw)
+    return model_verify.check(server.client(max_retries=0), sentence, [USABLE[c] for c in cues], model="claude-sonnet-4-6", **kw)
 
 
 def test_the_request_holds_only_the_sentence_and_its_lines_and_asks_for_structured_claims():

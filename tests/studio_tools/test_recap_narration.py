@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import anthropic
 import httpx2
 import pytest
 
@@ -23,6 +22,7 @@ from studio_tools.recap.narration import (
     extractive_narration,
 )
 from studio_tools.recap.verify import verify
+from tests.studio_tools.anthropic_mock import Server, message
 
 CUES = [
     CueRef("e1c1", 1, 1, 2.0, 4.4, "Mara, the ledger is gone from the vault."),
@@ -38,43 +38,6 @@ CUES = [
 USABLE = {c.id: c for c in CUES}
 # e2c9 exists in the episode but lies after the spoiler boundary.
 KNOWN = set(USABLE) | {"e2c9"}
-
-
-def message(
-    text: str, *, input_tokens: int = 1200, output_tokens: int = 150, cache_write: int = 1000, cache_read: int = 0
-) -> dict:
-    return {
-        "id": "msg_test",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-6",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cache_creation_input_tokens": cache_write,
-            "cache_read_input_tokens": cache_read,
-        },
-    }
-
-
-class Server:
-    """Answers each request with the next scripted response and keeps the requests."""
-
-    def __init__(self, *responses: httpx2.Response) -> None:
-        self.responses = list(responses)
-        self.requests: list[dict] = []
-
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
-        assert request.url.path == "/v1/messages"
-        self.requests.append(json.loads(request.content))
-        return self.responses.pop(0)
-
-    def client(self) -> anthropic.Anthropic:
-        http = httpx2.Client(transport=httpx2.MockTransport(self.handle))
-        return anthropic.Anthropic(api_key="test-key", http_client=http, max_retries=3)
 
 
 def ok(body: dict) -> httpx2.Response:

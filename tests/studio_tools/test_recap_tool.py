@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import anthropic
 import httpx2
 import opentimelineio as otio
 import pytest
@@ -20,6 +19,7 @@ import studio_tools
 from studio_tools.core import BadInput, BadParams, InputKind, ToolInput, get, run_tool
 from studio_tools.recap import EXTERNAL_AI_PARAM, Recap, model_verify
 from studio_tools.recap.episodes import parse_time
+from tests.studio_tools.anthropic_mock import message, mock_client
 from tests.studio_tools.recap_media import make_episode, write_audio
 
 REPO = Path(studio_tools.__file__).resolve().parent.parent
@@ -218,27 +218,11 @@ def claude_client(*texts: str, verdicts: dict[str, tuple[str, str]] | None = Non
         else:
             calls.append(sent)
             text = texts[min(len(calls) - 1, len(texts) - 1)]
-        body = {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-4-6",
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": 900,
-                "output_tokens": 120,
-                "cache_creation_input_tokens": 2000 if sent in calls else 0,
-                "cache_read_input_tokens": 0,
-            },
-        }
+        body = message(text, input_tokens=900, output_tokens=120, cache_write=2000 if sent in calls else 0)
         return httpx2.Response(200, json=body)
 
     def factory():
-        return anthropic.Anthropic(
-            api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handle)), max_retries=0
-        )
+        return mock_client(handle)
 
     factory.checks = checks
     return factory, calls

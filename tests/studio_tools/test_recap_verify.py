@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import anthropic
 import httpx2
 import pytest
 import srt
@@ -14,6 +13,7 @@ from studio_tools.recap import EXTERNAL_AI_PARAM, Recap, model_verify
 from studio_tools.recap.claims import check_sentence, split_speakers
 from studio_tools.recap.episodes import CueRef
 from studio_tools.recap.verify import SHIPPED, Sentence, verify
+from tests.studio_tools.anthropic_mock import message, mock_client
 from tests.studio_tools.recap_media import make_episode, write_srt
 
 
@@ -72,6 +72,11 @@ def test_quotes_and_episode_numbers():
     assert judge("Jonas: “I will not go back.”", "MARTA: I will not go back.")[0] == "contradicted"
     assert judge("“I will not … go back.”", "I will not, ever, go back.")[0] == "verified"
     assert judge("“I will go back.”", "I will not go back.")[0] == "unverified"
+    # Local narration's lines without quotation marks: verbatim words are a quote, attributed or not.
+    assert judge("I will not go back.", "MARTA: I will not go back.")[0] == "verified"
+    assert judge("Marta: I will not go back…", "MARTA: I will not go back to Lisbon.")[0] == "verified"
+    assert judge("Jonas: I will not go back.", "MARTA: I will not go back.")[0] == "contradicted"
+    assert judge("I will go back.", "MARTA: I will not go back.")[0] != "verified"
     found = check_sentence("Episode 2: “I will not go back.”", [("e1c1", 1, "I will not go back.")])
     assert found.verdict == "contradicted" and "episode 2" in found.problems[0]
 
@@ -132,20 +137,10 @@ def fooled_model():
             checks.append(sent)
             span = sent["messages"][0]["content"].split("says: ")[-1].split(" / ")[0]
             text = json.dumps({"claims": [{"claim": "all of it", "verdict": "supported", "span": span}]})
-        body = {
-            "id": "m",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-4-6",
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 10, "output_tokens": 10},
-        }
-        return httpx2.Response(200, json=body)
+        return httpx2.Response(200, json=message(text, input_tokens=10, output_tokens=10, cache_write=0))
 
     def factory():
-        return anthropic.Anthropic(api_key="k", http_client=httpx2.Client(transport=httpx2.MockTransport(handle)), max_retries=0)
+        return mock_client(handle)
 
     return factory, checks
 
