@@ -107,18 +107,6 @@ MODAL_VERBS: dict[str, str] = {
     **dict.fromkeys("try attempt struggle".split(), "attempt"),
     **dict.fromkeys("seem appear claim pretend".split(), "seeming"),
 }
-MODALITY_WORDS = {
-    "actual": "does it",
-    "future": "will or means to do it",
-    "possible": "may or could do it",
-    "obligation": "must or has to do it",
-    "attempt": "tries to do it",
-    "seeming": "seems or claims to do it",
-    "question": "asks whether it happens",
-    "imperative": "tells someone to do it",
-    "infinitive": "speaks of doing it",
-}
-
 # Verbs that report speech: the subject must be the speaker of a cited line.
 SPEECH_VERBS = frozenset(
     """say tell admit claim insist warn reveal confess announce promise swear vow threaten explain ask reply answer shout
