@@ -117,7 +117,9 @@ def tokenize(text: str, known_names: frozenset[str] = frozenset()) -> list[Tok]:
             continue
         cap = word[0].isupper()
         name = False
-        if cap and low not in lx.FUNCTION_WORDS and low not in lx.OPENERS and low != "i" and lx.fact_of(word) is None:
+        if cap and low in known_names and low not in lx.FUNCTION_WORDS:
+            name = True  # a speaker's name, even one that is also a month or a word ("JUNE: ...", "June says")
+        elif cap and low not in lx.FUNCTION_WORDS and low not in lx.OPENERS and low != "i" and lx.fact_of(word) is None:
             name = (not first) or low in known_names or low in lx.TITLES or not lx.can_be_verb(low)
         toks.append(Tok(word, low, lx.lemmas(low) if not name else frozenset({low}), cap, name, False, first, poss))
         first = False
@@ -365,7 +367,13 @@ def _verb_positions(toks: list[Tok]) -> list[int]:
         after = toks[i + 1] if i + 1 < len(toks) else None
         if prev is not None and prev.poss:
             continue  # "Owen's father"
-        if prev is not None and not prev.punct and lx.fact_of(prev.text) is not None and prev.low not in ("only", "all", "both"):
+        if (
+            prev is not None
+            and not prev.punct
+            and not prev.name
+            and lx.fact_of(prev.text) is not None
+            and prev.low not in ("only", "all", "both")
+        ):
             continue  # "three guards", "two days"
         if (
             i >= 2
@@ -486,7 +494,9 @@ def _resolve_line(role: Role, utt: Utterance, before: list[Utterance], v: int) -
             return Role("person", before[-1].who, "you", role.negated, role.modality, "the one who spoke before")
         if w in ("he", "she", "him", "her") and len(set(earlier)) == 1:
             return Role("person", earlier[0], w, role.negated, role.modality, "the person named before")
-        if w in ("they", "it", "them"):
+        if w in ("they", "it", "them") or (
+            w in ("he", "she") and not earlier and not any(_persons_before(b.toks) for b in before)
+        ):
             thing = _previous_thing(utt, before, v)
             if thing is not None:
                 return Role("thing", thing.names, thing.word, role.negated, role.modality, f"“{w}”: the {thing.word}")
@@ -685,7 +695,7 @@ def check_sentence(text: str, cited: list[tuple[str, int, str]]) -> Check:
             line_lemmas.update(t.lem)
             if t.name:
                 line_names.add(t.low)
-            fact = lx.fact_of(t.text, prev)
+            fact = None if t.name else lx.fact_of(t.text, prev)
             if fact:
                 line_facts.append((fact[0], fact[1], u.text))
             prev = t.low
@@ -699,7 +709,8 @@ def check_sentence(text: str, cited: list[tuple[str, int, str]]) -> Check:
         role = _resolve_sentence(_role(toks, v), toks, v, speaker_names)
         negated = role.negated or _post_negation(toks, v)
         modality = "question" if _is_question(toks, v) else role.modality
-        if verb.lem & lx.SPEECH_VERBS or verb.lem & lx.LEARN_VERBS:
+        passive = v > 0 and toks[v - 1].lem & {"be", "get"}  # "were told": an action done to them, not speech
+        if (verb.lem & lx.SPEECH_VERBS or verb.lem & lx.LEARN_VERBS) and not passive:
             claim = _speech_claim(verb, role, lines)
             check.claims.append(claim)
             if verb.lem & lx.SPEECH_VERBS and role.kind == "person":
@@ -728,7 +739,7 @@ def check_sentence(text: str, cited: list[tuple[str, int, str]]) -> Check:
         if t.punct:
             prev = ""
             continue
-        fact = lx.fact_of(t.text, prev)
+        fact = None if t.name else lx.fact_of(t.text, prev)
         prev = t.low
         if fact is None:
             continue
@@ -912,7 +923,7 @@ def _action_claim(
         return Claim(said, "unverified", f"the cited line does not establish who {verb.text}: it says {line_says}", u.text)
     if line_modality != modality:
         return Claim(said, "unverified", f"the cited line says {line_says}; the sentence says {said}", u.text)
-    disputed = [f for f in found[1:] if f[5] == "yes" and f[4] == modality and f[3] != negated]
+    disputed = [f for f in found[1:] if f[5] == "yes" and f[3] != negated]
     if disputed:
         other = _what(disputed[0][1], base, negated=disputed[0][3], modality=disputed[0][4])
         return Claim(said, "unverified", f"the cited lines disagree: one says {line_says}, another {other}", disputed[0][2].text)

@@ -214,6 +214,32 @@ SCENES: dict[str, list[str]] = {
         "GRAN: Add three eggs, never four.",
         "GRAN: Bake it for forty minutes.",
     ],
+    # Fourth held-out round: one false sentence verified (lines that disagree, one of them only a belief), fixed
+    # before adding; a speaker named June and a passive "were told" were fixed too.
+    "school": [
+        "HEADMISTRESS: Theo has been expelled.",
+        "HEADMISTRESS: His parents were told on Wednesday.",
+    ],
+    "cabin": [
+        "RUTH: The man who rented the cabin paid in cash.",
+        "RUTH: He left after two nights.",
+    ],
+    "navy": [
+        "GRANDPA: I was seventeen when I joined the navy.",
+        "GRANDPA: I served for twenty years.",
+    ],
+    "diary": [
+        "- Where's the diary? - Eli burned it.",
+        "JUNE: Eli would never burn it.",
+    ],
+    "band": [
+        "MANAGER: The band cancelled the tour.",
+        "MANAGER: Only the drummer wanted to keep playing.",
+    ],
+    "crash": [
+        "DETECTIVE: Laura called her sister before the crash.",
+        "DETECTIVE: She did not call the police.",
+    ],
 }
 
 CASES: list[Case] = [
@@ -518,6 +544,36 @@ CASES: list[Case] = [
     Case("recipe", "The cake bakes for forty minutes.", False, "a thing the lines do not name"),
     Case("recipe", "Gran says to bake it for forty minutes.", True, "an instruction reported"),
     Case("recipe", "Gran says to bake it for fifty minutes.", False, "changed number"),
+    # fourth held-out round
+    Case("school", "Theo has been expelled.", True, "paraphrase"),
+    Case("school", "Theo has been suspended.", False, "changed outcome"),
+    Case("school", "Theo's parents were told on Wednesday.", True, "passive kept"),
+    Case("school", "Theo's parents were told on Tuesday.", False, "changed weekday"),
+    Case("school", "Theo's parents were never told.", False, "negation"),
+    Case("cabin", "The man who rented the cabin paid in cash.", True, "paraphrase"),
+    Case("cabin", "The man who rented the cabin paid by card.", False, "changed means"),
+    Case("cabin", "The man left after two nights.", True, "pronoun for an unnamed man"),
+    Case("cabin", "The man left after three nights.", False, "changed number"),
+    Case("cabin", "Ruth rented the cabin.", False, "swapped agent"),
+    Case("cabin", "The man left before two nights.", False, "antonym: before/after"),
+    Case("navy", "Grandpa joined the navy at seventeen.", True, "paraphrase"),
+    Case("navy", "Grandpa joined the army at seventeen.", False, "changed object"),
+    Case("navy", "Grandpa joined the navy at eighteen.", False, "changed number"),
+    Case("navy", "Grandpa served for twenty years.", True, "speaker is the agent"),
+    Case("navy", "Grandpa served for twelve years.", False, "changed number"),
+    Case("diary", "Eli burned the diary.", False, "the lines disagree"),
+    Case("diary", "June says Eli would never burn the diary.", True, "speech report"),
+    Case("diary", "June burned the diary.", False, "swapped agent"),
+    Case("band", "The band cancelled the tour.", True, "paraphrase"),
+    Case("band", "The band finished the tour.", False, "changed action"),
+    Case("band", "Only the singer wanted to keep playing.", False, "swapped agent"),
+    Case("band", "The drummer wanted to keep playing.", True, "paraphrase"),
+    Case("band", "Everyone wanted to keep playing.", False, "changed quantity"),
+    Case("crash", "Laura called her sister before the crash.", True, "speaker's line about her"),
+    Case("crash", "Laura called her sister after the crash.", False, "antonym: before/after"),
+    Case("crash", "Laura called the police.", False, "negation"),
+    Case("crash", "Laura called her brother before the crash.", False, "changed relationship"),
+    Case("crash", "Laura's sister called her before the crash.", False, "swapped agent"),
 ]
 
 
