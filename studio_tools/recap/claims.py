@@ -580,7 +580,7 @@ def _nounish(t: Tok) -> bool:
 
 
 def _resolve_sentence(role: Role, toks: list[Tok], v: int, speakers: set[str]) -> Role:
-    earlier = _persons_before(toks[:v])
+    earlier = _persons_before(toks[:v]) or [frozenset({t.low}) for t in toks[:v] if t.low in speakers and not t.punct]
     if role.kind == "pronoun" and role.word in ("he", "she", "him", "her") and earlier:
         return Role("person", earlier[-1], role.word, role.negated, role.modality, "named earlier")
     if role.kind == "pronoun" and role.word in ("they", "them", "we", "us") and earlier:
@@ -711,8 +711,21 @@ def check_sentence(text: str, cited: list[tuple[str, int, str]]) -> Check:
         modality = "question" if _is_question(toks, v) else role.modality
         passive = v > 0 and toks[v - 1].lem & {"be", "get"}  # "were told": an action done to them, not speech
         if (verb.lem & lx.SPEECH_VERBS or verb.lem & lx.LEARN_VERBS) and not passive:
-            claim = _speech_claim(verb, role, lines)
-            check.claims.append(claim)
+            # The lines themselves may say the act happened or not ("I never answered"): checked as an action too.
+            negated = role.negated  # what follows "says" is what is said, not a negation of saying
+            used = any(lx.same_or_synonym(verb.lem, u.toks[p].lem) for u in lines for p in _verb_positions(u.toks))
+            if used:
+                check.claims.append(_action_claim(v, role, negated, modality, toks, lines, lines))
+            elif negated:
+                check.claims.append(
+                    Claim(
+                        f"{role.describe()} does not {verb.text}",
+                        "unverified",
+                        f"no cited line says that anyone does not {verb.text}",
+                    )
+                )
+            else:
+                check.claims.append(_speech_claim(verb, role, lines))
             if verb.lem & lx.SPEECH_VERBS and role.kind == "person":
                 said_by = [u for u in lines if u.who & role.names] or None
             continue
@@ -906,12 +919,12 @@ def _action_claim(
             f"the cited line says {line_says} {line_role.resolved_from}; the sentence says “{thing_target.word}”",
             u.text,
         )
+    if line_negated != negated:
+        return Claim(said, "contradicted", f"the cited line says {line_says}; the sentence says {said}", u.text)
     if agree == "unknown object":
         return Claim(
             said + " " + target.describe(), "unverified", f"the cited line does not say that it is {target.describe()}", u.text
         )
-    if line_negated != negated:
-        return Claim(said, "contradicted", f"the cited line says {line_says}; the sentence says {said}", u.text)
     ours, theirs = _prep_after(toks, verb_at), _prep_after(u.toks, line_v)
     if ours and theirs and theirs in lx.PREP_OPPOSITES.get(ours, ()):
         return Claim(
@@ -927,8 +940,20 @@ def _action_claim(
     if disputed:
         other = _what(disputed[0][1], base, negated=disputed[0][3], modality=disputed[0][4])
         return Claim(said, "unverified", f"the cited lines disagree: one says {line_says}, another {other}", disputed[0][2].text)
+    # The facts said of this action (its day, time, count...) must be in the line that says it, not in another one.
+    positions = _verb_positions(toks)
+    before = max((p for p in positions if p < verb_at), default=-1)
+    after = min((p for p in positions if p > verb_at), default=len(toks))
+    ours_facts = {f for t in toks[before + 1 : after] if not t.name and (f := lx.fact_of(t.text))}
+    theirs_facts = {f for t in u.toks if not t.name and not t.punct and (f := lx.fact_of(t.text))}
+    loose = sorted(value for kind, value in ours_facts - theirs_facts if (kind, value) not in _QUANTITY_FREE)
+    if loose:
+        return Claim(said, "unverified", f"the cited line that says {line_says} does not say {', '.join(loose)}", u.text)
     how = f" ({line_role.resolved_from})" if line_role.resolved_from else ""
     return Claim(said, "supported", f"the cited line says {line_says}{how}", u.text)
+
+
+_QUANTITY_FREE = frozenset({("quantity", "every"), ("quantity", "all"), ("quantity", "some")})
 
 
 def _fact_claim(word: str, fact: tuple[str, str], line_facts: list[tuple[str, str, str]]) -> Claim:

@@ -67,6 +67,23 @@ def test_invented_words_motives_and_relationships_are_not_carried():
     assert verdict == "unverified" and any("a cause or motive" in p for p in problems)
 
 
+def test_objects_prepositions_disputes_and_facts_bound_to_their_action():
+    assert judge("Kane shot Bruno.", "KANE: I shot Bruno.", "LOU: Bruno is my friend.")[0] == "verified"
+    assert judge("Kane shot Lou.", "KANE: I shot Bruno.", "LOU: Bruno is my friend.")[0] == "contradicted"
+    assert judge("The aunt left the farm to Maria.", "Your aunt left the house to Maria.", "The farm is sold.")[0] != "verified"
+    assert judge("Nina voted against Carver.", "NINA: I voted for Carver.", "NINA: Ben voted against him.")[0] == "contradicted"
+    # Two lines that disagree establish nothing.
+    verdict, problems = judge("Eli burned the diary.", "- Where is it? - Eli burned it.", "JUNE: Eli would never burn it.")
+    assert verdict == "unverified" and any("disagree" in p for p in problems)
+    # A day said in another line than the action does not date the action.
+    verdict, problems = judge(
+        "The chef says they open on Sundays.", "CHEF: We open at seven.", "CHEF: On Sundays we stay closed."
+    )
+    assert verdict == "unverified" and any("does not say sunday" in p for p in problems)
+    # A speech verb the line itself negates.
+    assert judge("Anna answered Paul.", "ANNA: Paul wrote to me.", "ANNA: I never answered.")[0] == "contradicted"
+
+
 def test_quotes_and_episode_numbers():
     assert judge("Marta: “I will not go back.”", "MARTA: I will not go back.")[0] == "verified"
     assert judge("Jonas: “I will not go back.”", "MARTA: I will not go back.")[0] == "contradicted"
