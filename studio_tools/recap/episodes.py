@@ -17,6 +17,7 @@ from studio_tools.core import BadInput, InputKind, ToolInput, file_sha256
 from studio_tools.media import Cue, MediaInfo, parse_subtitles, probe
 from studio_tools.media.errors import MediaRejected
 from studio_tools.media.timecode import SourceRate, source_rate
+from studio_tools.recap.claims import speaker_and_text
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 
@@ -33,12 +34,14 @@ class CueRef:
     text: str
 
     def to_dict(self) -> dict:
+        speaker, text = speaker_and_text(self.text)
         return {
             "id": self.id,
             "episode": self.episode,
             "start": round(self.start, 3),
             "end": round(self.end, 3),
-            "text": self.text,
+            "speaker": speaker,  # from a "MARTA: ..." label, apart from the words (None when unlabelled)
+            "text": text,
         }
 
 

@@ -33,7 +33,7 @@ from studio_tools.core import (
     out_dir,
 )
 from studio_tools.recap import analysis as analysis_mod
-from studio_tools.recap import assemble, edit, episodes, moments, narration, select, thumbs, verify
+from studio_tools.recap import assemble, edit, episodes, model_verify, moments, narration, select, thumbs, verify
 
 VERSION = "1.0.0"
 EXTERNAL_AI_PARAM = "external_ai"
@@ -273,6 +273,8 @@ class Recap:
                 shares[clip.episode] = shares.get(clip.episode, 0.0) + clip.duration
             told = self._narrate(params, cues, in_recap, salience, chosen.duration, shares, cancelled=progress.check_cancelled)
         verify.verify(told.sentences, cue_map, known_ids)
+        verify_model = self._model_check(params, told, cue_map, progress.check_cancelled)
+        # Unverified sentences are rendered (a person must see them to sign them off); contradicted ones never are.
         shipped = [s for s in told.sentences if s.verdict in verify.SHIPPED]
         voices: list[tuple[Path, float]] | None = None
         vo_note = "temp VO off"
@@ -355,7 +357,7 @@ class Recap:
             params, given, usable, analyses, features, pools, chosen, told, cue_map, rendered, rate, width, height, target_lufs,
             vo_note, voices is not None, music, cache, offered, sheet,
         )  # fmt: skip
-        metrics = self._metrics(analyses, chosen, told, rendered)
+        metrics = self._metrics(analyses, chosen, told, rendered, verify_model)
         outputs = [
             OutputFile("recap.mp4", OutputKind.GENERATED, "recap", "video/mp4", label=_video_label(told, voices is not None)),
             OutputFile("recap.srt", OutputKind.SUBTITLES, "narration", "application/x-subrip", label=told.label),
@@ -404,6 +406,21 @@ class Recap:
         )
         result.fallback_reason = reason
         return result
+
+    def _model_check(self, params: RecapParams, told: narration.Narration, cue_map, cancelled) -> str | None:
+        """The second verifier, a separate model request per sentence, where the run allows external AI and a key
+        (or a client) is there; returns the model used, or None when only the local verifier ran."""
+        if not params.external_ai or not told.sentences:
+            return None
+        factory = self._client_factory
+        if factory is None and not os.environ.get(API_KEY_ENV, "").strip():
+            return None
+        model = narration.resolve_model(params.model)
+        model_verify.check_all(
+            (factory or default_client)(), told.sentences, cue_map, model=model, usage=told.usage,
+            backoff=self._ai_backoff, cancelled=cancelled,
+        )  # fmt: skip
+        return model
 
     # --- report ----------------------------------------------------------------------------------
 
@@ -565,11 +582,12 @@ class Recap:
             "cache": {"enabled": cache is not None},
         }
 
-    def _metrics(self, analyses, chosen, told, rendered) -> dict[str, Any]:
+    def _metrics(self, analyses, chosen, told, rendered, verify_model: str | None = None) -> dict[str, Any]:
         decoded = sum(a.decoded_frames for a in analyses.values())
         seconds = sum(a.decode_seconds for a in analyses.values())
         usage = told.usage
-        cost = usage.cost(told.model) if told.model and usage.requests else (0.0 if not usage.requests else None)
+        priced = told.model or verify_model
+        cost = usage.cost(priced) if priced and usage.requests else (0.0 if not usage.requests else None)
         return {
             "episodes": len(analyses),
             "analysis_cache_hits": sum(1 for a in analyses.values() if a.from_cache),
@@ -588,7 +606,11 @@ class Recap:
             "ai_cache_write_tokens": usage.cache_write_tokens,
             "ai_cache_read_tokens": usage.cache_read_tokens,
             "ai_cost_usd": cost,
-            "ai_model": told.model if usage.requests else None,
+            "ai_model": priced if usage.requests else None,
+            "verifier": "local claims + " + verify_model if verify_model else "local claims",
+            "narration_verified": sum(1 for s in told.sentences if s.verdict == "verified"),
+            "narration_unverified": sum(1 for s in told.sentences if s.verdict == "unverified"),
+            "narration_contradicted": sum(1 for s in told.sentences if s.verdict == "contradicted"),
         }
 
 
@@ -682,12 +704,14 @@ def _track_title(told: narration.Narration) -> str:
 
 def _video_label(told: narration.Narration, vo: bool) -> str:
     parts = ["Recap draft"]
+    unverified = sum(1 for s in told.sentences if s.verdict == "unverified")
+    checked = f"{unverified} sentence(s) unverified, awaiting sign-off" if unverified else "verified"
     if told.mode == "claude":
-        parts.append(f"narration drafted by {told.model} (verified)")
+        parts.append(f"narration drafted by {told.model} ({checked})")
     elif told.mode == "extractive":
         parts.append("extractive narration (quoted subtitles)")
     elif told.mode == "edited":
-        parts.append("narration edited by a reviewer (verified)")
+        parts.append(f"narration edited by a reviewer ({checked})")
     if vo:
         parts.append("TEMP VO (espeak-ng)")
     return "; ".join(parts)
@@ -756,6 +780,10 @@ def _edited_narration(params: RecapParams) -> narration.Narration:
         parts.append(f"{counts['claude']} kept from an AI draft" + (f" by {edit_.draft_model}" if edit_.draft_model else ""))
     if counts["extractive"]:
         parts.append(f"{counts['extractive']} quoted from the subtitles")
-    label = "Edited narration: " + "; ".join(parts) + ". Each sentence is verified against the lines it cites."
+    label = (
+        "Edited narration: "
+        + "; ".join(parts)
+        + ". Each sentence is checked claim by claim against the lines it cites; unverified ones need a person's sign-off."
+    )
     model = edit_.draft_model if counts["claude"] else None
     return narration.Narration(mode="edited", label=label, sentences=sentences, model=model)

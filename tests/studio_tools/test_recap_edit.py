@@ -95,15 +95,18 @@ def test_edit_renders_the_reviewers_cut_from_the_cached_analysis(first, episodes
     video = next(s for s in media_facts(out / "recap.mp4")["streams"] if s["codec_type"] == "video")
     assert float(video["duration"]) == pytest.approx(frames / rate, abs=0.1)
 
-    # The invented name and year are flagged and not shipped; the rest is labelled as edited.
+    # The invented name and year leave the sentence unverified: rendered for a person to judge, never "verified";
+    # the rest is labelled as edited.
     narration = new["narration"]
     assert narration["mode"] == "edited" and "written or changed by a reviewer" in narration["label"]
     invented = narration["sentences"][0]
-    assert invented["verdict"] == "flagged" and not invented["shipped"]
-    assert any("vasquez" in p for p in invented["problems"]) and any("1987" in p for p in invented["problems"])
+    assert invented["verdict"] == "unverified" and invented["local"] == "unverified" and invented["model"] is None
+    assert any("Vasquez" in p for p in invented["problems"]) and any("1987" in p for p in invented["problems"])
+    assert narration["verdicts"]["unverified"] >= 1
     shipped_text = " ".join(s.content for s in srt.parse((out / "recap.srt").read_text()))
-    assert "Vasquez" not in shipped_text
-    assert narration["sentences"][1]["shipped"] and narration["sentences"][1]["text"] in shipped_text
+    assert invented["shipped"] and "Vasquez" in shipped_text
+    assert narration["sentences"][1]["verdict"] == "verified"  # the reviewer's rewording still quotes its line
+    assert all(s["text"] in shipped_text for s in narration["sentences"] if s["shipped"])
     subtitle = next(s for s in media_facts(out / "recap.mp4")["streams"] if s["codec_type"] == "subtitle")
     assert "edited by a reviewer" in subtitle["tags"]["handler_name"]
 

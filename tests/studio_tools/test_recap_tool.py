@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import anthropic
 import httpx2
 import opentimelineio as otio
 import pytest
@@ -18,8 +17,9 @@ import srt
 
 import studio_tools
 from studio_tools.core import BadInput, BadParams, InputKind, ToolInput, get, run_tool
-from studio_tools.recap import EXTERNAL_AI_PARAM, Recap
+from studio_tools.recap import EXTERNAL_AI_PARAM, Recap, model_verify
 from studio_tools.recap.episodes import parse_time
+from tests.studio_tools.anthropic_mock import message, mock_client
 from tests.studio_tools.recap_media import make_episode, write_audio
 
 REPO = Path(studio_tools.__file__).resolve().parent.parent
@@ -138,7 +138,8 @@ def test_cli_two_episodes_give_a_60_second_recap_with_srt_otio_and_edl(episodes,
     assert told["mode"] == "extractive" and "no AI model" in told["label"] and told["model"] is None
     assert metrics["ai_requests"] == 0 and metrics["narration_mode"] == "extractive"
     shipped = [s for s in told["sentences"] if s["shipped"]]
-    assert shipped and all(s["citations"] and s["verdict"] in ("ok", "repaired") for s in shipped)
+    assert shipped and all(s["citations"] and s["verdict"] in ("verified", "unverified") for s in shipped)
+    assert all(s["local"] == s["verdict"] and s["model"] is None for s in told["sentences"])  # no model verifier ran
     subtitles = list(srt.parse((out / "recap.srt").read_text()))
     assert [s.content for s in subtitles] == [s["text"] for s in shipped]
     assert all(0 <= s.start.total_seconds() < s.end.total_seconds() <= 60.0 for s in subtitles)
@@ -202,33 +203,28 @@ def test_spoiler_boundary_leaves_out_later_episodes(episodes, cache, tmp_path):
     assert (tmp_path / "out" / "recap.srt").read_text() == ""
 
 
-def claude_client(*texts: str):
-    calls = []
+def claude_client(*texts: str, verdicts: dict[str, tuple[str, str]] | None = None):
+    """A client whose narration requests get `texts` in turn and whose verifier requests (the model verifier's
+    separate request) get, per sentence, {sentence: (verdict, span)} as one claim."""
+    calls, checks = [], []
 
     def handle(request: httpx2.Request) -> httpx2.Response:
-        calls.append(json.loads(request.content))
-        body = {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-4-6",
-            "content": [{"type": "text", "text": texts[min(len(calls) - 1, len(texts) - 1)]}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": 900,
-                "output_tokens": 120,
-                "cache_creation_input_tokens": 2000,
-                "cache_read_input_tokens": 0,
-            },
-        }
+        sent = json.loads(request.content)
+        if isinstance(sent["system"], str) and sent["system"] == model_verify.INSTRUCTIONS:
+            checks.append(sent)
+            sentence = sent["messages"][0]["content"].split("\n")[0].removeprefix("Sentence: ")
+            verdict, span = (verdicts or {}).get(sentence, ("not in the lines", ""))
+            text = json.dumps({"claims": [{"claim": sentence, "verdict": verdict, "span": span}]})
+        else:
+            calls.append(sent)
+            text = texts[min(len(calls) - 1, len(texts) - 1)]
+        body = message(text, input_tokens=900, output_tokens=120, cache_write=2000 if sent in calls else 0)
         return httpx2.Response(200, json=body)
 
     def factory():
-        return anthropic.Anthropic(
-            api_key="test", http_client=httpx2.Client(transport=httpx2.MockTransport(handle)), max_retries=0
-        )
+        return mock_client(handle)
 
+    factory.checks = checks
     return factory, calls
 
 
@@ -246,9 +242,15 @@ def test_claude_narration_through_the_tool_is_verified_before_it_ships(episodes,
             {"text": "Gregor waits for them in Harwick.", "cues": ["e1c4"]},
             {"text": "Velmont burns the ledger.", "cues": ["e2c77"]},
             {"text": "Tobias hid the ledger in the chapel.", "cues": []},
+            {"text": "Velmont will be waiting for them in Harwick.", "cues": ["e1c4", "e1c5"]},
         ]
     }
-    factory, calls = claude_client("{not json", json.dumps(answer))
+    # The model verifier supports the first sentence and contradicts the last, which the local verifier passes.
+    verdicts = {
+        "Mara learns the ledger is gone from the vault.": ("supported", "the ledger is gone from the vault"),
+        "Velmont will be waiting for them in Harwick.": ("contradicted", "Velmont will be waiting for us there"),
+    }
+    factory, calls = claude_client("{not json", json.dumps(answer), verdicts=verdicts)
     record = run_tool(
         Recap(client_factory=factory, ai_backoff=0.0),
         inputs_of(episodes),
@@ -258,27 +260,38 @@ def test_claude_narration_through_the_tool_is_verified_before_it_ships(episodes,
     told = record.result.report["narration"]
     assert told["mode"] == "claude" and told["model"] == "claude-sonnet-4-6"
     assert told["attempts"][0].startswith("attempt 1: the answer was not valid JSON") and len(calls) == 2
-    verdicts = [s["verdict"] for s in told["sentences"]]
-    assert verdicts == ["ok", "ok", "flagged", "rejected", "repaired"]
-    assert [c["id"] for c in told["sentences"][4]["citations"]] == ["e2c2", "e2c3"]
-    shipped_texts = [s["text"] for s in told["sentences"] if s["shipped"]]
+    sentences = told["sentences"]
+    assert [s["verdict"] for s in sentences] == [
+        "verified",
+        "unverified",
+        "unverified",
+        "unverified",
+        "unverified",
+        "contradicted",
+    ]
+    assert [s["local"] for s in sentences] == ["verified", "unverified", "unverified", "unverified", "unverified", "verified"]
+    # The model verifier ran on every sentence with lines to check against, each in its own request holding only the
+    # sentence and its cited lines (speakers apart), never the episode's other cues.
+    assert [s["model"] for s in sentences] == ["verified", "unverified", "unverified", None, "unverified", "contradicted"]
+    checks = factory.checks
+    assert len(checks) == 5 and all(c["output_config"]["format"]["type"] == "json_schema" for c in checks)
+    first = checks[0]["messages"][0]["content"]
+    assert first.startswith("Sentence: Mara learns the ledger is gone from the vault.")
+    assert "[e1c1] unnamed speaker: Mara, the ledger is gone from the vault." in first and "e1c2" not in first
+    assert [c["id"] for c in sentences[4]["citations"]] == ["e2c2", "e2c3"]
+    assert any("Gregor" in p for p in sentences[2]["problems"])
+    shipped_texts = [s["text"] for s in sentences if s["shipped"]]
     subtitles = [s.content for s in srt.parse((record.out_dir / "recap.srt").read_text())]
-    assert subtitles == shipped_texts and not any("Gregor" in t or "burns" in t for t in subtitles)
+    assert subtitles == shipped_texts and not any("Velmont will be waiting" in t for t in subtitles)
     metrics = record.result.metrics
-    assert (
-        metrics["ai_requests"],
-        metrics["ai_input_tokens"],
-        metrics["ai_output_tokens"],
-        metrics["ai_cache_write_tokens"],
-    ) == (
-        2,
-        1800,
-        240,
-        4000,
-    )
-    assert metrics["ai_cost_usd"] == pytest.approx((1800 * 3 + 4000 * 3.75 + 240 * 15) / 1e6)
+    assert (metrics["ai_requests"], metrics["ai_input_tokens"], metrics["ai_output_tokens"]) == (7, 7 * 900, 7 * 120)
+    assert metrics["ai_cache_write_tokens"] == 4000  # only the narration requests carry the cached cue block
+    assert metrics["ai_cost_usd"] == pytest.approx((7 * 900 * 3 + 4000 * 3.75 + 7 * 120 * 15) / 1e6)
+    assert metrics["verifier"] == "local claims + claude-sonnet-4-6"
+    assert (metrics["narration_verified"], metrics["narration_unverified"], metrics["narration_contradicted"]) == (1, 4, 1)
     assert record.result.report["external_ai"] == {"allowed_by_params": True, "used": True, "provider": "Anthropic"}
     assert "claude-sonnet-4-6" in next(o.label for o in record.result.outputs if o.name == "recap")
+    assert "4 sentence(s) unverified" in next(o.label for o in record.result.outputs if o.name == "recap")
 
 
 def test_external_ai_needs_the_param_and_a_key(episodes, monkeypatch):
