@@ -55,6 +55,11 @@ else:
 
 ALLOWED_HOSTS = (env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver") or "").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
+# The audit chain's HMAC key (kept outside the database; unset: derived from SECRET_KEY) and where each
+# chain's head is written at intervals (unset: the media storage, under audit-anchors/).
+AUDIT_HMAC_KEY = env("AUDIT_HMAC_KEY", "")
+AUDIT_ANCHOR_DIR = env("AUDIT_ANCHOR_DIR", "")
+
 # Emailed links point here; unset, it follows the port `make run PORT=...` serves on (PORT).
 SITE_URL = env("SITE_URL", f"http://127.0.0.1:{env('PORT', '8000')}")
 
@@ -267,6 +272,7 @@ CELERY_BEAT_SCHEDULE = {
     "email-notifications": {"task": "review.email_notifications", "schedule": 60},
     # every 15 s: runs queued when the broker restarted are sent again within 30 s (a cheap pass)
     "recover-toolruns": {"task": "toolruns.recover", "schedule": 15},
+    "audit-anchor": {"task": "audit.anchor_heads", "schedule": 5 * 60},
 }
 
 # --- Tool runs (portal/toolruns) ---------------------------------------------------------------

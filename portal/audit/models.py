@@ -4,11 +4,17 @@ Each studio has its own chain (platform-level events, such as a failed sign-in f
 address, go to the "platform" chain). Every row stores its position `seq` in the chain, the hash
 of the row before it and its own hash over its content; `AuditChainHead` holds the last seq/hash
 so a deleted tail is caught too. Rows are never updated or deleted: the model refuses, and on
-PostgreSQL a trigger refuses (migration 0002)."""
+PostgreSQL a trigger refuses (migration 0003), and the application's runtime role may only insert
+and read (`manage.py grant_app_role`).
+
+The hash is keyed: HMAC-SHA256 with AUDIT_HMAC_KEY, a key that lives outside the database, so
+whoever can write the table (even its owner) cannot re-hash a rewritten chain so that it verifies.
+The head of every chain is also written outside the database at intervals (`anchors.py`)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import UTC
 
@@ -93,7 +99,16 @@ class AuditEvent(models.Model):
 
     def compute_hash(self) -> str:
         blob = json.dumps(self.payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return hmac.new(audit_key(), blob.encode(), hashlib.sha256).hexdigest()
+
+
+def audit_key() -> bytes:
+    """The chain's HMAC key: AUDIT_HMAC_KEY when set (production: a secret of its own, kept with the
+    other secrets, never in the database), else one derived from SECRET_KEY (also outside it)."""
+    configured = getattr(settings, "AUDIT_HMAC_KEY", "")
+    if configured:
+        return configured.encode()
+    return hashlib.sha256(b"portal.audit.chain\0" + settings.SECRET_KEY.encode()).digest()
 
 
 class AuditChainHead(models.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portal.audit.anchors import AnchorInvalid, read_anchor
 from portal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 
@@ -21,6 +22,10 @@ class Break:
 
 
 def verify_chain(chain: str) -> Break | None:
+    try:
+        anchor = read_anchor(chain)
+    except AnchorInvalid as exc:
+        return Break(chain, None, None, str(exc))
     prev_hash = GENESIS_HASH
     expected_seq = 1
     last_id = 0
@@ -39,11 +44,26 @@ def verify_chain(chain: str) -> Break | None:
             )
         if row.compute_hash() != row.hash:
             return Break(chain, row.seq, row.id, "content changed: hash does not match the row (edited)")
+        if anchor is not None and row.seq == anchor.seq and row.hash != anchor.hash:
+            return Break(
+                chain,
+                row.seq,
+                row.id,
+                f"rewritten: the anchor written outside the database at {anchor.written_at} has another hash here",
+            )
         prev_hash = row.hash
         expected_seq += 1
         last_id = row.id
-    head = AuditChainHead.objects.filter(chain=chain).first()
     last_seq = expected_seq - 1
+    if anchor is not None and last_seq < anchor.seq:
+        return Break(
+            chain,
+            None,
+            None,
+            f"the log ends at seq {last_seq} but the anchor written outside the database at {anchor.written_at} "
+            f"saw seq {anchor.seq} (rows deleted?)",
+        )
+    head = AuditChainHead.objects.filter(chain=chain).first()
     if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
         return Break(
             chain,
