@@ -65,7 +65,8 @@ def rehash(apps, schema_editor):
             prev_old = row.hash
             payload["prev_hash"] = prev_new
             new_hash = hmac.new(key, _blob(payload), hashlib.sha256).hexdigest()
-            Event.objects.filter(pk=row.pk).update(prev_hash=prev_new, hash=new_hash)
+            with connection.cursor() as cursor:  # raw: no model manager stands between this and the row
+                cursor.execute("UPDATE audit_auditevent SET prev_hash = %s, hash = %s WHERE id = %s", [prev_new, new_hash, row.pk])
             prev_new = new_hash
         Head.objects.filter(chain=chain).update(last_hash=prev_new)
     if connection.vendor == "postgresql":
