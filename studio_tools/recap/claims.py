@@ -648,8 +648,10 @@ def _words(text: str) -> list[str]:
     return re.sub(r"[^\w\s']", " ", text.lower().replace("’", "'")).split()
 
 
-def check_sentence(text: str, cited: list[tuple[str, int, str]]) -> Check:
-    """Check one sentence against its cited lines, given as (cue id, episode, cue text) in citation order."""
+def check_sentence(text: str, cited: list[tuple[str, int, str]], *, quotation: bool = False) -> Check:
+    """Check one sentence against its cited lines, given as (cue id, episode, cue text) in citation order.
+    `quotation`: the tool itself made the sentence by quoting a line (local narration, labelled so), so
+    bare words are a quotation to match word for word, not a narrator's statement."""
     check = Check()
     episode = _EPISODE.match(text)
     if episode:
@@ -664,7 +666,7 @@ def check_sentence(text: str, cited: list[tuple[str, int, str]]) -> Check:
                     + ", ".join(sorted({str(ep) for _, ep, _ in cited})),
                 )
             )
-    quoted = _quote_check(text, cited)
+    quoted = _quote_check(text, cited, quotation=quotation)
     if quoted is not None:
         check.claims.extend(quoted)
         return check
@@ -976,13 +978,13 @@ def _fact_claim(word: str, fact: tuple[str, str], line_facts: list[tuple[str, st
 _DIALOGUE_WORDS = frozenset("i i'm me my mine we us our you your yours i'll i've i'd we're you're".split())
 
 
-def _quote_check(text: str, cited: list[tuple[str, int, str]]) -> list[Claim] | None:
+def _quote_check(text: str, cited: list[tuple[str, int, str]], *, quotation: bool = False) -> list[Claim] | None:
     """A sentence that only quotes its line ("Marta: “I will not…”", or the line's words without quotation marks, as
     local narration may give them): the words must be the line's, in order, and a named speaker must be the line's."""
     match = _QUOTE.match(text.strip())
     if not match:
         return None
-    who, marked, quote = match.group(1), bool(match.group(2)), match.group(3)
+    who, marked, quote = match.group(1), bool(match.group(2)) or quotation, match.group(3)
     if not marked and not who and not (set(_words(quote)) & _DIALOGUE_WORDS or quote.rstrip().endswith(("?", "!"))):
         return None  # bare words a narrator could be stating as fact ("Lukas is a spy."): checked claim by claim
     pieces = [p for p in re.split(r"\.\.\.|…", quote) if _words(p)]

@@ -132,7 +132,9 @@ def verify_one(
             return
         sentence.repairs.append("cited " + ", ".join(found) + " (the lines that carry most of its words), for a person to check")
     sentence.cues = kept or sentence.cues
-    check = check_sentence(text, [(c, usable[c].episode, usable[c].text) for c in sentence.cues])
+    check = check_sentence(
+        text, [(c, usable[c].episode, usable[c].text) for c in sentence.cues], quotation=sentence.origin == "extractive"
+    )
     sentence.claims = check.claims
     sentence.problems.extend(check.problems)
     local = check.verdict

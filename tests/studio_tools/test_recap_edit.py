@@ -73,7 +73,8 @@ def test_edit_renders_the_reviewers_cut_from_the_cached_analysis(first, episodes
     edit["moments"].append({"episode": added["episode"], "start": added["start"], "end": added["end"]})
     cited = edit["sentences"][0]["cues"]
     edit["sentences"][0] = {"text": "Vasquez returns to the vault in 1987.", "cues": cited, "origin": "edited"}
-    edit["sentences"][1]["text"] = edit["sentences"][1]["text"].replace("Episode", "In episode", 1)
+    # the reviewer marks the second quoted line as a quotation: still its line's words, in order
+    edit["sentences"][1]["text"] = "“" + edit["sentences"][1]["text"].strip(' “”"') + "”"
     edit["sentences"][1]["origin"] = "edited"
 
     out = tmp_path / "again"
