@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import time
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -298,32 +299,55 @@ def upload_patch(
             raise UploadError(409, f"Upload-Offset {offset} does not match the upload's offset {upload.offset}.")
         raise UploadError(409, "Another request is writing to this upload right now; retry with HEAD.")
     try:
-        if upload.length is not None and offset == 0 and upload.created_at <= now - idle_release():
-            # Its promise lapsed while it wrote nothing: the studio may have used the room since.
-            _check_size(upload.project, upload.length, upload=upload)
-        if upload.length is not None:
-            room = upload.length - offset
-        else:
-            # Deferred length: the chunk may not take the upload past the size limit or the quota.
-            room = min(
-                settings.FOOTAGE_MAX_FILE_SIZE - offset,
-                upload.project.studio.storage_quota_bytes
-                - studio_bytes_committed(upload.project.studio_id, excluding_upload=upload)
-                - offset,
-            )
-        try:
-            written = partstore.write_chunk(upload, body, offset=offset, limit=max(room, 0), checksum=checksum)
-        except partstore.ChunkTooLarge as exc:
-            if upload.length is not None:
-                raise UploadError(413, "This chunk goes past the upload's declared length.") from exc
-            raise UploadError(413, "This upload would go past the largest file size or the studio's quota.") from exc
-        except partstore.ChunkChecksumMismatch as exc:
-            raise UploadError(460, "Checksum mismatch: the chunk was not stored; send it again.") from exc
+        with _quota_lock(upload):
+            written = _write_within_room(upload, body, offset=offset, checksum=checksum, now=now)
+            upload = _chunk_written(upload, token, offset + written)
     except BaseException:
         Upload.objects.filter(pk=upload.pk, lease_token=token).update(lease_token="", lease_until=None)
         raise
+    return upload
+
+
+@contextmanager
+def _quota_lock(upload: Upload):
+    """A deferred-length upload has promised no size: each chunk is measured against the quota, under the
+    project's lock that upload creation takes too, until its new offset is committed; so four chunks
+    sent at once cannot each find the same last megabytes free. A declared length was checked (and
+    counted) when the upload was created: its chunks need no lock."""
+    if upload.length is not None:
+        yield
+        return
     with transaction.atomic():
-        new_offset = offset + written
+        Project.objects.select_for_update().filter(pk=upload.project_id).first()
+        yield
+
+
+def _write_within_room(upload: Upload, body: BinaryIO, *, offset: int, checksum, now) -> int:
+    if upload.length is not None and offset == 0 and upload.created_at <= now - idle_release():
+        # Its promise lapsed while it wrote nothing: the studio may have used the room since.
+        _check_size(upload.project, upload.length, upload=upload)
+    if upload.length is not None:
+        room = upload.length - offset
+    else:
+        # Deferred length: the chunk may not take the upload past the size limit or the quota.
+        room = min(
+            settings.FOOTAGE_MAX_FILE_SIZE - offset,
+            upload.project.studio.storage_quota_bytes
+            - studio_bytes_committed(upload.project.studio_id, excluding_upload=upload)
+            - offset,
+        )
+    try:
+        return partstore.write_chunk(upload, body, offset=offset, limit=max(room, 0), checksum=checksum)
+    except partstore.ChunkTooLarge as exc:
+        if upload.length is not None:
+            raise UploadError(413, "This chunk goes past the upload's declared length.") from exc
+        raise UploadError(413, "This upload would go past the largest file size or the studio's quota.") from exc
+    except partstore.ChunkChecksumMismatch as exc:
+        raise UploadError(460, "Checksum mismatch: the chunk was not stored; send it again.") from exc
+
+
+def _chunk_written(upload: Upload, token: str, new_offset: int) -> Upload:
+    with transaction.atomic():
         done = upload.length is not None and new_offset >= upload.length
         updated = Upload.objects.filter(pk=upload.pk, lease_token=token).update(
             offset=new_offset,

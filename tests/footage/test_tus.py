@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -376,3 +377,43 @@ def test_an_upload_that_never_writes_releases_its_quota_after_an_hour(api, world
     assert patch(api, busy["Location"], b"y" * 10, 0).status_code == 204
     Upload.objects.filter(offset__gt=0).update(created_at=timezone.now() - timedelta(hours=5))
     assert create(api, world.a.project, length=600).status_code == 413
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_deferred_length_chunks_cannot_overrun_the_quota_together(world_tx, api_for, monkeypatch):
+    """Finding 13: four deferred-length uploads sending a chunk at once each found the same free room
+    (each counted the others at offset 0) and ended 22 MiB over. Each chunk now takes the project's lock."""
+    from portal.footage import partstore
+
+    write = partstore.write_chunk
+
+    def slow_disk(*args, **kwargs):  # a chunk takes a while to land, as over a real network and disk
+        time.sleep(0.4)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(partstore, "write_chunk", slow_disk)
+    studio = world_tx.a.studio
+    studio.storage_quota_bytes = 10 * 1024 * 1024
+    studio.save(update_fields=["storage_quota_bytes"])
+    artist = world_tx.a.users["artist"]
+    locations = [create(api_for(artist), world_tx.a.project, length=None)["Location"] for _ in range(4)]
+    chunk = b"z" * (4 * 1024 * 1024)
+    results: list[int] = []
+    barrier = threading.Barrier(len(locations))
+
+    def send(location):
+        client = api_for(artist)
+        barrier.wait()
+        try:
+            results.append(patch(client, location, chunk, 0).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(loc,)) for loc in locations]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [204, 204, 413, 413], results  # 2 x 4 MiB fit in 10 MiB, a third would not
+    written = sum(Upload.objects.values_list("offset", flat=True))
+    assert written == 8 * 1024 * 1024 <= studio.storage_quota_bytes
