@@ -7,6 +7,8 @@ number: a client that sees a gap refetches state through the API instead of trus
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -27,14 +29,36 @@ def next_seq(project_id: int) -> int:
     return cache.incr(key)
 
 
+_local_locks: dict[int, threading.Lock] = {}
+_local_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _sequence_lock(project_id: int):
+    """Numbering and sending an event happen under one lock per project, so events reach the group in
+    the order of their numbers even when the server and a worker publish at once (845 came before 844,
+    and the page refetched twice). Across processes: a Redis lock where the cache is Redis; in the
+    embedded default (one process) a thread lock."""
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client is not None:
+        with client(write=True).lock(f"live:seq-lock:{project_id}", timeout=5, blocking_timeout=5):
+            yield
+        return
+    with _local_locks_guard:
+        lock = _local_locks.setdefault(project_id, threading.Lock())
+    with lock:
+        yield
+
+
 def publish(project_id: int, event_type: str, data: dict[str, Any] | None = None) -> None:
     """Send now. Never raises: a page missing an event refetches; the write must not fail for it."""
     try:
-        payload = {"type": event_type, "seq": next_seq(project_id), "at": timezone.now().isoformat(), **(data or {})}
         layer = get_channel_layer()
-        if layer is None:
-            return
-        async_to_sync(layer.group_send)(project_group(project_id), {"type": "project.event", "payload": payload})
+        with _sequence_lock(project_id):
+            payload = {"type": event_type, "seq": next_seq(project_id), "at": timezone.now().isoformat(), **(data or {})}
+            if layer is None:
+                return
+            async_to_sync(layer.group_send)(project_group(project_id), {"type": "project.event", "payload": payload})
     except Exception:  # noqa: BLE001 - live delivery is best effort by design
         log.exception("live publish of %s to project %s failed", event_type, project_id)
 
