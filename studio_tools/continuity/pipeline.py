@@ -19,7 +19,7 @@ from studio_tools.continuity.analysis import (
     reference_findings,
 )
 from studio_tools.continuity.findings import Thresholds
-from studio_tools.continuity.frames import Frame, Shot, pick_edge_frame
+from studio_tools.continuity.frames import Frame, Shot, motion_mask, pick_edge_frame
 from studio_tools.continuity.setdiff import register
 from studio_tools.core import NullProgress, Progress
 
@@ -50,6 +50,11 @@ def check_shots(
     thresholds = thresholds or Thresholds()
     people = people or PeopleCache()
     edges = [(pick_edge_frame(s.head, at_end=False), pick_edge_frame(s.tail, at_end=True)) for s in shots]
+    for shot, (head, tail) in zip(shots, edges, strict=True):
+        if head.moving is None:
+            head.moving = motion_mask(shot.head)
+        if tail.moving is None:
+            tail.moving = motion_mask(shot.tail)
     pairs: list[PairResult] = []
     steps = max(1, len(shots) - 1 + (1 if references else 0))
     for k in range(1, len(shots)):

@@ -89,7 +89,13 @@ def register(first: np.ndarray, second: np.ndarray) -> Registration:
         return Registration(False, None, len(good), inliers, 0.0, "no consistent geometry between the frames")
     if not _plausible(homography):
         return Registration(False, None, len(good), inliers, 0.0, "the only geometry found is implausible (extreme warp)")
+    # The shared part of the set, as a fraction of the smaller view: a close-up inside a wide shot
+    # covers little of the wide frame but all of itself, and that part is still compared.
     overlap = _overlap(homography, first.shape[:2], second.shape[:2])
+    try:
+        overlap = max(overlap, _overlap(np.linalg.inv(homography), second.shape[:2], first.shape[:2]))
+    except np.linalg.LinAlgError:
+        pass
     if overlap < MIN_OVERLAP:
         return Registration(False, homography, len(good), inliers, overlap, "the frames overlap too little")
     return Registration(True, homography, len(good), inliers, overlap, "same place")
@@ -117,6 +123,8 @@ class SetComparison:
     static_mask: np.ndarray | None = None  # first-frame pixels seen on both sides, no people, no changes
     warped: np.ndarray | None = None  # the second frame in first-frame pixels, before colour normalization
     changed_fraction: float = 0.0
+    shared_fraction: float = 0.0  # of the first frame: where both frames see the set
+    people_fraction: float = 0.0  # of that shared part: left out for people and what moves
 
 
 def compare_set(
@@ -129,6 +137,8 @@ def compare_set(
     pixel_threshold: float,
     min_area_fraction: float,
     find_changes: bool = True,
+    moving_first: np.ndarray | None = None,
+    moving_second: np.ndarray | None = None,
 ) -> SetComparison:
     """Warp, normalize and difference two registered frames (see the module notes)."""
     result = SetComparison(registration)
@@ -151,7 +161,14 @@ def compare_set(
         _paint(people, _pad(box, 0.06), True)
     for box in people_second:
         _paint(people, _pad(map_box(box, homography), 0.06), True)
+    # What moved inside either shot (passers-by, a waving hand) is no part of the set's continuity.
+    if moving_first is not None:
+        people |= moving_first
+    if moving_second is not None:
+        people |= cv2.warpPerspective(moving_second.astype(np.uint8), homography, (width, height), flags=cv2.INTER_NEAREST) > 0
     static = valid & ~people
+    result.shared_fraction = float(valid.mean())
+    result.people_fraction = float((people & valid).sum()) / max(1, int(valid.sum()))
     result.warped = warped
     result.transform = fit_colour_transform(warped, first, static)
     if not find_changes:

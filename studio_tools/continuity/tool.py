@@ -151,7 +151,18 @@ class ContinuityTool:
         progress.update(0.45, stage="checks")
         t_checks = time.monotonic()
         people = PeopleCache()
-        references = [make_reference(frame.input_index, frame.name, frame, people) for frame in references_frames]
+        references = [
+            make_reference(
+                frame.input_index,
+                frame.name,
+                frame,
+                people,
+                character=_text(item.metadata.get("character")),
+                costume=_text(item.metadata.get("costume")),
+                scene=_text(item.metadata.get("scene")),
+            )
+            for frame, (_, item, _) in zip(references_frames, refs_probed, strict=True)
+        ]
         thresholds = Thresholds.for_sensitivity(params.sensitivity)
         checked = check_shots(
             shots, references, checks=params.checks, thresholds=thresholds, progress=progress.scaled(0.45, 0.85), people=people
@@ -280,3 +291,11 @@ class ContinuityTool:
 def _caption(frame: Frame, role: str) -> str:
     tc = frame.timecode or ""
     return f"{role} | {frame.name} | frame {frame.frame}{' | ' + tc if tc else ''}"
+
+
+def _text(value: Any) -> str | None:
+    """A character sheet's text field (name, costume, scene): stripped, None when empty or not text."""
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value[:200] or None

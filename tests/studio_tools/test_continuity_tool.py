@@ -188,7 +188,9 @@ def test_stills_lighting_jump_and_checks_param(tmp_path):
     (finding,) = record.result.report["findings"]
     assert (finding["type"], finding["check"]) == ("lighting", "exposure")
     assert finding["outgoing"] == {"input": 0, "name": "a.png", "frame": 0, "time": None, "timecode": None, "box": None}
-    assert abs(finding["measured"]["stops"]) > 0.5
+    assert finding["measured"]["unit"] == "stops" and abs(finding["measured"]["value"]) > 0.5
+    assert finding["measured"]["threshold"] == 0.3  # the threshold is in stops too
+    assert record.result.report["pairs"][0]["status"] == "checked"
     assert record.result.report["pairs"][0]["light"]["compared"] == "same place (overlap)"
 
     only_props = run([(a, "still"), (b, "still")], tmp_path / "w2", checks=["prop", "costume"])
