@@ -35,6 +35,7 @@ from studio_tools.continuity.people import (
 from studio_tools.continuity.setdiff import Change, Registration, SetComparison, compare_set, register
 
 MATCH_BACK_LIMIT = 3  # how many shots back a reverse angle looks for the same place
+MIN_COSTUME_HEIGHT = 0.2  # people shorter than this fraction of the frame are not judged for costume
 
 
 class PeopleCache:
@@ -121,6 +122,7 @@ class PairResult:
     image: str | None = None  # the annotated picture's file name
     coverage: dict[str, dict[str, str]] = field(default_factory=dict)  # per check: state and plain words
     white: tuple[WhitePoint, WhitePoint] | None = None  # white balance from the fitted colour map
+    too_small: int = 0  # people matched across the cut but too small to judge their costume
 
     def describe(self) -> dict[str, Any]:
         w1, h1 = self.first.image.shape[1], self.first.image.shape[0]
@@ -212,6 +214,13 @@ def analyse_pair(
             result.matches = match_people(
                 people_first, people_second, sizes=((w1, h1), (w2, h2)), require_identity=True, lightness_weight=2.0
             )
+        # Someone smaller than a fifth of the frame (a passer-by in a wide shot) shows too few pixels of
+        # each garment for a colour to be trusted, and in a crowd the match itself is a guess.
+        small = [
+            m for m in result.matches if min(people_first[m.a].box[3] / h1, people_second[m.b].box[3] / h2) < MIN_COSTUME_HEIGHT
+        ]
+        result.matches = [m for m in result.matches if m not in small]
+        result.too_small = len(small)
         result.findings += _costume_findings(
             result, comparison.transform if same_place else IDENTITY, thresholds, people.characters
         )
@@ -264,6 +273,11 @@ def _costume_coverage(result: PairResult) -> dict[str, str]:
     if not n1 and not n2:
         return {"state": "compared", "words": "nobody is seen on either side"}
     measured_matches = [m for m in result.matches if any(m.differences.get(p) is not None for p in COSTUME_PARTS)]
+    if not measured_matches and result.too_small:
+        return {
+            "state": "not compared",
+            "words": f"not compared: the {result.too_small} person(s) seen on both sides are too small to judge a costume",
+        }
     if not measured_matches:
         return {
             "state": "not compared",

@@ -219,7 +219,9 @@ def motion_mask(frames: list[Frame]) -> np.ndarray | None:
     h, w = frames[0].image.shape[:2]
     greys = [cv2.GaussianBlur(cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY), (0, 0), max(1.0, w / 480.0)) for f in frames]
     moving = np.zeros((h, w), bool)
-    for a, b in zip(greys, greys[1:], strict=False):
+    # every frame against the first and the last: animation held for two frames still shows its moves
+    couples = [(greys[0], g) for g in greys[1:]] + [(g, greys[-1]) for g in greys[1:-1]]
+    for a, b in couples:
         diff = cv2.absdiff(a, b) > MOTION_LEVEL
         if diff.mean() > 0.15:
             # the camera moves: align the two frames first (translation and scale are enough between neighbours)

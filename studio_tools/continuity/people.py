@@ -9,7 +9,7 @@ Two detectors, merged:
   on the mask between the landmarks: torso between shoulders and hips, legs between hips and ankles,
   so arms, background and the other people are left out. Faces come from BlazeFace and are described
   with dlib's 128-d descriptor (`studio_tools.vision.faces`); clothing by a chroma histogram.
-- OpenCV's HOG pedestrian detector, kept for what the models miss (drawn figures, odd poses).
+- OpenCV's HOG pedestrian detector, for frames where the models find nobody (drawn figures, odd poses).
 
 The HOG detector (Dalal & Triggs, trained on upright pedestrians) ships inside OpenCV, so nothing is
 downloaded. It finds standing or walking people whose height is at least about a third of the frame
@@ -65,9 +65,27 @@ class Person:
     source: str = "hog"  # "model" (BlazePose + mask) or "hog"
     regions: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)  # sampled part boxes (model)
     face: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
-    face_descriptor: np.ndarray | None = None
+    _descriptor: np.ndarray | None = field(default=None, repr=False)
+    _image: np.ndarray | None = field(default=None, repr=False)  # the frame, until the descriptor is made
     clothing: np.ndarray | None = None
     mask: np.ndarray | None = field(default=None, repr=False)  # (H, W) bool: the person's pixels (model)
+
+    @property
+    def face_descriptor(self) -> np.ndarray | None:
+        """dlib's 128-d descriptor of this person's face, made the first time someone asks (it is the
+        slowest step, and a pair of frames of the same place never needs it)."""
+        if self._descriptor is None and self._image is not None and self.face is not None:
+            try:
+                self._descriptor = vision_faces.face_descriptor(self._image, self.face)
+            except vision_faces.FaceModelsMissing:
+                self._descriptor = None
+            self._image = None
+        return self._descriptor
+
+    @face_descriptor.setter
+    def face_descriptor(self, value: np.ndarray | None) -> None:
+        self._descriptor = value
+        self._image = None
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -107,9 +125,8 @@ def detect_people(image: np.ndarray, lab: np.ndarray | None = None) -> list[Pers
     """People in an RGB frame with their part colours: the models' finds, then HOG's that add someone."""
     lab = rgb_to_lab(image) if lab is None else lab
     found = model_people(image, lab)
-    for person in hog_people(image, lab):
-        if all(_iou(person.body_box, p.box) < 0.3 and not _inside(person.body_box, p.box) for p in found):
-            found.append(person)
+    if not found:
+        found = hog_people(image, lab)
     return found
 
 
@@ -121,7 +138,6 @@ def model_people(image: np.ndarray, lab: np.ndarray) -> list[Person]:
     """People found by the BlazePose detector, refined by the landmark model (mask and landmarks)."""
     h, w = image.shape[:2]
     bgr = np.ascontiguousarray(image[..., ::-1])
-    faces = vision_detect.detect_faces(image)
     people: list[Person] = []
     for det in vision_detect.detect_persons(image):
         pose = vision_pose.pose_on_box(bgr, det.body)
@@ -140,14 +156,11 @@ def model_people(image: np.ndarray, lab: np.ndarray) -> list[Person]:
             region = region_masks.get(part)
             parts[part] = median_lab(lab, region) if region is not None and region.sum() >= 30 else None
         person = Person(box, float(min(det.score, pose.score)), parts, "model", regions, mask=mask)
-        face = _face_for(faces, pose, box)
+        face = _face_for(vision_detect.faces_in(image, _head_area(pose, box)), pose, box)
         if face is not None:
             person.face = face.box
+            person._image = image
             regions.setdefault("head", (face.box[0], face.box[1], face.width, face.height))
-            try:
-                person.face_descriptor = vision_faces.face_descriptor(image, face.box)
-            except vision_faces.FaceModelsMissing:
-                person.face_descriptor = None
         garment = np.zeros_like(mask)
         for part in COSTUME_PARTS:
             if region_masks.get(part) is not None:
@@ -155,6 +168,15 @@ def model_people(image: np.ndarray, lab: np.ndarray) -> list[Person]:
         person.clothing = vision_faces.clothing_descriptor(lab, garment if garment.sum() >= 60 else mask)
         people.append(person)
     return people
+
+
+def _head_area(pose, box) -> tuple[float, float, float, float]:
+    """A square around the head landmarks (x0, y0, x1, y1), where the face detector looks."""
+    head = pose.points[list(vision_pose.HEAD)]
+    cx, cy = float(np.median(head[:, 0])), float(np.median(head[:, 1]))
+    span = max(float(np.ptp(head[:, 0])), float(np.ptp(head[:, 1])), 0.12 * box[3], 12.0)
+    side = 2.6 * span
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
 def _garment_regions(pose, mask: np.ndarray, size: tuple[int, int]):
@@ -182,9 +204,14 @@ def _garment_regions(pose, mask: np.ndarray, size: tuple[int, int]):
         # torso: shoulders down to the hips, or as far as the frame shows
         torso = polygon([ls, rs, rh, lh], 0.1) if ok[lh] and ok[rh] else _band_below(mask, pts[[ls, rs]], w, h)
         masks["torso"] = torso
-    if seen[lh] and seen[rh] and (seen[lk] or seen[rk]):
+    # legs only when the hips are well inside the frame and a knee is seen (a waist-up shot has none)
+    hips_inside = seen[lh] and seen[rh] and max(pts[lh, 1], pts[rh, 1]) < 0.85 * h
+    knees_inside = any(seen[k] and pts[k, 1] < 0.97 * h for k in (lk, rk))
+    if hips_inside and knees_inside:
         lower = [lk, rk] if not (seen[la] and seen[ra]) else [la, ra]
         masks["legs"] = polygon([lh, rh, lower[1], lower[0]], 0.05)
+    if "legs" in masks and "torso" in masks and masks["legs"].sum() < 0.3 * masks["torso"].sum():
+        del masks["legs"]  # a sliver of leg at the bottom of the frame says nothing about the trousers
     for part, region in list(masks.items()):
         ys, xs = np.nonzero(region)
         if len(xs) < 30:

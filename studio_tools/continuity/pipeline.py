@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from studio_tools.continuity.analysis import (
     MATCH_BACK_LIMIT,
     PairResult,
@@ -60,11 +62,11 @@ def check_shots(
     for k in range(1, len(shots)):
         progress.check_cancelled()
         first, second = edges[k - 1][1], edges[k][0]
-        registration = register(first.image, second.image)
+        registration = register(first.image, second.image, *_feature_masks(first, second, people, wanted))
         match_back = None
         if not registration.ok:
             for j in range(k - 2, max(-1, k - 2 - MATCH_BACK_LIMIT), -1):
-                earlier = register(edges[j][1].image, second.image)
+                earlier = register(edges[j][1].image, second.image, *_feature_masks(edges[j][1], second, people, wanted))
                 if earlier.ok:
                     match_back = (j, earlier)
                     break
@@ -104,6 +106,24 @@ def check_shots(
     progress.update(1.0)
     looked_at = {(f.input_index, f.frame): f for shot, edge in zip(shots, edges, strict=True) for f in (*edge, *shot.keys)}
     return Checked(pairs, findings, edges, reference_seen, looked_at)
+
+
+def _feature_masks(first: Frame, second: Frame, people: PeopleCache, wanted: set[str]):
+    """Where registration may take its features: not on people, not on what moves in the shot."""
+    return tuple(_feature_mask(frame, people if wanted & {"costume", "prop"} else None) for frame in (first, second))
+
+
+def _feature_mask(frame: Frame, people: PeopleCache | None) -> np.ndarray:
+    h, w = frame.image.shape[:2]
+    mask = np.full((h, w), 255, np.uint8)
+    if frame.moving is not None:
+        mask[frame.moving] = 0
+    for person in people.get(frame) if people is not None else []:
+        x, y, bw, bh = person.body_box
+        x0, y0 = max(0, int(x - 0.1 * bw)), max(0, int(y - 0.05 * bh))
+        x1, y1 = min(w, int(x + 1.1 * bw)), min(h, int(y + 1.05 * bh))
+        mask[y0:y1, x0:x1] = 0
+    return mask
 
 
 def check_images(images: Sequence, *, checks: Iterable[str] = CHECKS, thresholds: Thresholds | None = None) -> Checked:

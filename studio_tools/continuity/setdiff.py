@@ -66,13 +66,18 @@ class Registration:
         }
 
 
-def register(first: np.ndarray, second: np.ndarray) -> Registration:
-    """Homography taking `second` onto `first` (both RGB), or a Registration saying why there is none."""
+def register(
+    first: np.ndarray, second: np.ndarray, mask_first: np.ndarray | None = None, mask_second: np.ndarray | None = None
+) -> Registration:
+    """Homography taking `second` onto `first` (both RGB), or a Registration saying why there is none.
+
+    `mask_first` / `mask_second` (uint8, 0 where features must not be taken: people, what moves)
+    keep a person who shifted between the takes from pulling the geometry of the set."""
     g1, g2 = _features_grey(first), _features_grey(second)
     scale = first.shape[1] / 960.0
     orb = cv2.ORB_create(nfeatures=2000, fastThreshold=10, edgeThreshold=15, patchSize=31)
-    k1, d1 = orb.detectAndCompute(g1, None)
-    k2, d2 = orb.detectAndCompute(g2, None)
+    k1, d1 = orb.detectAndCompute(g1, _enough(mask_first))
+    k2, d2 = orb.detectAndCompute(g2, _enough(mask_second))
     if d1 is None or d2 is None or len(k1) < 10 or len(k2) < 10:
         return Registration(False, None, 0, 0, 0.0, "too little texture to match")
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(d2, d1, k=2)
@@ -99,6 +104,13 @@ def register(first: np.ndarray, second: np.ndarray) -> Registration:
     if overlap < MIN_OVERLAP:
         return Registration(False, homography, len(good), inliers, overlap, "the frames overlap too little")
     return Registration(True, homography, len(good), inliers, overlap, "same place")
+
+
+def _enough(mask: np.ndarray | None) -> np.ndarray | None:
+    """The feature mask, unless it leaves too little of the frame (then the whole frame is used)."""
+    if mask is None or (mask > 0).mean() < 0.25:
+        return None
+    return mask
 
 
 @dataclass
@@ -179,7 +191,9 @@ def compare_set(
     sigma = max(0.8, width / 480.0)
     lab1 = rgb_to_lab(cv2.GaussianBlur(first, (0, 0), sigma))
     lab2 = rgb_to_lab(cv2.GaussianBlur(normalized, (0, 0), sigma))
-    radius = max(2, int(round(1.5 * width / 480.0)))
+    # Tolerance of a few pixels: a handheld camera's parallax moves the edges of a set a little
+    # between takes; an object that appears or goes is many times larger than that.
+    radius = max(3, int(round(3.0 * width / 480.0)))
     difference = tolerant_difference(lab1, lab2, radius)
     # Where one side is clipped (or crushed) and the other side's colours, carried over to its light,
     # would be clipped there too, the two agree as far as anyone can tell: a brighter take burns out

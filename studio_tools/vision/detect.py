@@ -32,6 +32,7 @@ PERSON_INPUT = 224
 FACE_INPUT = 192
 PERSON_MIN_SCORE = 0.5
 FACE_MIN_SCORE = 0.6
+BIG_PERSON = 0.45  # someone this tall (fraction of the frame) makes a close or medium shot: no tiles needed
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,13 @@ def _tiles(width: int, height: int, *, min_side: int) -> list[tuple[int, int, in
     return tiles
 
 
-def _multi_scale(image_rgb: np.ndarray, detect, *, tiled: bool, min_tile: int) -> list[Detection]:
+def _multi_scale(image_rgb: np.ndarray, detect, *, tiled: bool, min_tile: int, enough=None) -> list[Detection]:
+    """Detections on the whole frame and on enlarged tiles, unless `enough(detections_on_the_whole_frame)`
+    says the frame is a close or medium shot already seen whole."""
     h, w = image_rgb.shape[:2]
     found = list(detect(image_rgb))
+    if tiled and enough is not None and enough(found):
+        tiled = False
     if tiled:
         for x, y, side in _tiles(w, h, min_side=min_tile):
             for d in detect(np.ascontiguousarray(image_rgb[y : y + side, x : x + side])):
@@ -183,6 +188,25 @@ def suppress(found: list, key, overlap: float = 0.3) -> list:
     return kept
 
 
+def faces_in(
+    image_rgb: np.ndarray, box: tuple[float, float, float, float], *, min_score: float = FACE_MIN_SCORE
+) -> list[Detection]:
+    """Faces inside a box (x0, y0, x1, y1) of the frame, found on that part alone, enlarged (a head)."""
+    h, w = image_rgb.shape[:2]
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(w, int(math.ceil(box[2]))), min(h, int(math.ceil(box[3])))
+    if x1 - x0 < 12 or y1 - y0 < 12:
+        return []
+    crop = np.ascontiguousarray(image_rgb[y0:y1, x0:x1])
+    found = _decode(models.FACE_DETECTION_FULL, crop, FACE_INPUT, face_anchors(), 6, min_score)
+    shifted = [
+        Detection((d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0), d.score, d.keypoints + np.float32([x0, y0]))
+        for d in found
+        if d.width > 4 and d.height > 4
+    ]
+    return suppress(shifted, key=lambda d: d.box)
+
+
 def detect_faces(image_rgb: np.ndarray, *, tiled: bool = True, min_score: float = FACE_MIN_SCORE) -> list[Detection]:
     """Faces in an RGB frame (boxes and 6 keypoints in pixels), strongest first."""
     anchors = face_anchors()
@@ -203,7 +227,11 @@ def detect_persons(image_rgb: np.ndarray, *, tiled: bool = True, min_score: floa
         return _decode(models.POSE_DETECTION, picture, PERSON_INPUT, anchors, 4, min_score)
 
     people = []
-    for d in _multi_scale(image_rgb, one, tiled=tiled, min_tile=112):
+
+    def big(found: list[Detection]) -> bool:
+        return any(2 * float(np.hypot(*(d.keypoints[1] - d.keypoints[0]))) >= BIG_PERSON * h for d in found)
+
+    for d in _multi_scale(image_rgb, one, tiled=tiled, min_tile=112, enough=big):
         hip, edge, shoulder = d.keypoints[0], d.keypoints[1], d.keypoints[2]
         radius = float(np.hypot(*(edge - hip)))
         if radius < 4 or d.width <= 2:
