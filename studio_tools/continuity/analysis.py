@@ -331,8 +331,11 @@ def _corresponding(
     and a garment seems to change colour. When the frames are registered the same box can be laid on
     the other frame too, so each part is also measured with the outgoing box mapped into the incoming
     frame and the other way round, and the smallest difference is kept: a real change of colour shows
-    whichever box is used, a box error does not.
+    whichever box is used, a box error does not. People found by the pose model are sampled on their
+    own mask between their own landmarks, so their differences stand as measured.
     """
+    if p.source == "model" or q.source == "model":
+        return match
     lab1, lab2 = people.lab(first), people.lab(second)
     q_adj = adjusted(q, transform)
     inverse = np.linalg.inv(homography)
