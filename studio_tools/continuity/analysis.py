@@ -32,7 +32,15 @@ from studio_tools.continuity.people import (
     part_colours,
     part_difference,
 )
-from studio_tools.continuity.setdiff import Change, Registration, SetComparison, compare_set, register
+from studio_tools.continuity.setdiff import (
+    Change,
+    Registration,
+    SetComparison,
+    SharedPart,
+    compare_set,
+    register,
+    shared_part,
+)
 
 MATCH_BACK_LIMIT = 3  # how many shots back a reverse angle looks for the same place
 MIN_COSTUME_HEIGHT = 0.2  # people shorter than this fraction of the frame are not judged for costume
@@ -123,6 +131,7 @@ class PairResult:
     coverage: dict[str, dict[str, str]] = field(default_factory=dict)  # per check: state and plain words
     white: tuple[WhitePoint, WhitePoint] | None = None  # white balance from the fitted colour map
     too_small: int = 0  # people matched across the cut but too small to judge their costume
+    shared: SharedPart | None = None  # another angle: the part of the set both frames see
 
     def describe(self) -> dict[str, Any]:
         w1, h1 = self.first.image.shape[1], self.first.image.shape[0]
@@ -145,6 +154,7 @@ class PairResult:
                 ],
             },
             "light": None if self.light is None else self.light.describe(),
+            "shared_part": None if self.shared is None else self.shared.describe(),
             "colour_map": None
             if comparison is None or comparison.transform.is_identity
             else {
@@ -236,6 +246,18 @@ def analyse_pair(
             result.coverage["prop"] = {"state": state, "words": words}
         else:
             result.coverage["prop"] = {"state": "not compared", "words": f"not compared: {_plain_reason(registration)}"}
+    if not same_place:
+        result.shared = shared_part(first.image, second.image, *_people_free(result))
+        if result.shared is not None and "prop" in checks:
+            sh = result.shared
+            result.coverage["prop"] = {
+                "state": "partly",
+                "words": (
+                    f"the part of the set both angles see was found ({sh.inliers} matched features; "
+                    f"{sh.fraction_first * 100:.0f}% of the outgoing frame, {sh.fraction_second * 100:.0f}% of the "
+                    "incoming one); objects are compared object by object only within one camera set-up"
+                ),
+            }
 
     if "lighting" in checks:
         # Light is only compared over the same place: a reverse angle sees other walls in other light,
@@ -256,10 +278,45 @@ def analyse_pair(
                     "state": "compared",
                     "words": f"compared over the part of the set both frames see ({shared * 100:.0f}% of the outgoing frame)",
                 }
+        elif result.shared is not None:
+            # Another angle on the same place: the light on the part of the set both see, people left
+            # out. Other surfaces face the lens from another side, so the limits are doubled.
+            first_free, second_free = _people_free(result)
+            m1 = result.shared.mask_first & (first_free > 0)
+            m2 = result.shared.mask_second & (second_free > 0)
+            result.light = measure_light(first.image, second.image, m1, m2, same_place=False)
+            if result.light is None:
+                result.coverage["lighting"] = {
+                    "state": "not compared",
+                    "words": "not compared: the part of the set both angles see is too small once people are left out",
+                }
+            else:
+                result.findings += _light_findings(result, Thresholds.across_angles(thresholds))
+                result.coverage["lighting"] = {
+                    "state": "compared",
+                    "words": "compared over the part of the set both angles see (limits doubled across angles)",
+                }
         else:
             result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {_plain_reason(registration)}"}
     result.notes += [f"{check}: {c['words']}" for check, c in result.coverage.items()]
     return result
+
+
+def _people_free(result: PairResult) -> tuple[np.ndarray, np.ndarray]:
+    """Feature masks (uint8, 0 on people and on what moves) for both frames of a pair."""
+    masks = []
+    for frame, found in ((result.first, result.people_first), (result.second, result.people_second)):
+        h, w = frame.image.shape[:2]
+        mask = np.full((h, w), 255, np.uint8)
+        if frame.moving is not None:
+            mask[frame.moving] = 0
+        for person in found:
+            x, y, bw, bh = person.body_box
+            mask[
+                max(0, int(y - 0.05 * bh)) : min(h, int(y + 1.05 * bh)), max(0, int(x - 0.1 * bw)) : min(w, int(x + 1.1 * bw))
+            ] = 0
+        masks.append(mask)
+    return masks[0], masks[1]
 
 
 def _plain_reason(registration: Registration) -> str:

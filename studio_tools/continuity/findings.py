@@ -58,6 +58,18 @@ class Thresholds:
             base.white_balance_mired * f,
         )
 
+    @classmethod
+    def across_angles(cls, base: Thresholds) -> Thresholds:
+        """Light limits doubled for two angles of one place (other surfaces, seen from another side)."""
+        return cls(
+            base.costume_delta_e,
+            base.prop_pixel_delta_e,
+            base.prop_min_area,
+            base.exposure_stops * 2,
+            base.white_balance_delta_uv * 2,
+            base.white_balance_mired * 2,
+        )
+
     def describe(self) -> dict[str, float]:
         return {
             "costume_ciede2000": round(self.costume_delta_e, 3),

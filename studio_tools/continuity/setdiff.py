@@ -114,6 +114,65 @@ def _enough(mask: np.ndarray | None) -> np.ndarray | None:
 
 
 @dataclass
+class SharedPart:
+    """The part of the set two different angles both see, found by matched features (no homography):
+    the hull of the consistent matches in each frame."""
+
+    inliers: int
+    mask_first: np.ndarray  # bool, first-frame pixels
+    mask_second: np.ndarray
+    fraction_first: float
+    fraction_second: float
+
+    def describe(self) -> dict:
+        return {
+            "matched_features": self.inliers,
+            "outgoing_fraction": round(self.fraction_first, 3),
+            "incoming_fraction": round(self.fraction_second, 3),
+        }
+
+
+SHARED_MIN_INLIERS = 25
+SHARED_MIN_FRACTION = 0.03
+
+
+def shared_part(
+    first: np.ndarray, second: np.ndarray, mask_first: np.ndarray | None = None, mask_second: np.ndarray | None = None
+) -> SharedPart | None:
+    """What two angles of one place have in common, by SIFT features consistent with one camera
+    geometry (a fundamental matrix: it holds for any scene, planar or not); None when too little."""
+    g1, g2 = _features_grey(first), _features_grey(second)
+    sift = cv2.SIFT_create(nfeatures=1500)
+    k1, d1 = sift.detectAndCompute(g1, _enough(mask_first))
+    k2, d2 = sift.detectAndCompute(g2, _enough(mask_second))
+    if d1 is None or d2 is None or len(k1) < SHARED_MIN_INLIERS or len(k2) < SHARED_MIN_INLIERS:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d2, d1, k=2)
+    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
+    if len(good) < SHARED_MIN_INLIERS:
+        return None
+    p2 = np.float32([k2[m.queryIdx].pt for m in good])
+    p1 = np.float32([k1[m.trainIdx].pt for m in good])
+    scale = first.shape[1] / 960.0
+    _, inl = cv2.findFundamentalMat(p2, p1, cv2.USAC_MAGSAC, max(1.5, 2.0 * scale), 0.995, 3000)
+    if inl is None:
+        return None
+    keep = inl.reshape(-1).astype(bool)
+    if int(keep.sum()) < SHARED_MIN_INLIERS or keep.mean() < 0.3:
+        return None
+    masks, fractions = [], []
+    for points, image in ((p1[keep], first), (p2[keep], second)):
+        h, w = image.shape[:2]
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(points.astype(np.int32)), 1)
+        masks.append(mask > 0)
+        fractions.append(float(mask.mean()))
+    if min(fractions) < SHARED_MIN_FRACTION:
+        return None
+    return SharedPart(int(keep.sum()), masks[0], masks[1], fractions[0], fractions[1])
+
+
+@dataclass
 class Change:
     """One region that differs between the registered frames, in both frames' pixels."""
 

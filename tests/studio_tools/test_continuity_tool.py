@@ -127,7 +127,7 @@ def test_done_when_scene_gives_exactly_the_jacket_and_the_prop(scene_clips, tmp_
     assert report["second_opinion"]["ran"] is False
     assert "no footage left the machine" in report["second_opinion"]["status"]
     metrics = record.result.metrics
-    assert metrics["frames_read"] == 12 and metrics["findings_model"] == 0
+    assert metrics["frames_read"] == 12 and metrics["findings_model"] == 0 and metrics["second_opinions"] == 0
 
     kinds = {o.name: (o.kind, o.media_type) for o in record.result.outputs}
     assert kinds == {
