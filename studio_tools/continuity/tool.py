@@ -1,8 +1,14 @@
 """Continuity check: flag costume, prop and lighting changes from shot to shot, with a confidence.
 
 Inputs, in cut order: two or more shots (video or stills). Optional reference stills per character
-(the continuity bible) are inputs of kind `reference`; they are compared with every shot and are not
-part of the cut order. Outputs: `findings.json`, one annotated side-by-side PNG per compared pair
+(the continuity bible, the portal's character sheet) are inputs of kind `reference`; they are
+compared with every shot and are not part of the cut order. A reference may carry, in
+`ToolInput.metadata`, `character` (the character's name: references with one name form one
+character), `costume` (free text, e.g. "red jacket, jeans") and `scene`; without `character` the
+display name is the character's name. Every costume finding names its character (`character`: the
+sheet's name, or "Person 1", "Person 2", ... for people nobody named), recognised by face where one
+is seen, by clothing otherwise. Every pair has a headline `status`: "checked", "partly checked" or
+"not comparable", with `why` (what was compared, and why the rest was not). Outputs: `findings.json`, one annotated side-by-side PNG per compared pair
 (and per reference finding), and `report.html`, a printable report. The run's report (report.json
 from the command line) holds the shots, the pairs with their measurements, the thresholds and the
 second opinion's status.
