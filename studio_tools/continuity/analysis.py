@@ -265,19 +265,17 @@ def analyse_pair(
         # still checked when a later shot returns to the first angle (a match-back pair).
         if same_place and comparison.static_mask is not None and comparison.warped is not None:
             mask = comparison.static_mask
-            result.light = measure_light(first.image, comparison.warped, mask, mask, same_place=True)
-            if result.light is None:
-                result.coverage["lighting"] = {
-                    "state": "not compared",
-                    "words": "not compared: too little of the set is neither clipped nor black",
-                }
-            else:
-                result.white = white_balance_shift(result.light, comparison.transform)
-                result.findings += _light_findings(result, thresholds)
-                result.coverage["lighting"] = {
-                    "state": "compared",
-                    "words": f"compared over the part of the set both frames see ({shared * 100:.0f}% of the outgoing frame)",
-                }
+            light = measure_light(first.image, comparison.warped, mask, mask, same_place=True)
+            if light is not None:
+                result.light = light
+                result.white = white_balance_shift(light, comparison.transform)
+            _light_check(
+                result,
+                light,
+                thresholds,
+                f"compared over the part of the set both frames see ({shared * 100:.0f}% of the outgoing frame)",
+                "too little of the set is neither clipped nor black",
+            )
         elif result.shared is not None:
             # Another angle on the same place: the light on the part of the set both see, people left
             # out. Other surfaces face the lens from another side, so the limits are doubled.
@@ -285,38 +283,42 @@ def analyse_pair(
             m1 = result.shared.mask_first & (first_free > 0)
             m2 = result.shared.mask_second & (second_free > 0)
             result.light = measure_light(first.image, second.image, m1, m2, same_place=False)
-            if result.light is None:
-                result.coverage["lighting"] = {
-                    "state": "not compared",
-                    "words": "not compared: the part of the set both angles see is too small once people are left out",
-                }
-            else:
-                result.findings += _light_findings(result, Thresholds.across_angles(thresholds))
-                result.coverage["lighting"] = {
-                    "state": "compared",
-                    "words": "compared over the part of the set both angles see (limits doubled across angles)",
-                }
+            _light_check(
+                result,
+                result.light,
+                Thresholds.across_angles(thresholds),
+                "compared over the part of the set both angles see (limits doubled across angles)",
+                "the part of the set both angles see is too small once people are left out",
+            )
         else:
             result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {_plain_reason(registration)}"}
     result.notes += [f"{check}: {c['words']}" for check, c in result.coverage.items()]
     return result
 
 
+def _light_check(result: PairResult, light: LightMeasure | None, thresholds: Thresholds, done: str, too_little: str) -> None:
+    if light is None:
+        result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {too_little}"}
+        return
+    result.findings += _light_findings(result, thresholds)
+    result.coverage["lighting"] = {"state": "compared", "words": done}
+
+
+def people_free_mask(frame: Frame, found: list[Person]) -> np.ndarray:
+    """Where the set shows (uint8, 0 on people, with a margin, and on what moves in the shot)."""
+    h, w = frame.image.shape[:2]
+    mask = np.full((h, w), 255, np.uint8)
+    if frame.moving is not None:
+        mask[frame.moving] = 0
+    for person in found:
+        x, y, bw, bh = person.body_box
+        x0, x1 = max(0, int(x - 0.1 * bw)), min(w, int(x + 1.1 * bw))
+        mask[max(0, int(y - 0.05 * bh)) : min(h, int(y + 1.05 * bh)), x0:x1] = 0
+    return mask
+
+
 def _people_free(result: PairResult) -> tuple[np.ndarray, np.ndarray]:
-    """Feature masks (uint8, 0 on people and on what moves) for both frames of a pair."""
-    masks = []
-    for frame, found in ((result.first, result.people_first), (result.second, result.people_second)):
-        h, w = frame.image.shape[:2]
-        mask = np.full((h, w), 255, np.uint8)
-        if frame.moving is not None:
-            mask[frame.moving] = 0
-        for person in found:
-            x, y, bw, bh = person.body_box
-            mask[
-                max(0, int(y - 0.05 * bh)) : min(h, int(y + 1.05 * bh)), max(0, int(x - 0.1 * bw)) : min(w, int(x + 1.1 * bw))
-            ] = 0
-        masks.append(mask)
-    return masks[0], masks[1]
+    return people_free_mask(result.first, result.people_first), people_free_mask(result.second, result.people_second)
 
 
 def _plain_reason(registration: Registration) -> str:
@@ -516,26 +518,19 @@ def _light_findings(result: PairResult, thresholds: Thresholds) -> list[dict[str
     a, b = result.white or light.white
     delta_uv = math.hypot(b.u - a.u, b.v - a.v)
     mired = None if a.cct is None or b.cct is None else 1e6 / b.cct - 1e6 / a.cct
-    if mired is not None:
-        tint = max(0.0, delta_uv - _locus_distance(a, b))
-        if abs(mired) > thresholds.white_balance_mired:
-            flagged, value, threshold, unit, metric = True, abs(mired), thresholds.white_balance_mired, "mired", "mired_shift"
-        else:
-            flagged, value, threshold, unit, metric = (
-                tint > thresholds.white_balance_delta_uv,
-                tint,
-                thresholds.white_balance_delta_uv,
-                "Δuv",
-                "tint_shift",
-            )
+    # Along the colour temperatures the shift is judged in mireds; off them (green or magenta, or no
+    # temperature at all) by the distance in CIE 1960 uv.
+    if mired is not None and abs(mired) > thresholds.white_balance_mired:
+        value, threshold, unit, metric = abs(mired), thresholds.white_balance_mired, "mired", "mired_shift"
     else:
-        flagged, value, threshold, unit, metric = (
-            delta_uv > thresholds.white_balance_delta_uv,
-            delta_uv,
+        tint = delta_uv if mired is None else max(0.0, delta_uv - _locus_distance(a, b))
+        value, threshold, unit, metric = (
+            tint,
             thresholds.white_balance_delta_uv,
             "Δuv",
-            "delta_uv",
+            "delta_uv" if mired is None else "tint_shift",
         )
+    flagged = value > threshold
     if flagged:
         warmer = _warmer(a, b, mired)
         kelvin = (

@@ -10,14 +10,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from studio_tools.continuity.analysis import (
     MATCH_BACK_LIMIT,
     PairResult,
     PeopleCache,
     Reference,
     analyse_pair,
+    people_free_mask,
     reference_findings,
 )
 from studio_tools.continuity.findings import Thresholds
@@ -110,20 +109,8 @@ def check_shots(
 
 def _feature_masks(first: Frame, second: Frame, people: PeopleCache, wanted: set[str]):
     """Where registration may take its features: not on people, not on what moves in the shot."""
-    return tuple(_feature_mask(frame, people if wanted & {"costume", "prop"} else None) for frame in (first, second))
-
-
-def _feature_mask(frame: Frame, people: PeopleCache | None) -> np.ndarray:
-    h, w = frame.image.shape[:2]
-    mask = np.full((h, w), 255, np.uint8)
-    if frame.moving is not None:
-        mask[frame.moving] = 0
-    for person in people.get(frame) if people is not None else []:
-        x, y, bw, bh = person.body_box
-        x0, y0 = max(0, int(x - 0.1 * bw)), max(0, int(y - 0.05 * bh))
-        x1, y1 = min(w, int(x + 1.1 * bw)), min(h, int(y + 1.05 * bh))
-        mask[y0:y1, x0:x1] = 0
-    return mask
+    look = bool(wanted & {"costume", "prop"})
+    return tuple(people_free_mask(frame, people.get(frame) if look else []) for frame in (first, second))
 
 
 def check_images(images: Sequence, *, checks: Iterable[str] = CHECKS, thresholds: Thresholds | None = None) -> Checked:

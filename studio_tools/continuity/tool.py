@@ -8,7 +8,9 @@ character), `costume` (free text, e.g. "red jacket, jeans") and `scene`; without
 display name is the character's name. Every costume finding names its character (`character`: the
 sheet's name, or "Person 1", "Person 2", ... for people nobody named), recognised by face where one
 is seen, by clothing otherwise. Every pair has a headline `status`: "checked", "partly checked" or
-"not comparable", with `why` (what was compared, and why the rest was not). Outputs: `findings.json`, one annotated side-by-side PNG per compared pair
+"not comparable", with `why` (what was compared, and why the rest was not).
+
+Outputs: `findings.json`, one annotated side-by-side PNG per compared pair
 (and per reference finding), and `report.html`, a printable report. The run's report (report.json
 from the command line) holds the shots, the pairs with their measurements, the thresholds and the
 second opinion's status.
