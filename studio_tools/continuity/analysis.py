@@ -393,7 +393,7 @@ def _corresponding(
     whichever box is used, a box error does not. People found by the pose model are sampled on their
     own mask between their own landmarks, so their differences stand as measured.
     """
-    if p.source == "model" or q.source == "model":
+    if p.source != "hog" or q.source != "hog":
         return match
     lab1, lab2 = people.lab(first), people.lab(second)
     q_adj = adjusted(q, transform)

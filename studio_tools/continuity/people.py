@@ -63,7 +63,7 @@ class Person:
     box: tuple[float, float, float, float]  # x, y, w, h in analysis pixels
     score: float
     parts: dict[str, np.ndarray | None] = field(default_factory=dict)  # Lab medians
-    source: str = "hog"  # "model" (BlazePose + mask) or "hog"
+    source: str = "hog"  # "model" (BlazePose + mask), "face" (a face alone: a close-up) or "hog"
     regions: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)  # sampled part boxes (model)
     face: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
     _descriptor: np.ndarray | None = field(default=None, repr=False)
@@ -100,7 +100,7 @@ class Person:
 
     @property
     def body_box(self) -> tuple[float, float, float, float]:
-        if self.source == "model":
+        if self.source in ("model", "face"):
             return self.box
         return sub_box(self.box, BODY_REGION)
 
@@ -179,7 +179,40 @@ def model_people(image: np.ndarray, lab: np.ndarray) -> list[Person]:
                 garment |= region_masks[part]
         person.clothing = vision_faces.clothing_descriptor(lab, garment if garment.sum() >= 60 else mask)
         people.append(person)
+    people += _face_only_people(image, lab, people)
     return people
+
+
+def _face_only_people(image: np.ndarray, lab: np.ndarray, found: list[Person]) -> list[Person]:
+    """Close-ups the body detector misses (a head and shoulders, a face at a screen): a person from the
+    face alone, the garment sampled in a band below the chin (shoulders and chest)."""
+    h, w = image.shape[:2]
+    out: list[Person] = []
+    for face in vision_detect.detect_faces(image, tiled=False):
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        if any(p.box[0] <= cx <= p.box[0] + p.box[2] and p.box[1] <= cy <= p.box[1] + p.box[3] for p in found):
+            continue
+        fw, fh = face.width, face.height
+        if fh < vision_faces.MIN_FACE:
+            continue
+        x0, x1 = max(0.0, face.box[0] - 0.75 * fw), min(float(w), face.box[2] + 0.75 * fw)
+        y0, y1 = max(0.0, face.box[1] - 0.3 * fh), min(float(h), face.box[3] + 3.0 * fh)
+        box = (x0, y0, x1 - x0, y1 - y0)
+        regions, parts = {}, {"head": None, "torso": None, "legs": None}
+        tx0, tx1 = max(0, int(face.box[0] - 0.4 * fw)), min(w, int(face.box[2] + 0.4 * fw))
+        ty0, ty1 = min(h, int(face.box[3] + 0.5 * fh)), min(h, int(face.box[3] + 1.8 * fh))
+        if tx1 - tx0 >= 4 and ty1 - ty0 >= 0.4 * fh:
+            regions["torso"] = (float(tx0), float(ty0), float(tx1 - tx0), float(ty1 - ty0))
+            parts["torso"] = median_lab(lab[ty0:ty1, tx0:tx1])
+        regions["head"] = (face.box[0], face.box[1], fw, fh)
+        person = Person(box, face.score, parts, "face", regions, face=face.box)
+        person._image = image
+        if "torso" in regions:
+            band = np.zeros((h, w), bool)
+            band[ty0:ty1, tx0:tx1] = True
+            person.clothing = vision_faces.clothing_descriptor(lab, band)
+        out.append(person)
+    return out
 
 
 def _head_area(pose, box) -> tuple[float, float, float, float]:

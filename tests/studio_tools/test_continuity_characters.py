@@ -36,6 +36,9 @@ def test_people_are_found_close_wide_and_overhead():
     overhead = detect.detect_persons(frame("A16", 200))  # pedestrians far below a high camera
     assert len(overhead) >= 2
     assert all(p.body[3] - p.body[1] < 0.4 * 360 for p in overhead)  # small figures, found on the tiles
+    screen = detect_people(frame("A11", 183))  # a head at a screen, the body hidden by the desk
+    assert len(screen) == 1 and screen[0].face is not None and screen[0].face_descriptor is not None
+    assert screen[0].parts["torso"] is not None  # sampled below the chin
     empty = detect_people(frame("A01", 20))  # the empty room
     assert empty == []
 
