@@ -8,12 +8,13 @@ reverse B and A again are still checked against each other ("match-back" pairs).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from studio_tools.continuity.colour import IDENTITY, rgb_to_lab
+from studio_tools.continuity.colour import IDENTITY, WhitePoint, planckian_uv, rgb_to_lab, white_point
 from studio_tools.continuity.findings import Thresholds, colour_name, confidence, lab_list, measured, side
 from studio_tools.continuity.frames import Frame
 from studio_tools.continuity.lighting import LightMeasure, measure_light
@@ -24,15 +25,25 @@ from studio_tools.continuity.people import (
     Person,
     adjusted,
     detect_people,
+    identity,
     map_box,
     match_people,
     normalized_box,
     part_colours,
     part_difference,
 )
-from studio_tools.continuity.setdiff import Change, Registration, SetComparison, compare_set, register
+from studio_tools.continuity.setdiff import (
+    Change,
+    Registration,
+    SetComparison,
+    SharedPart,
+    compare_set,
+    register,
+    shared_part,
+)
 
 MATCH_BACK_LIMIT = 3  # how many shots back a reverse angle looks for the same place
+MIN_COSTUME_HEIGHT = 0.2  # people shorter than this fraction of the frame are not judged for costume
 
 
 class PeopleCache:
@@ -41,6 +52,7 @@ class PeopleCache:
     def __init__(self) -> None:
         self._found: dict[tuple[int, int], list[Person]] = {}
         self._lab: dict[tuple[int, int], np.ndarray] = {}
+        self.characters = CharacterBook()
 
     def lab(self, frame: Frame) -> np.ndarray:
         key = (frame.input_index, frame.frame)
@@ -53,6 +65,52 @@ class PeopleCache:
         if key not in self._found:
             self._found[key] = detect_people(frame.image, self.lab(frame))
         return self._found[key]
+
+
+class CharacterBook:
+    """Who is who across the run: named characters from the reference stills (the character sheet),
+    and "Person 1", "Person 2", ... for anyone else, each known by face descriptors and clothing."""
+
+    def __init__(self) -> None:
+        self.characters: list[dict[str, Any]] = []  # {"name", "named", "people": [Person, ...]}
+        self._known: dict[int, str] = {}
+
+    def add(self, name: str, person: Person | None, *, named: bool = True) -> None:
+        entry = next((c for c in self.characters if c["name"] == name), None)
+        if entry is None:
+            entry = {"name": name, "named": named, "people": []}
+            self.characters.append(entry)
+        if person is not None and id(person) not in self._known:
+            entry["people"].append(person)
+            self._known[id(person)] = name
+
+    def name(self, person: Person) -> str:
+        """The character this person is (best face match, else clothing), or a new "Person N"."""
+        known = self._known.get(id(person))
+        if known is not None:
+            return known
+        best, best_cost = None, 1.0
+        for entry in self.characters:
+            for other in entry["people"]:
+                cost, by = identity(person, other)
+                if cost is None:
+                    continue
+                if by == "clothing" and not entry["named"]:
+                    cost *= 1.25  # clothing alone is weaker evidence between unnamed people
+                if cost < best_cost:
+                    best, best_cost = entry["name"], cost
+        if best is None:
+            best = f"Person {sum(1 for c in self.characters if not c['named']) + 1}"
+            self.add(best, person, named=False)
+        else:
+            self.add(best, person)
+        return best
+
+    def same(self, first: Person, second: Person) -> str:
+        """Two people matched across a cut: one character, named after the first."""
+        name = self.name(first)
+        self.add(name, second)
+        return name
 
 
 @dataclass
@@ -70,6 +128,10 @@ class PairResult:
     findings: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     image: str | None = None  # the annotated picture's file name
+    coverage: dict[str, dict[str, str]] = field(default_factory=dict)  # per check: state and plain words
+    white: tuple[WhitePoint, WhitePoint] | None = None  # white balance from the fitted colour map
+    too_small: int = 0  # people matched across the cut but too small to judge their costume
+    shared: SharedPart | None = None  # another angle: the part of the set both frames see
 
     def describe(self) -> dict[str, Any]:
         w1, h1 = self.first.image.shape[1], self.first.image.shape[0]
@@ -78,6 +140,8 @@ class PairResult:
         return {
             "index": self.index,
             "adjacent": self.adjacent,
+            **headline(self.coverage),
+            "coverage": self.coverage,
             "outgoing": self.first.ref(),
             "incoming": self.second.ref(),
             "registration": self.registration.describe(),
@@ -90,6 +154,7 @@ class PairResult:
                 ],
             },
             "light": None if self.light is None else self.light.describe(),
+            "shared_part": None if self.shared is None else self.shared.describe(),
             "colour_map": None
             if comparison is None or comparison.transform.is_identity
             else {
@@ -131,49 +196,189 @@ def analyse_pair(
         pixel_threshold=thresholds.prop_pixel_delta_e,
         min_area_fraction=thresholds.prop_min_area,
         find_changes="prop" in checks,
+        moving_first=first.moving,
+        moving_second=second.moving,
     )
     result.set_comparison = comparison if registration.ok else None
-    if not registration.ok:
-        result.notes.append(f"not the same place ({registration.reason}): props not compared")
+    same_place = registration.ok
+    shared = comparison.shared_fraction if same_place else 0.0
 
     if "costume" in checks:
-        result.matches = match_people(
-            people_first,
-            people_second,
-            to_first=registration.homography if registration.ok else None,
-            sizes=((w1, h1), (w2, h2)),
-            transform=comparison.transform if registration.ok else IDENTITY,
-        )
-        if registration.ok:
+        if same_place:
+            result.matches = match_people(
+                people_first,
+                people_second,
+                to_first=registration.homography,
+                sizes=((w1, h1), (w2, h2)),
+                transform=comparison.transform,
+            )
             result.matches = [
                 _corresponding(
                     m, people_first[m.a], people_second[m.b], people, first, second, registration.homography, comparison.transform
                 )
                 for m in result.matches
             ]
-        if not people_first or not people_second:
-            result.notes.append(
-                f"people found: {len(people_first)} outgoing, {len(people_second)} incoming; costume not compared"
+        else:
+            # Another angle: place says nothing, so a character is only followed by face or clothing,
+            # and lightness counts half (other light on the garment from another side).
+            result.matches = match_people(
+                people_first, people_second, sizes=((w1, h1), (w2, h2)), require_identity=True, lightness_weight=2.0
             )
-        result.findings += _costume_findings(result, comparison.transform if registration.ok else IDENTITY, thresholds)
+        # Someone smaller than a fifth of the frame (a passer-by in a wide shot) shows too few pixels of
+        # each garment for a colour to be trusted, and in a crowd the match itself is a guess.
+        small = [
+            m for m in result.matches if min(people_first[m.a].box[3] / h1, people_second[m.b].box[3] / h2) < MIN_COSTUME_HEIGHT
+        ]
+        result.matches = [m for m in result.matches if m not in small]
+        result.too_small = len(small)
+        result.findings += _costume_findings(
+            result, comparison.transform if same_place else IDENTITY, thresholds, people.characters
+        )
+        result.coverage["costume"] = _costume_coverage(result)
 
-    if "prop" in checks and registration.ok:
-        result.findings += [_prop_finding(result, change, thresholds) for change in comparison.changes]
+    if "prop" in checks:
+        if same_place:
+            result.findings += [_prop_finding(result, change, thresholds) for change in comparison.changes]
+            words = f"compared over the part of the set both frames see ({shared * 100:.0f}% of the outgoing frame)"
+            if comparison.people_fraction > 0.02:
+                words += f", leaving out people and what moves ({comparison.people_fraction * 100:.0f}% of it)"
+            state = "compared" if shared >= 0.6 else "partly"
+            result.coverage["prop"] = {"state": state, "words": words}
+        else:
+            result.coverage["prop"] = {"state": "not compared", "words": f"not compared: {_plain_reason(registration)}"}
+    if not same_place:
+        result.shared = shared_part(first.image, second.image, *_people_free(result))
+        if result.shared is not None and "prop" in checks:
+            sh = result.shared
+            result.coverage["prop"] = {
+                "state": "partly",
+                "words": (
+                    f"the part of the set both angles see was found ({sh.inliers} matched features; "
+                    f"{sh.fraction_first * 100:.0f}% of the outgoing frame, {sh.fraction_second * 100:.0f}% of the "
+                    "incoming one); objects are compared object by object only within one camera set-up"
+                ),
+            }
 
     if "lighting" in checks:
         # Light is only compared over the same place: a reverse angle sees other walls in other light,
         # and a mean over different content measures the set dressing, not the lamps. Such a cut is
         # still checked when a later shot returns to the first angle (a match-back pair).
-        if registration.ok and comparison.static_mask is not None and comparison.warped is not None:
+        if same_place and comparison.static_mask is not None and comparison.warped is not None:
             mask = comparison.static_mask
-            result.light = measure_light(first.image, comparison.warped, mask, mask, same_place=True)
-            if result.light is None:
-                result.notes.append("too little usable picture to measure the light")
-            else:
-                result.findings += _light_findings(result, thresholds)
+            light = measure_light(first.image, comparison.warped, mask, mask, same_place=True)
+            if light is not None:
+                result.light = light
+                result.white = white_balance_shift(light, comparison.transform)
+            _light_check(
+                result,
+                light,
+                thresholds,
+                f"compared over the part of the set both frames see ({shared * 100:.0f}% of the outgoing frame)",
+                "too little of the set is neither clipped nor black",
+            )
+        elif result.shared is not None:
+            # Another angle on the same place: the light on the part of the set both see, people left
+            # out. Other surfaces face the lens from another side, so the limits are doubled.
+            first_free, second_free = _people_free(result)
+            m1 = result.shared.mask_first & (first_free > 0)
+            m2 = result.shared.mask_second & (second_free > 0)
+            result.light = measure_light(first.image, second.image, m1, m2, same_place=False)
+            _light_check(
+                result,
+                result.light,
+                Thresholds.across_angles(thresholds),
+                "compared over the part of the set both angles see (limits doubled across angles)",
+                "the part of the set both angles see is too small once people are left out",
+            )
         else:
-            result.notes.append("light not compared: the frames do not see the same place")
+            result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {_plain_reason(registration)}"}
+    result.notes += [f"{check}: {c['words']}" for check, c in result.coverage.items()]
     return result
+
+
+def _light_check(result: PairResult, light: LightMeasure | None, thresholds: Thresholds, done: str, too_little: str) -> None:
+    if light is None:
+        result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {too_little}"}
+        return
+    result.findings += _light_findings(result, thresholds)
+    result.coverage["lighting"] = {"state": "compared", "words": done}
+
+
+def people_free_mask(frame: Frame, found: list[Person]) -> np.ndarray:
+    """Where the set shows (uint8, 0 on people, with a margin, and on what moves in the shot)."""
+    h, w = frame.image.shape[:2]
+    mask = np.full((h, w), 255, np.uint8)
+    if frame.moving is not None:
+        mask[frame.moving] = 0
+    for person in found:
+        x, y, bw, bh = person.body_box
+        x0, x1 = max(0, int(x - 0.1 * bw)), min(w, int(x + 1.1 * bw))
+        mask[max(0, int(y - 0.05 * bh)) : min(h, int(y + 1.05 * bh)), x0:x1] = 0
+    return mask
+
+
+def _people_free(result: PairResult) -> tuple[np.ndarray, np.ndarray]:
+    return people_free_mask(result.first, result.people_first), people_free_mask(result.second, result.people_second)
+
+
+def _plain_reason(registration: Registration) -> str:
+    if registration.ok:
+        return "same place"
+    return f"the two frames do not show the same part of the set ({registration.reason})"
+
+
+def _costume_coverage(result: PairResult) -> dict[str, str]:
+    n1, n2 = len(result.people_first), len(result.people_second)
+    if not n1 and not n2:
+        return {"state": "compared", "words": "nobody is seen on either side"}
+    measured_matches = [m for m in result.matches if any(m.differences.get(p) is not None for p in COSTUME_PARTS)]
+    if not measured_matches and result.too_small:
+        return {
+            "state": "not compared",
+            "words": f"not compared: the {result.too_small} person(s) seen on both sides are too small to judge a costume",
+        }
+    if not measured_matches:
+        return {
+            "state": "not compared",
+            "words": f"not compared: no character is recognised on both sides ({n1} person(s) before the cut, {n2} after)",
+        }
+    how = sorted({m.by for m in measured_matches})
+    words = f"{len(measured_matches)} character(s) compared (recognised by {', '.join(how)})"
+    unmatched = max(n1, n2) - len(measured_matches)
+    if unmatched > 0:
+        return {"state": "partly", "words": words + f"; {unmatched} person(s) seen on one side only"}
+    return {"state": "compared", "words": words}
+
+
+def headline(coverage: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The pair's status in one line: checked, partly checked (what part) or not comparable (why)."""
+    states = {check: c["state"] for check, c in coverage.items()}
+    done = [c for c, s in states.items() if s == "compared"]
+    partial = [c for c, s in states.items() if s == "partly"]
+    missing = [c for c, s in states.items() if s == "not compared"]
+    if not states or len(missing) == len(states):
+        reasons = "; ".join(f"{CHECK_WORDS.get(c, c)}: {coverage[c]['words']}" for c in missing)
+        return {"status": "not comparable", "why": reasons or "no check was asked for"}
+    if not missing and not partial:
+        return {"status": "checked", "why": "; ".join(f"{CHECK_WORDS.get(c, c)}: {coverage[c]['words']}" for c in done)}
+    what = [f"{CHECK_WORDS.get(c, c)}: {coverage[c]['words']}" for c in (*done, *partial, *missing)]
+    return {"status": "partly checked", "why": "; ".join(what)}
+
+
+CHECK_WORDS = {"costume": "costume", "prop": "props and set", "lighting": "light"}
+
+
+def white_balance_shift(light: LightMeasure, transform) -> tuple[WhitePoint, WhitePoint] | None:
+    """White balance from the colour map fitted between the frames over the same pixels: the outgoing
+    white point, and where the incoming frame's per-channel gains take it. An exposure change scales
+    all channels alike and moves nothing; only a change of balance moves the white point."""
+    before = light.white[0]
+    if transform.is_identity:
+        return light.white
+    gains = np.asarray(transform.gain, np.float64)  # incoming -> outgoing
+    after_rgb = np.asarray(before.rgb, np.float64) / np.maximum(gains, 1e-6)
+    after = white_point(after_rgb)
+    return (before, after) if after is not None else light.white
 
 
 def _corresponding(
@@ -185,8 +390,11 @@ def _corresponding(
     and a garment seems to change colour. When the frames are registered the same box can be laid on
     the other frame too, so each part is also measured with the outgoing box mapped into the incoming
     frame and the other way round, and the smallest difference is kept: a real change of colour shows
-    whichever box is used, a box error does not.
+    whichever box is used, a box error does not. People found by the pose model are sampled on their
+    own mask between their own landmarks, so their differences stand as measured.
     """
+    if p.source != "hog" or q.source != "hog":
+        return match
     lab1, lab2 = people.lab(first), people.lab(second)
     q_adj = adjusted(q, transform)
     inverse = np.linalg.inv(homography)
@@ -200,30 +408,35 @@ def _corresponding(
     return Match(match.a, match.b, match.cost, refined)
 
 
-def _costume_findings(result: PairResult, transform, thresholds: Thresholds) -> list[dict[str, Any]]:
+def _costume_findings(result: PairResult, transform, thresholds: Thresholds, book: CharacterBook) -> list[dict[str, Any]]:
     findings = []
     w1, h1 = result.first.image.shape[1], result.first.image.shape[0]
     w2, h2 = result.second.image.shape[1], result.second.image.shape[0]
+    same_place = result.registration.ok
     for match in result.matches:
         p = result.people_first[match.a]
         q = result.people_second[match.b]
+        character = book.same(p, q)
         q_adjusted = adjusted(q, transform)
         for part in COSTUME_PARTS:
             value = match.differences.get(part)
             if value is None or value <= thresholds.costume_delta_e:
                 continue
-            reliability = min(1.0, 0.55 + 0.25 * min(p.score, q.score)) * (1.0 if result.registration.ok else 0.75)
+            reliability = min(1.0, 0.55 + 0.25 * min(p.score, q.score)) * (1.0 if same_place else 0.75)
             before, after = p.parts[part], q_adjusted.parts[part]
-            where = _where(p.centre[0] / w1)
+            recognised = {"face": "recognised by face", "clothing": "recognised by clothing"}.get(match.by, "same place")
             explanation = (
-                f"The {PART_WORDS[part]} of the person {where} changed colour across the cut, from {colour_name(before)} "
-                f"to {colour_name(after)}: CIEDE2000 {value:.1f} (threshold {thresholds.costume_delta_e:.1f})"
-                + (", after matching the two frames' exposure and white balance." if not transform.is_identity else ".")
+                f"{character}: the {PART_WORDS[part]} changes from {colour_name(before)} to {colour_name(after)} across "
+                f"the cut ({recognised}). Colour difference {value:.0f} where {thresholds.costume_delta_e:.0f} is the limit"
+                + (", after evening out the two frames' exposure and white balance." if not transform.is_identity else ".")
+                + ("" if same_place else " The angles differ, so check by eye.")
             )
             findings.append(
                 {
                     "type": "costume",
                     "check": part,
+                    "character": character,
+                    "identified_by": match.by,
                     "pair": result.index,
                     "outgoing": side(result.first.ref(), normalized_box(p.part_box(part), w1, h1)),
                     "incoming": side(result.second.ref(), normalized_box(q.part_box(part), w2, h2)),
@@ -238,9 +451,9 @@ def _costume_findings(result: PairResult, transform, thresholds: Thresholds) -> 
 
 
 _PROP_WORDS = {
-    "vanished": "An object seen in the outgoing frame is missing from the incoming one",
-    "appeared": "An object appears in the incoming frame that was not in the outgoing one",
-    "moved": "An object moved between the two frames",
+    "vanished": "Something seen before the cut is missing after it",
+    "appeared": "Something appears after the cut that was not there before",
+    "moved": "Something moved between the two sides of the cut",
     "changed": "Something at this place looks different on the two sides of the cut",
 }
 
@@ -250,10 +463,10 @@ def _prop_finding(result: PairResult, change: Change, thresholds: Thresholds) ->
     w2, h2 = result.second.image.shape[1], result.second.image.shape[0]
     reg = result.registration
     reliability = min(1.0, 0.6 + 0.8 * reg.inlier_ratio) * (0.8 if change.kind == "changed" else 1.0)
-    objectness = f"object contrast {change.objectness[0]:.0f} before, {change.objectness[1]:.0f} after"
     explanation = (
-        f"{_PROP_WORDS[change.kind]} ({change.area_fraction * 100:.1f}% of the frame; mean colour difference "
-        f"{change.difference:.0f} after registering the frames and matching their exposure; {objectness})."
+        f"{_PROP_WORDS[change.kind]} ({change.area_fraction * 100:.1f}% of the frame), with people and passers-by "
+        f"left out and the two frames' light evened out. Colour difference {change.difference:.0f} where "
+        f"{thresholds.prop_pixel_delta_e:.0f} is the limit."
     )
     extra: dict[str, Any] = {
         "area_fraction": round(change.area_fraction, 5),
@@ -277,11 +490,10 @@ def _light_findings(result: PairResult, thresholds: Thresholds) -> list[dict[str
     light = result.light
     assert light is not None
     reliability = min(1.0, 0.7 + light.pixels / (0.4 * result.first.image.shape[0] * result.first.image.shape[1]))
-    where = "over the same part of the set"
+    where = "measured over the part of the set both frames see"
     findings = []
-    exposure_threshold = thresholds.exposure_delta_l
-    if abs(light.delta_lightness) > exposure_threshold:
-        brighter = "brighter" if light.delta_lightness > 0 else "darker"
+    if abs(light.stops) > thresholds.exposure_stops:
+        brighter = "brighter" if light.stops > 0 else "darker"
         findings.append(
             {
                 "type": "lighting",
@@ -290,28 +502,42 @@ def _light_findings(result: PairResult, thresholds: Thresholds) -> list[dict[str
                 "outgoing": side(result.first.ref(), None),
                 "incoming": side(result.second.ref(), None),
                 "measured": measured(
-                    "delta_lightness",
-                    light.delta_lightness,
-                    exposure_threshold,
-                    "L*",
-                    stops=round(light.stops, 3),
-                    before=round(light.lightness[0], 2),
-                    after=round(light.lightness[1], 2),
-                ),  # fmt: skip
-                "confidence": confidence(abs(light.delta_lightness), exposure_threshold, reliability),
+                    "stops",
+                    light.stops,
+                    thresholds.exposure_stops,
+                    "stops",
+                    mean_lightness=[round(light.lightness[0], 2), round(light.lightness[1], 2)],
+                ),
+                "confidence": confidence(abs(light.stops), thresholds.exposure_stops, reliability),
                 "explanation": (
-                    f"The incoming frame is {abs(light.stops):.1f} stop {brighter} (mean L* {light.lightness[0]:.1f} → "
-                    f"{light.lightness[1]:.1f}) {where}."
+                    f"After the cut the picture is {abs(light.stops):.1f} stop {brighter} "
+                    f"(the limit is {thresholds.exposure_stops:.2f} stop), {where}."
                 ),
             }
         )
-    wb_threshold = thresholds.white_balance_delta_uv
-    if light.delta_uv > wb_threshold:
-        a, b = light.white
-        cct = (
-            f"about {a.cct:.0f} K → {b.cct:.0f} K, {abs(light.mired_shift):.0f} mired"
-            if a.cct is not None and b.cct is not None and light.mired_shift is not None
-            else "off the black-body line"
+    a, b = result.white or light.white
+    delta_uv = math.hypot(b.u - a.u, b.v - a.v)
+    mired = None if a.cct is None or b.cct is None else 1e6 / b.cct - 1e6 / a.cct
+    # Along the colour temperatures the shift is judged in mireds; off them (green or magenta, or no
+    # temperature at all) by the distance in CIE 1960 uv.
+    if mired is not None and abs(mired) > thresholds.white_balance_mired:
+        value, threshold, unit, metric = abs(mired), thresholds.white_balance_mired, "mired", "mired_shift"
+    else:
+        tint = delta_uv if mired is None else max(0.0, delta_uv - _locus_distance(a, b))
+        value, threshold, unit, metric = (
+            tint,
+            thresholds.white_balance_delta_uv,
+            "Δuv",
+            "delta_uv" if mired is None else "tint_shift",
+        )
+    flagged = value > threshold
+    if flagged:
+        warmer = _warmer(a, b, mired)
+        kelvin = (
+            f"from about {a.cct:.0f} K to {b.cct:.0f} K, a shift of {abs(mired):.0f} mired "
+            f"(the limit is {thresholds.white_balance_mired:.0f})"
+            if mired is not None and unit == "mired"
+            else "with a green or magenta tint"
         )
         findings.append(
             {
@@ -321,20 +547,31 @@ def _light_findings(result: PairResult, thresholds: Thresholds) -> list[dict[str
                 "outgoing": side(result.first.ref(), None),
                 "incoming": side(result.second.ref(), None),
                 "measured": measured(
-                    "delta_uv",
-                    light.delta_uv,
-                    wb_threshold,
-                    "Δuv",
+                    metric,
+                    value,
+                    threshold,
+                    unit,
                     cct_kelvin=[None if a.cct is None else round(a.cct), None if b.cct is None else round(b.cct)],
-                    mired_shift=None if light.mired_shift is None else round(light.mired_shift, 1),
-                ),  # fmt: skip
-                "confidence": confidence(light.delta_uv, wb_threshold, reliability),
-                "explanation": (
-                    f"The white balance turns {light.warmer_or_cooler()} across the cut ({cct}; grey-world estimate {where})."
+                    mired_shift=None if mired is None else round(mired, 1),
+                    delta_uv=round(delta_uv, 5),
                 ),
+                "confidence": confidence(value, threshold, reliability),
+                "explanation": f"The white balance turns {warmer} across the cut, {kelvin}; {where}.",
             }
         )
     return findings
+
+
+def _locus_distance(a: WhitePoint, b: WhitePoint) -> float:
+    """How far apart two white points are along the colour temperatures (uv between their locus points)."""
+    (ua, va), (ub, vb) = planckian_uv(a.cct or 6500.0), planckian_uv(b.cct or 6500.0)
+    return math.hypot(ub - ua, vb - va)
+
+
+def _warmer(a: WhitePoint, b: WhitePoint, mired: float | None) -> str:
+    if mired is not None:
+        return "warmer" if mired > 0 else "cooler"
+    return "warmer" if (b.rgb[0] / max(b.rgb[2], 1e-6)) > (a.rgb[0] / max(a.rgb[2], 1e-6)) else "cooler"
 
 
 @dataclass
@@ -343,6 +580,12 @@ class Reference:
     name: str
     frame: Frame
     person: Person | None
+    character: str = ""  # the character sheet's name (the display name when none was given)
+    costume: str | None = None  # the sheet's costume words, e.g. "red jacket, jeans"
+    scene: str | None = None
+
+    def __post_init__(self) -> None:
+        self.character = self.character or self.name
 
 
 def reference_findings(
@@ -353,7 +596,7 @@ def reference_findings(
     findings: list[dict[str, Any]] = []
     seen: list[dict[str, Any]] = []
     usable = [r for r in references if r.person is not None]
-    flagged: set[tuple[int, int, str]] = set()  # (reference, input, part): one finding per shot and part
+    flagged: set[tuple[str, int, str]] = set()  # (character, input, part): one finding per shot and part
     for frame in frames:
         found = people.get(frame)
         if not found or not usable:
@@ -363,8 +606,10 @@ def reference_findings(
         for match in matches:
             ref = usable[match.a]
             person = found[match.b]
+            people.characters.add(ref.character, person)
             seen.append(
                 {
+                    "character": ref.character,
                     "reference": ref.input_index,
                     "input": frame.input_index,
                     "frame": frame.frame,
@@ -373,7 +618,7 @@ def reference_findings(
             )
             for part in COSTUME_PARTS:
                 value = match.differences.get(part)
-                key = (ref.input_index, frame.input_index, part)
+                key = (ref.character, frame.input_index, part)
                 if value is None or value <= thresholds.costume_delta_e or key in flagged:
                     continue
                 flagged.add(key)
@@ -383,6 +628,8 @@ def reference_findings(
                     {
                         "type": "costume",
                         "check": f"reference_{part}",
+                        "character": ref.character,
+                        "identified_by": match.by,
                         "pair": None,
                         "reference": side(ref.frame.ref(), normalized_box(ref.person.part_box(part), rw, rh)),
                         "shot": side(frame.ref(), normalized_box(person.part_box(part), w, h)),
@@ -391,9 +638,10 @@ def reference_findings(
                         ),
                         "confidence": confidence(value, thresholds.costume_delta_e, 0.8),
                         "explanation": (
-                            f"Compared with the reference still {ref.name}, the {PART_WORDS[part]} of this character is "
-                            f"{colour_name(after)} instead of {colour_name(before)}: CIEDE2000 {value:.1f} "
-                            f"(threshold {thresholds.costume_delta_e:.1f}). "
+                            f"{ref.character}: compared with the reference still {ref.name}"
+                            + (f" (costume: {ref.costume})" if ref.costume else "")
+                            + f", the {PART_WORDS[part]} is {colour_name(after)} instead of {colour_name(before)}. "
+                            f"Colour difference {value:.0f} where {thresholds.costume_delta_e:.0f} is the limit. "
                             "The light may differ from the reference's, so check by eye."
                         ),
                     }
@@ -401,10 +649,22 @@ def reference_findings(
     return findings, seen
 
 
-def make_reference(input_index: int, name: str, frame: Frame, people: PeopleCache) -> Reference:
+def make_reference(
+    input_index: int,
+    name: str,
+    frame: Frame,
+    people: PeopleCache,
+    *,
+    character: str | None = None,
+    costume: str | None = None,
+    scene: str | None = None,
+) -> Reference:
+    """A reference still of one character (the biggest person in it), entered in the run's character book."""
     found = people.get(frame)
     person = max(found, key=lambda p: p.box[2] * p.box[3]) if found else None
-    return Reference(input_index, name, frame, person)
+    reference = Reference(input_index, name, frame, person, character or "", costume, scene)
+    people.characters.add(reference.character, person)
+    return reference
 
 
 def _where(x: float) -> str:

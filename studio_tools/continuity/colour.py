@@ -135,6 +135,12 @@ def grey_world(rgb: np.ndarray, mask: np.ndarray | None = None) -> WhitePoint | 
     if keep.sum() < 200:
         return None
     mean = linear[keep].mean(axis=0).astype(np.float64)
+    return white_point(mean, int(keep.sum()))
+
+
+def white_point(mean_linear_rgb: np.ndarray, pixels: int = 0) -> WhitePoint | None:
+    """The chromaticity (xy, CIE 1960 uv, colour temperature) of a linear RGB colour taken as white."""
+    mean = np.asarray(mean_linear_rgb, np.float64)
     xyz = _RGB_TO_XYZ @ mean
     total = float(xyz.sum())
     if total <= 1e-9:
@@ -149,7 +155,7 @@ def grey_world(rgb: np.ndarray, mask: np.ndarray | None = None) -> WhitePoint | 
         u=float(u),
         v=float(v),
         cct=mccamy_cct(x, y),
-        pixels=int(keep.sum()),
+        pixels=pixels,
     )
 
 

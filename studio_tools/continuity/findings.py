@@ -7,7 +7,10 @@ A finding (one dict in findings.json):
     type          "costume", "prop" or "lighting"
     check         what exactly: costume "torso" / "legs" (across a cut) or "reference_torso" /
                   "reference_legs" (against a character's reference still); prop "vanished" /
-                  "appeared" / "moved" / "changed"; lighting "exposure" / "white_balance"
+                  "appeared" / "moved" / "changed"; lighting "exposure" (in stops) / "white_balance"
+                  (in mireds, or CIE 1960 uv off the colour temperatures)
+    character     for costume: the character's name (from the reference stills' `character`), or
+                  "Person 1", "Person 2", ... when nobody named them
     pair          index into report["pairs"] (the two frames compared), null for reference checks
     outgoing, incoming   for a pair: each side's input index, input name, frame number, time in seconds,
                   timecode and `box` ({"x", "y", "w", "h"} in 0..1 of that frame, or null)
@@ -37,8 +40,9 @@ class Thresholds:
     costume_delta_e: float = 10.0  # CIEDE2000 between a garment's median colours
     prop_pixel_delta_e: float = 14.0  # CIELAB distance for a pixel to count as changed
     prop_min_area: float = 0.0015  # smallest changed region, as a fraction of the frame
-    exposure_delta_l: float = 5.0  # mean L* jump
-    white_balance_delta_uv: float = 0.0045  # grey-world white point shift, CIE 1960 uv
+    exposure_stops: float = 0.3  # exposure jump in stops (log2 of the ratio of mean linear luminance)
+    white_balance_delta_uv: float = 0.0045  # white point shift, CIE 1960 uv, where no colour temperature applies
+    white_balance_mired: float = 12.0  # white point shift along the colour temperatures, in mireds
 
     @classmethod
     def for_sensitivity(cls, sensitivity: float) -> Thresholds:
@@ -49,8 +53,21 @@ class Thresholds:
             base.costume_delta_e * f,
             base.prop_pixel_delta_e * f,
             base.prop_min_area * f,
-            base.exposure_delta_l * f,
+            base.exposure_stops * f,
             base.white_balance_delta_uv * f,
+            base.white_balance_mired * f,
+        )
+
+    @classmethod
+    def across_angles(cls, base: Thresholds) -> Thresholds:
+        """Light limits doubled for two angles of one place (other surfaces, seen from another side)."""
+        return cls(
+            base.costume_delta_e,
+            base.prop_pixel_delta_e,
+            base.prop_min_area,
+            base.exposure_stops * 2,
+            base.white_balance_delta_uv * 2,
+            base.white_balance_mired * 2,
         )
 
     def describe(self) -> dict[str, float]:
@@ -58,8 +75,9 @@ class Thresholds:
             "costume_ciede2000": round(self.costume_delta_e, 3),
             "prop_pixel_delta_e": round(self.prop_pixel_delta_e, 3),
             "prop_min_area_fraction": round(self.prop_min_area, 5),
-            "exposure_delta_lightness": round(self.exposure_delta_l, 3),
+            "exposure_stops": round(self.exposure_stops, 3),
             "white_balance_delta_uv": round(self.white_balance_delta_uv, 5),
+            "white_balance_mired": round(self.white_balance_mired, 2),
         }
 
 

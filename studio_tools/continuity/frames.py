@@ -38,6 +38,7 @@ class Frame:
     timecode: str | None
     image: np.ndarray  # RGB uint8, analysis size
     role: str  # "head", "tail", "key" or "still"
+    moving: np.ndarray | None = field(default=None, repr=False)  # (H, W) bool: what moves in the shot around this frame
 
     def ref(self) -> dict:
         return {
@@ -201,6 +202,49 @@ def read_picture(path: Path, info: MediaInfo, width: int, height: int) -> np.nda
     """The first (for a still, the only) picture of a file, RGB at width x height, or None."""
     frames = decode(path, info, 0, 1, width, height)
     return frames[0].image if frames else None
+
+
+MOTION_LEVEL = 14  # grey levels: a change between neighbouring frames larger than noise and compression
+
+
+def motion_mask(frames: list[Frame]) -> np.ndarray | None:
+    """Where the picture moves between the frames read at one edge of a shot (passers-by, hands,
+    leaves), after taking out the camera's own move; None for a single frame.
+
+    The continuity of the set is judged on what stays put: something that moves inside the shot is
+    no prop that vanished at the cut.
+    """
+    if len(frames) < 2:
+        return None
+    h, w = frames[0].image.shape[:2]
+    greys = [cv2.GaussianBlur(cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY), (0, 0), max(1.0, w / 480.0)) for f in frames]
+    moving = np.zeros((h, w), bool)
+    # every frame against the first and the last: animation held for two frames still shows its moves
+    couples = [(greys[0], g) for g in greys[1:]] + [(g, greys[-1]) for g in greys[1:-1]]
+    for a, b in couples:
+        diff = cv2.absdiff(a, b) > MOTION_LEVEL
+        if diff.mean() > 0.15:
+            # the camera moves: align the two frames first (translation and scale are enough between neighbours)
+            warp = np.eye(2, 3, dtype=np.float32)
+            try:
+                _, warp = cv2.findTransformECC(
+                    b, a, warp, cv2.MOTION_AFFINE, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-4)
+                )
+                aligned = cv2.warpAffine(
+                    b, warp, (w, h), flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+                )
+                diff = cv2.absdiff(a, aligned) > MOTION_LEVEL
+            except cv2.error:
+                pass
+            if diff.mean() > 0.4:
+                continue  # nothing stays still: motion says nothing here
+        moving |= diff
+    if not moving.any():
+        return moving
+    k = max(3, int(round(w / 120.0)))
+    moving = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    moving = cv2.dilate(moving, np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0
+    return moving
 
 
 def pick_edge_frame(frames: list[Frame], *, at_end: bool) -> Frame:

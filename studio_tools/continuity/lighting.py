@@ -98,5 +98,8 @@ def _mean_luminance(rgb: np.ndarray, mask: np.ndarray) -> float:
 
 
 def _unclipped(rgb: np.ndarray) -> np.ndarray:
-    top = channel_max(rgb)
-    return (top < 250) & (top > 5)
+    """Pixels that still say what colour the light is: neither clipped nor near black, with the same
+    limits as `grey_world`, so that (used on both frames) an exposure change leaves out the same
+    pixels on both sides and cannot tilt the white point."""
+    top = channel_max(srgb_to_linear(rgb))
+    return (top < 0.97) & (top > 0.005)

@@ -16,10 +16,11 @@ from studio_tools.continuity.analysis import (
     PeopleCache,
     Reference,
     analyse_pair,
+    people_free_mask,
     reference_findings,
 )
 from studio_tools.continuity.findings import Thresholds
-from studio_tools.continuity.frames import Frame, Shot, pick_edge_frame
+from studio_tools.continuity.frames import Frame, Shot, motion_mask, pick_edge_frame
 from studio_tools.continuity.setdiff import register
 from studio_tools.core import NullProgress, Progress
 
@@ -50,16 +51,21 @@ def check_shots(
     thresholds = thresholds or Thresholds()
     people = people or PeopleCache()
     edges = [(pick_edge_frame(s.head, at_end=False), pick_edge_frame(s.tail, at_end=True)) for s in shots]
+    for shot, (head, tail) in zip(shots, edges, strict=True):
+        if head.moving is None:
+            head.moving = motion_mask(shot.head)
+        if tail.moving is None:
+            tail.moving = motion_mask(shot.tail)
     pairs: list[PairResult] = []
     steps = max(1, len(shots) - 1 + (1 if references else 0))
     for k in range(1, len(shots)):
         progress.check_cancelled()
         first, second = edges[k - 1][1], edges[k][0]
-        registration = register(first.image, second.image)
+        registration = register(first.image, second.image, *_feature_masks(first, second, people, wanted))
         match_back = None
         if not registration.ok:
             for j in range(k - 2, max(-1, k - 2 - MATCH_BACK_LIMIT), -1):
-                earlier = register(edges[j][1].image, second.image)
+                earlier = register(edges[j][1].image, second.image, *_feature_masks(edges[j][1], second, people, wanted))
                 if earlier.ok:
                     match_back = (j, earlier)
                     break
@@ -99,6 +105,12 @@ def check_shots(
     progress.update(1.0)
     looked_at = {(f.input_index, f.frame): f for shot, edge in zip(shots, edges, strict=True) for f in (*edge, *shot.keys)}
     return Checked(pairs, findings, edges, reference_seen, looked_at)
+
+
+def _feature_masks(first: Frame, second: Frame, people: PeopleCache, wanted: set[str]):
+    """Where registration may take its features: not on people, not on what moves in the shot."""
+    look = bool(wanted & {"costume", "prop"})
+    return tuple(people_free_mask(frame, people.get(frame) if look else []) for frame in (first, second))
 
 
 def check_images(images: Sequence, *, checks: Iterable[str] = CHECKS, thresholds: Thresholds | None = None) -> Checked:

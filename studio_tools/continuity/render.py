@@ -136,16 +136,44 @@ def report_html(report: dict[str, Any], findings: Sequence[dict[str, Any]], pict
             parts.append(f"<li>{e(ref['name'])}: {found}</li>")
         parts.append("</ul>")
 
+    pairs = report.get("pairs", [])
+    statuses = [p.get("status") for p in pairs]
     parts.append(f"<h2>Measured findings ({len(measured)})</h2>")
-    parts.append(_findings_table(measured) if measured else "<p>None: no measured difference passed its threshold.</p>")
-    parts.append("<h2>Second opinion (model-made, not measured)</h2>")
+    if measured:
+        parts.append(_findings_table(measured))
+    else:
+        checked = sum(1 for st in statuses if st in ("checked", "partly checked"))
+        parts.append(
+            f"<p>No measured finding on the {checked} cut(s) that could be compared"
+            + (f"; {len(statuses) - checked} cut(s) could not be compared (see below)" if checked < len(statuses) else "")
+            + ".</p>"
+        )
+    parts += _by_scene_and_character(report, measured)
+    parts.append(
+        "<h2>By cut</h2><table><tr><th>Cut</th><th>Frames</th><th>Status</th><th>What was compared</th><th>Findings</th></tr>"
+    )
+    for pair in pairs:
+        ids = ", ".join(f["id"] for f in measured if f.get("pair") == pair["index"]) or "none"
+        out, inc = pair["outgoing"], pair["incoming"]
+        frames = f"{out['name']} {_at(out)} → {inc['name']} {_at(inc)}"
+        parts.append(
+            f"<tr><td>{pair['index'] + 1}</td><td>{e(frames)}</td><td class='tag'>{e(str(pair.get('status', '')))}</td>"
+            f"<td>{e(str(pair.get('why', '')))}</td><td>{e(ids)}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append("<h2>Second opinion (the model's view of the measured findings)</h2>")
     parts.append(f"<p class='note'>{e(str(opinion.get('status', '')))}</p>")
     if model:
         parts.append(_findings_table(model, css="model"))
+    if opinion.get("verdicts"):
+        parts.append("<table class='model'><tr><th>Finding</th><th>Verdict</th><th>Reason</th></tr>")
+        for v in opinion["verdicts"]:
+            parts.append(f"<tr><td>{e(v['finding'])}</td><td>{e(v['verdict'])}</td><td>{e(v['reason'])}</td></tr>")
+        parts.append("</table>")
     if opinion.get("rejected"):
         parts.append("<p class='note'>Answers from the model that were not used:</p><ul>")
         for item in opinion["rejected"]:
-            parts.append(f"<li>{e(str(item.get('reason', '')))}</li>")
+            parts.append(f"<li>{e(str(item.get('problem') or item.get('reason', '')))}</li>")
         parts.append("</ul>")
 
     parts.append("<h2>Pairs compared</h2>")
@@ -154,9 +182,9 @@ def report_html(report: dict[str, Any], findings: Sequence[dict[str, Any]], pict
         light = pair.get("light") or {}
         reg = pair.get("registration") or {}
         facts = [
-            "same place" if reg.get("same_place") else "not the same place",
-            f"ΔL* {light['delta_lightness']}" if light else "",
-            f"Δuv {light['delta_uv']}" if light else "",
+            "same place" if reg.get("same_place") else "another angle",
+            f"exposure {light['stops']:+.2f} stop" if light else "",
+            f"white balance {light['mired_shift']:+.0f} mired" if light and light.get("mired_shift") is not None else "",
         ]
         parts.append(
             f"<figure><figcaption><span class='tag'>Pair {pair['index'] + 1}</span>: {e(pair['outgoing']['name'])} frame "
@@ -184,14 +212,62 @@ def _findings_table(findings: Sequence[dict[str, Any]], css: str = "") -> str:
     ]
     for f in findings:
         where = _where_text(f)
-        m = f.get("measured")
-        value = f"{_number(m['value'])} {m['unit']} (threshold {_number(m['threshold'])})" if m else "—"
+        value = _plain_measure(f.get("measured"))
+        if f.get("character"):
+            where = f"{f['character']}; {where}"
         rows.append(
             f"<tr><td>{e(f['id'])}</td><td>{e(f['type'])} / {e(f['check'])}</td><td>{e(where)}</td><td>{e(value)}</td>"
             f"<td>{f['confidence']:.2f}</td><td>{e(f['explanation'])}</td></tr>"
         )
     rows.append("</table>")
     return "".join(rows)
+
+
+def _at(side: dict[str, Any]) -> str:
+    return side.get("timecode") or f"frame {side['frame']}"
+
+
+def _plain_measure(m: dict[str, Any] | None) -> str:
+    """A measurement in words a script supervisor uses: stops, mireds, a colour difference."""
+    if not m:
+        return "—"
+    unit = m.get("unit")
+    value, limit = _number(m["value"]), _number(m["threshold"])
+    if unit == "stops":
+        return f"{m['value']:+.2f} stop (limit {m['threshold']:.2f})"
+    if unit == "mired":
+        return f"{value} mired (limit {limit})"
+    if unit in ("ΔE00", "ΔE76"):
+        return f"colour difference {value} (limit {limit})"
+    if unit == "Δuv":
+        return f"tint shift {value} (limit {limit})"
+    return f"{value} {unit} (limit {limit})"
+
+
+def _by_scene_and_character(report: dict[str, Any], measured: Sequence[dict[str, Any]]) -> list[str]:
+    """Per scene (from the character sheet) the characters, their costume and their findings."""
+    e = html.escape
+    characters = report.get("characters") or []
+    if not characters:
+        return []
+    parts = ["<h2>By character</h2>"]
+    scenes: dict[str, list[dict[str, Any]]] = {}
+    for character in characters:
+        for scene in character.get("scenes") or [""]:
+            scenes.setdefault(scene, []).append(character)
+    for scene, members in scenes.items():
+        if scene:
+            parts.append(f"<h3>Scene {e(scene)}</h3>")
+        parts.append("<table><tr><th>Character</th><th>Costume (sheet)</th><th>Seen in</th><th>Findings</th></tr>")
+        for character in members:
+            mine = [f for f in measured if f.get("character") == character["name"]]
+            ids = "; ".join(f"{f['id']}: {f['explanation']}" for f in mine) or "none"
+            parts.append(
+                f"<tr><td class='tag'>{e(character['name'])}</td><td>{e(', '.join(character.get('costumes') or []) or '—')}</td>"
+                f"<td>{e(', '.join(character.get('seen_in') or []) or '—')}</td><td>{e(ids)}</td></tr>"
+            )
+        parts.append("</table>")
+    return parts
 
 
 def _number(value: float) -> str:

@@ -1,18 +1,21 @@
-"""A second opinion from Claude vision, through the `anthropic` SDK, only where it is allowed.
+"""A second opinion from Claude vision on each measured finding, through the `anthropic` SDK, only
+where it is allowed. The model never makes a finding: it sees the two crops a finding is about and
+what was measured, and says whether it agrees, with a reason.
 
 Nothing leaves the machine unless both are true: the run asked for it (`external_ai=True`, a
 parameter the portal sets only for studios that allow external AI) and an API key is in the
 environment (`ANTHROPIC_API_KEY`). Otherwise no client is even built, and the report says which of
 the two was missing.
 
-What is sent: for each compared pair (at most `max_pairs`), the two frames either side of the cut,
-downscaled so the long side is at most 1568 pixels, as JPEG, with their shot names and frame numbers.
-What comes back is asked for as JSON (a structured-output schema) and then checked, finding by
-finding, rather than trusted: an unknown type, a box outside the frame or a finding on a frame that
-was never sent is dropped and listed with the reason. Accepted findings keep `source: "model"` and
-the model's name, and are never merged with the measured ones.
+What is sent: for each measured finding (at most `max_findings`), a crop of each side around the
+finding's box (the whole frame for a light finding), downscaled so the long side is at most 1568
+pixels, as JPEG, with the finding's type, its measurement and explanation. What comes back is asked
+for as JSON (a structured-output schema, {"verdict": "agree" | "disagree", "reason": ...}) and
+then checked rather than trusted: a malformed answer is listed with the reason and the finding
+keeps no verdict. An accepted verdict is attached to its finding as `second_opinion` and never
+changes the finding, its confidence or the list of findings.
 
-API errors are retried by the SDK (rate limits and overload honour `retry-after`); a pair whose
+API errors are retried by the SDK (rate limits and overload honour `retry-after`); a finding whose
 request still fails is reported and skipped, and the run carries on: the measured findings do not
 depend on the second opinion.
 """
@@ -30,7 +33,7 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from studio_tools.continuity.frames import Frame
 
@@ -38,85 +41,34 @@ KEY_ENV = "ANTHROPIC_API_KEY"
 MODEL_ENV = "CONTINUITY_AI_MODEL"
 DEFAULT_MODEL = "claude-sonnet-4-6"
 MAX_LONG_SIDE = 1568  # the longest image side the vision model takes without scaling it itself
-MAX_TOKENS = 2048
-MODEL_TYPES = ("costume", "prop", "lighting", "hair_makeup", "other")
+MAX_TOKENS = 1024
+CROP_MARGIN = 0.5  # each side of a finding's box, as a fraction of the box, so the model sees around it
 
 SYSTEM_PROMPT = (
-    "You are a script supervisor checking continuity between two consecutive shots of one film scene. "
-    "You get the last frame of the outgoing shot (image A) and the first frame of the incoming shot (image B). "
-    "List only differences that would be continuity errors: a costume or garment that changed colour or "
-    "disappeared, a prop that appeared, vanished or moved, a jump in lighting or white balance, hair or make-up "
-    "changes. Do not report differences caused by the camera angle, framing, zoom, focus or grain. "
-    "Answer with JSON only. Boxes are [x, y, width, height] as fractions (0 to 1) of that image, or null. "
-    "Give each finding the frame numbers exactly as stated for images A and B. Return an empty list when "
-    "you see no continuity error."
+    "You are a script supervisor's second pair of eyes. A measuring tool compared two pictures of one film "
+    "scene, image A (before the cut, or a character's reference still) and image B (after the cut), and reports "
+    "one continuity finding: a costume that changed, a prop that appeared, vanished or moved, or a change of "
+    "exposure or white balance. You get a crop of each picture around the finding and what was measured. Say "
+    "whether you agree that this is a real continuity error of that kind, or disagree (for instance the "
+    "difference comes from the camera angle, framing, motion, a passer-by, or a different person). Answer with "
+    'JSON only: {"verdict": "agree" or "disagree", "reason": one or two plain sentences}.'
 )
 
-_BOX_SCHEMA = {"anyOf": [{"type": "array", "items": {"type": "number"}}, {"type": "null"}]}
 RESPONSE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "findings": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "type": {"type": "string", "enum": list(MODEL_TYPES)},
-                    "outgoing_frame": {"type": "integer"},
-                    "incoming_frame": {"type": "integer"},
-                    "outgoing_box": _BOX_SCHEMA,
-                    "incoming_box": _BOX_SCHEMA,
-                    "confidence": {"type": "number"},
-                    "explanation": {"type": "string"},
-                },
-                "required": [
-                    "type",
-                    "outgoing_frame",
-                    "incoming_frame",
-                    "outgoing_box",
-                    "incoming_box",
-                    "confidence",
-                    "explanation",
-                ],
-                "additionalProperties": False,
-            },
-        }
-    },
-    "required": ["findings"],
+    "properties": {"verdict": {"type": "string", "enum": ["agree", "disagree"]}, "reason": {"type": "string"}},
+    "required": ["verdict", "reason"],
     "additionalProperties": False,
 }
 
 
-class ModelFinding(BaseModel):
-    """One finding as the model must give it; anything else is rejected with pydantic's reason."""
+class Verdict(BaseModel):
+    """The model's answer as it must be; anything else is rejected with pydantic's reason."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["costume", "prop", "lighting", "hair_makeup", "other"]
-    outgoing_frame: int
-    incoming_frame: int
-    outgoing_box: list[float] | None = None
-    incoming_box: list[float] | None = None
-    confidence: float = Field(ge=0.0, le=1.0)
-    explanation: str = Field(min_length=1, max_length=1000)
-
-    @field_validator("outgoing_box", "incoming_box")
-    @classmethod
-    def _box(cls, value: list[float] | None) -> list[float] | None:
-        if value is None:
-            return None
-        if len(value) != 4:
-            raise ValueError("a box is [x, y, width, height]")
-        x, y, w, h = value
-        if not (0 <= x <= 1 and 0 <= y <= 1 and 0 < w <= 1 and 0 < h <= 1 and x + w <= 1.001 and y + h <= 1.001):
-            raise ValueError("box outside the frame")
-        return value
-
-    @model_validator(mode="after")
-    def _explained(self) -> ModelFinding:
-        if not self.explanation.strip():
-            raise ValueError("no explanation")
-        return self
+    verdict: Literal["agree", "disagree"]
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 @dataclass
@@ -124,7 +76,7 @@ class Opinion:
     ran: bool
     status: str
     model: str | None = None
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)  # {"finding", "verdict", "reason", "model"}
     rejected: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # exactly which frames left the machine
@@ -138,7 +90,9 @@ class Opinion:
             "model": self.model,
             "requests": self.requests,
             "frames_sent": self.sent,
-            "accepted": len(self.findings),
+            "verdicts": self.verdicts,
+            "agree": sum(1 for v in self.verdicts if v["verdict"] == "agree"),
+            "disagree": sum(1 for v in self.verdicts if v["verdict"] == "disagree"),
             "rejected": self.rejected,
             "errors": self.errors,
             "seconds": round(self.seconds, 3),
@@ -146,23 +100,25 @@ class Opinion:
 
 
 @dataclass(frozen=True)
-class PairToAsk:
-    index: int
-    first: Frame
-    second: Frame
+class FindingToAsk:
+    finding: dict[str, Any]  # a measured finding (with its id)
+    first: Frame  # outgoing frame (or the reference still)
+    second: Frame  # incoming frame (or the shot's frame)
+    first_box: dict[str, float] | None = None
+    second_box: dict[str, float] | None = None
 
 
 def second_opinion(
-    pairs: Sequence[PairToAsk],
+    items: Sequence[FindingToAsk],
     *,
     allowed: bool,
     model: str | None = None,
-    max_pairs: int = 6,
+    max_findings: int = 6,
     environ: Mapping[str, str] | None = None,
     http_client: Any = None,
     cancelled: Any = None,
 ) -> Opinion:
-    """Ask the model about each pair when allowed; see the module notes for what is sent and kept."""
+    """Ask the model about each measured finding when allowed; see the module notes."""
     environ = os.environ if environ is None else environ
     if not allowed:
         return Opinion(
@@ -173,8 +129,8 @@ def second_opinion(
         return Opinion(
             False, f"Not run: external AI was allowed, but no API key is set ({KEY_ENV}); no footage left the machine."
         )
-    if not pairs:
-        return Opinion(False, "Not run: there was no pair of frames to ask about.")
+    if not items:
+        return Opinion(False, "Not run: there was no measured finding to ask about; no footage left the machine.")
     import anthropic  # only a run that may call out pays for the import
 
     chosen_model = model or (environ.get(MODEL_ENV) or "").strip() or DEFAULT_MODEL
@@ -182,37 +138,55 @@ def second_opinion(
     opinion = Opinion(True, "", chosen_model)
     t0 = time.monotonic()
     try:
-        for pair in list(pairs)[:max_pairs]:
+        for item in list(items)[:max_findings]:
             if cancelled is not None:
                 cancelled()
-            _ask(client, anthropic, pair, opinion)
+            _ask(client, anthropic, item, opinion)
     finally:
         if http_client is None:
             client.close()
         opinion.seconds = time.monotonic() - t0
-    skipped = max(0, len(pairs) - max_pairs)
-    parts = [f"Claude ({chosen_model}) looked at {opinion.requests} pair(s)"]
+    skipped = max(0, len(items) - max_findings)
+    agree = sum(1 for v in opinion.verdicts if v["verdict"] == "agree")
+    parts = [f"Claude ({chosen_model}) looked at {opinion.requests} measured finding(s)"]
     if skipped:
-        parts.append(f"{skipped} more pair(s) not sent (ai_max_pairs={max_pairs})")
-    parts.append(f"{len(opinion.findings)} finding(s) accepted, {len(opinion.rejected)} rejected")
+        parts.append(f"{skipped} more not sent (ai_max_pairs={max_findings})")
+    parts.append(f"agrees with {agree}, disagrees with {len(opinion.verdicts) - agree}")
+    if opinion.rejected:
+        parts.append(f"{len(opinion.rejected)} answer(s) unusable")
     if opinion.errors:
         parts.append(f"{len(opinion.errors)} request(s) failed")
-    opinion.status = "; ".join(parts) + ". These are the model's opinions, not measurements."
-    for n, finding in enumerate(opinion.findings, start=1):
-        finding["id"] = f"A{n}"
+    opinion.status = "; ".join(parts) + ". The model's opinion never adds or removes a finding."
     return opinion
 
 
-def _ask(client: Any, anthropic: Any, pair: PairToAsk, opinion: Opinion) -> None:
-    a, b = pair.first, pair.second
+def _ask(client: Any, anthropic: Any, item: FindingToAsk, opinion: Opinion) -> None:
+    f = item.finding
+    a, b = item.first, item.second
+    m = f.get("measured") or {}
+    said = (
+        f"Finding {f['id']}: {f['type']} / {f['check']}"
+        + (f" on {f['character']}" if f.get("character") else "")
+        + f". Measured: {m.get('value')} {m.get('unit')} (limit {m.get('threshold')}). {f.get('explanation', '')}"
+    )
     content: list[dict[str, Any]] = [
-        {"type": "text", "text": f"Image A: outgoing shot {a.name!r}, frame {a.frame}."},
-        _image_block(a.image),
-        {"type": "text", "text": f"Image B: incoming shot {b.name!r}, frame {b.frame}."},
-        _image_block(b.image),
-        {"type": "text", "text": 'List the continuity errors between image A and image B as JSON: {"findings": [...]}.'},
+        {"type": "text", "text": said},
+        {
+            "type": "text",
+            "text": f"Image A: {a.name!r}, frame {a.frame}" + (" (crop around the finding)." if item.first_box else "."),
+        },
+        _image_block(crop(a.image, item.first_box)),
+        {
+            "type": "text",
+            "text": f"Image B: {b.name!r}, frame {b.frame}" + (" (crop around the finding)." if item.second_box else "."),
+        },
+        _image_block(crop(b.image, item.second_box)),
+        {"type": "text", "text": 'Do you agree? Answer as JSON: {"verdict": "agree" | "disagree", "reason": "..."}.'},
     ]
-    opinion.sent += [{"pair": pair.index, "input": f.input_index, "name": f.name, "frame": f.frame} for f in (a, b)]
+    opinion.sent += [
+        {"finding": f["id"], "input": fr.input_index, "name": fr.name, "frame": fr.frame, "crop": box}
+        for fr, box in ((a, item.first_box), (b, item.second_box))
+    ]
     opinion.requests += 1
     try:
         message = client.messages.create(
@@ -223,73 +197,49 @@ def _ask(client: Any, anthropic: Any, pair: PairToAsk, opinion: Opinion) -> None
             output_config={"format": {"type": "json_schema", "schema": RESPONSE_SCHEMA}},
         )
     except anthropic.APIStatusError as exc:
-        opinion.errors.append(f"pair {pair.index + 1}: the API answered {exc.status_code} ({_short(str(exc))})")
+        opinion.errors.append(f"{f['id']}: the API answered {exc.status_code} ({_short(str(exc))})")
         return
     except anthropic.APIError as exc:  # connection problems and timeouts, after the SDK's retries
-        opinion.errors.append(f"pair {pair.index + 1}: {type(exc).__name__} ({_short(str(exc))})")
+        opinion.errors.append(f"{f['id']}: {type(exc).__name__} ({_short(str(exc))})")
         return
     text = "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", None) == "text")
-    for item in parse_answer(text, pair, opinion.model):
-        (opinion.findings if "reason" not in item else opinion.rejected).append(item)
+    parsed = parse_answer(text, f["id"], opinion.model)
+    (opinion.verdicts if "reason" in parsed and "verdict" in parsed else opinion.rejected).append(parsed)
 
 
-def parse_answer(text: str, pair: PairToAsk, model: str | None) -> list[dict[str, Any]]:
-    """The model's answer as findings (source "model") and rejections ({"pair", "reason", ...})."""
+def parse_answer(text: str, finding_id: str, model: str | None) -> dict[str, Any]:
+    """The model's verdict ({"finding", "verdict", "reason", "model"}) or a rejection ({"finding", "problem", "answer"})."""
     body = _strip_fence(text)
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
-        return [
-            {
-                "pair": pair.index,
-                "reason": f"pair {pair.index + 1}: the answer was not valid JSON ({exc.msg})",
-                "answer": body[:300],
-            }
-        ]
-    items = data.get("findings") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        return [
-            {"pair": pair.index, "reason": f"pair {pair.index + 1}: the answer had no list of findings", "answer": body[:300]}
-        ]
-    out: list[dict[str, Any]] = []
-    sent = {"outgoing": pair.first.frame, "incoming": pair.second.frame}
-    for n, raw in enumerate(items):
-        try:
-            item = ModelFinding.model_validate(raw)
-        except ValidationError as exc:
-            problem = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in problem["loc"]) or "finding"
-            out.append({"pair": pair.index, "reason": f"pair {pair.index + 1}, finding {n + 1}: {where}: {problem['msg']}"})
-            continue
-        wrong = [
-            f"{side} frame {got} (sent: {sent[side]})"
-            for side, got in (("outgoing", item.outgoing_frame), ("incoming", item.incoming_frame))
-            if got != sent[side]
-        ]
-        if wrong:
-            out.append(
-                {
-                    "pair": pair.index,
-                    "reason": f"pair {pair.index + 1}, finding {n + 1}: refers to a frame that was not sent: {', '.join(wrong)}",
-                }
-            )
-            continue
-        out.append(
-            {
-                "source": "model",
-                "model": model,
-                "type": item.type,
-                "check": "second_opinion",
-                "pair": pair.index,
-                "outgoing": {**pair.first.ref(), "box": _box(item.outgoing_box)},
-                "incoming": {**pair.second.ref(), "box": _box(item.incoming_box)},
-                "at": {**pair.second.ref(), "box": _box(item.incoming_box)},
-                "measured": None,
-                "confidence": round(float(item.confidence), 3),
-                "explanation": f"Model's opinion: {item.explanation.strip()}",
-            }
-        )
-    return out
+        return {
+            "finding": finding_id,
+            "problem": f"{finding_id}: the answer was not valid JSON ({exc.msg})",
+            "answer": body[:300],
+        }
+    try:
+        verdict = Verdict.model_validate(data)
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "answer"
+        return {"finding": finding_id, "problem": f"{finding_id}: {where}: {problem['msg']}", "answer": body[:300]}
+    return {"finding": finding_id, "verdict": verdict.verdict, "reason": verdict.reason.strip(), "model": model}
+
+
+def crop(image: np.ndarray, box: dict[str, float] | None) -> np.ndarray:
+    """The part of a frame around a finding's box (with a margin), or the whole frame without a box."""
+    if not box:
+        return image
+    h, w = image.shape[:2]
+    x0, y0 = box["x"] * w, box["y"] * h
+    bw, bh = box["w"] * w, box["h"] * h
+    mx, my = max(48.0, CROP_MARGIN * bw), max(48.0, CROP_MARGIN * bh)
+    xa, ya = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    xb, yb = min(w, int(x0 + bw + mx)), min(h, int(y0 + bh + my))
+    if xb - xa < 8 or yb - ya < 8:
+        return image
+    return np.ascontiguousarray(image[ya:yb, xa:xb])
 
 
 def downscale(image: np.ndarray, long_side: int = MAX_LONG_SIDE) -> np.ndarray:
@@ -310,13 +260,6 @@ def _image_block(image: np.ndarray) -> dict[str, Any]:
         "type": "image",
         "source": {"type": "base64", "media_type": "image/jpeg", "data": base64.b64encode(data.tobytes()).decode("ascii")},
     }
-
-
-def _box(values: list[float] | None) -> dict[str, float] | None:
-    if values is None:
-        return None
-    x, y, w, h = values
-    return {"x": round(x, 4), "y": round(y, 4), "w": round(min(w, 1 - x), 4), "h": round(min(h, 1 - y), 4)}
 
 
 def _strip_fence(text: str) -> str:

@@ -66,13 +66,18 @@ class Registration:
         }
 
 
-def register(first: np.ndarray, second: np.ndarray) -> Registration:
-    """Homography taking `second` onto `first` (both RGB), or a Registration saying why there is none."""
+def register(
+    first: np.ndarray, second: np.ndarray, mask_first: np.ndarray | None = None, mask_second: np.ndarray | None = None
+) -> Registration:
+    """Homography taking `second` onto `first` (both RGB), or a Registration saying why there is none.
+
+    `mask_first` / `mask_second` (uint8, 0 where features must not be taken: people, what moves)
+    keep a person who shifted between the takes from pulling the geometry of the set."""
     g1, g2 = _features_grey(first), _features_grey(second)
     scale = first.shape[1] / 960.0
     orb = cv2.ORB_create(nfeatures=2000, fastThreshold=10, edgeThreshold=15, patchSize=31)
-    k1, d1 = orb.detectAndCompute(g1, None)
-    k2, d2 = orb.detectAndCompute(g2, None)
+    k1, d1 = orb.detectAndCompute(g1, _enough(mask_first))
+    k2, d2 = orb.detectAndCompute(g2, _enough(mask_second))
     if d1 is None or d2 is None or len(k1) < 10 or len(k2) < 10:
         return Registration(False, None, 0, 0, 0.0, "too little texture to match")
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(d2, d1, k=2)
@@ -89,10 +94,82 @@ def register(first: np.ndarray, second: np.ndarray) -> Registration:
         return Registration(False, None, len(good), inliers, 0.0, "no consistent geometry between the frames")
     if not _plausible(homography):
         return Registration(False, None, len(good), inliers, 0.0, "the only geometry found is implausible (extreme warp)")
+    # The shared part of the set, as a fraction of the smaller view: a close-up inside a wide shot
+    # covers little of the wide frame but all of itself, and that part is still compared.
     overlap = _overlap(homography, first.shape[:2], second.shape[:2])
+    try:
+        overlap = max(overlap, _overlap(np.linalg.inv(homography), second.shape[:2], first.shape[:2]))
+    except np.linalg.LinAlgError:
+        pass
     if overlap < MIN_OVERLAP:
         return Registration(False, homography, len(good), inliers, overlap, "the frames overlap too little")
     return Registration(True, homography, len(good), inliers, overlap, "same place")
+
+
+def _enough(mask: np.ndarray | None) -> np.ndarray | None:
+    """The feature mask, unless it leaves too little of the frame (then the whole frame is used)."""
+    if mask is None or (mask > 0).mean() < 0.25:
+        return None
+    return mask
+
+
+@dataclass
+class SharedPart:
+    """The part of the set two different angles both see, found by matched features (no homography):
+    the hull of the consistent matches in each frame."""
+
+    inliers: int
+    mask_first: np.ndarray  # bool, first-frame pixels
+    mask_second: np.ndarray
+    fraction_first: float
+    fraction_second: float
+
+    def describe(self) -> dict:
+        return {
+            "matched_features": self.inliers,
+            "outgoing_fraction": round(self.fraction_first, 3),
+            "incoming_fraction": round(self.fraction_second, 3),
+        }
+
+
+SHARED_MIN_INLIERS = 25
+SHARED_MIN_FRACTION = 0.03
+
+
+def shared_part(
+    first: np.ndarray, second: np.ndarray, mask_first: np.ndarray | None = None, mask_second: np.ndarray | None = None
+) -> SharedPart | None:
+    """What two angles of one place have in common, by SIFT features consistent with one camera
+    geometry (a fundamental matrix: it holds for any scene, planar or not); None when too little."""
+    g1, g2 = _features_grey(first), _features_grey(second)
+    sift = cv2.SIFT_create(nfeatures=1500)
+    k1, d1 = sift.detectAndCompute(g1, _enough(mask_first))
+    k2, d2 = sift.detectAndCompute(g2, _enough(mask_second))
+    if d1 is None or d2 is None or len(k1) < SHARED_MIN_INLIERS or len(k2) < SHARED_MIN_INLIERS:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d2, d1, k=2)
+    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
+    if len(good) < SHARED_MIN_INLIERS:
+        return None
+    p2 = np.float32([k2[m.queryIdx].pt for m in good])
+    p1 = np.float32([k1[m.trainIdx].pt for m in good])
+    scale = first.shape[1] / 960.0
+    _, inl = cv2.findFundamentalMat(p2, p1, cv2.USAC_MAGSAC, max(1.5, 2.0 * scale), 0.995, 3000)
+    if inl is None:
+        return None
+    keep = inl.reshape(-1).astype(bool)
+    if int(keep.sum()) < SHARED_MIN_INLIERS or keep.mean() < 0.3:
+        return None
+    masks, fractions = [], []
+    for points, image in ((p1[keep], first), (p2[keep], second)):
+        h, w = image.shape[:2]
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(points.astype(np.int32)), 1)
+        masks.append(mask > 0)
+        fractions.append(float(mask.mean()))
+    if min(fractions) < SHARED_MIN_FRACTION:
+        return None
+    return SharedPart(int(keep.sum()), masks[0], masks[1], fractions[0], fractions[1])
 
 
 @dataclass
@@ -117,6 +194,8 @@ class SetComparison:
     static_mask: np.ndarray | None = None  # first-frame pixels seen on both sides, no people, no changes
     warped: np.ndarray | None = None  # the second frame in first-frame pixels, before colour normalization
     changed_fraction: float = 0.0
+    shared_fraction: float = 0.0  # of the first frame: where both frames see the set
+    people_fraction: float = 0.0  # of that shared part: left out for people and what moves
 
 
 def compare_set(
@@ -129,6 +208,8 @@ def compare_set(
     pixel_threshold: float,
     min_area_fraction: float,
     find_changes: bool = True,
+    moving_first: np.ndarray | None = None,
+    moving_second: np.ndarray | None = None,
 ) -> SetComparison:
     """Warp, normalize and difference two registered frames (see the module notes)."""
     result = SetComparison(registration)
@@ -151,7 +232,14 @@ def compare_set(
         _paint(people, _pad(box, 0.06), True)
     for box in people_second:
         _paint(people, _pad(map_box(box, homography), 0.06), True)
+    # What moved inside either shot (passers-by, a waving hand) is no part of the set's continuity.
+    if moving_first is not None:
+        people |= moving_first
+    if moving_second is not None:
+        people |= cv2.warpPerspective(moving_second.astype(np.uint8), homography, (width, height), flags=cv2.INTER_NEAREST) > 0
     static = valid & ~people
+    result.shared_fraction = float(valid.mean())
+    result.people_fraction = float((people & valid).sum()) / max(1, int(valid.sum()))
     result.warped = warped
     result.transform = fit_colour_transform(warped, first, static)
     if not find_changes:
@@ -162,7 +250,9 @@ def compare_set(
     sigma = max(0.8, width / 480.0)
     lab1 = rgb_to_lab(cv2.GaussianBlur(first, (0, 0), sigma))
     lab2 = rgb_to_lab(cv2.GaussianBlur(normalized, (0, 0), sigma))
-    radius = max(2, int(round(1.5 * width / 480.0)))
+    # Tolerance of a few pixels: a handheld camera's parallax moves the edges of a set a little
+    # between takes; an object that appears or goes is many times larger than that.
+    radius = max(3, int(round(3.0 * width / 480.0)))
     difference = tolerant_difference(lab1, lab2, radius)
     # Where one side is clipped (or crushed) and the other side's colours, carried over to its light,
     # would be clipped there too, the two agree as far as anyone can tell: a brighter take burns out

@@ -1,8 +1,16 @@
 """Continuity check: flag costume, prop and lighting changes from shot to shot, with a confidence.
 
 Inputs, in cut order: two or more shots (video or stills). Optional reference stills per character
-(the continuity bible) are inputs of kind `reference`; they are compared with every shot and are not
-part of the cut order. Outputs: `findings.json`, one annotated side-by-side PNG per compared pair
+(the continuity bible, the portal's character sheet) are inputs of kind `reference`; they are
+compared with every shot and are not part of the cut order. A reference may carry, in
+`ToolInput.metadata`, `character` (the character's name: references with one name form one
+character), `costume` (free text, e.g. "red jacket, jeans") and `scene`; without `character` the
+display name is the character's name. Every costume finding names its character (`character`: the
+sheet's name, or "Person 1", "Person 2", ... for people nobody named), recognised by face where one
+is seen, by clothing otherwise. Every pair has a headline `status`: "checked", "partly checked" or
+"not comparable", with `why` (what was compared, and why the rest was not).
+
+Outputs: `findings.json`, one annotated side-by-side PNG per compared pair
 (and per reference finding), and `report.html`, a printable report. The run's report (report.json
 from the command line) holds the shots, the pairs with their measurements, the thresholds and the
 second opinion's status.
@@ -28,7 +36,7 @@ from studio_tools.continuity.findings import Thresholds
 from studio_tools.continuity.frames import Frame, Shot
 from studio_tools.continuity.pipeline import CHECKS, check_shots
 from studio_tools.continuity.render import report_html, save_png, side_by_side
-from studio_tools.continuity.second_opinion import PairToAsk, second_opinion
+from studio_tools.continuity.second_opinion import FindingToAsk, second_opinion
 from studio_tools.core import (
     BadInput,
     InputKind,
@@ -62,7 +70,8 @@ class ContinuityParams(ToolParams):
     analysis_width: int = Field(960, ge=320, le=1920, description="Frames are analysed at this width (never enlarged).")
     external_ai: bool = Field(
         False,
-        description="Ask Claude for a second opinion on each cut (sends the cut frames to Anthropic). "
+        description="Ask Claude to agree or disagree with each measured finding (sends crops of the two frames "
+        "to Anthropic; it never adds a finding). "
         "Only where the studio allows external AI, and only with ANTHROPIC_API_KEY set.",
     )
     ai_model: str | None = Field(
@@ -70,7 +79,7 @@ class ContinuityParams(ToolParams):
         pattern=r"^[a-z0-9][a-z0-9.\-]{1,63}$",
         description="Claude model for the second opinion (default: $CONTINUITY_AI_MODEL or built-in).",
     )
-    ai_max_pairs: int = Field(6, ge=1, le=20, description="At most this many pairs are sent for a second opinion.")
+    ai_max_pairs: int = Field(6, ge=1, le=20, description="At most this many measured findings are sent for a second opinion.")
 
     @field_validator("checks", mode="before")
     @classmethod
@@ -151,7 +160,18 @@ class ContinuityTool:
         progress.update(0.45, stage="checks")
         t_checks = time.monotonic()
         people = PeopleCache()
-        references = [make_reference(frame.input_index, frame.name, frame, people) for frame in references_frames]
+        references = [
+            make_reference(
+                frame.input_index,
+                frame.name,
+                frame,
+                people,
+                character=_text(item.metadata.get("character")),
+                costume=_text(item.metadata.get("costume")),
+                scene=_text(item.metadata.get("scene")),
+            )
+            for frame, (_, item, _) in zip(references_frames, refs_probed, strict=True)
+        ]
         thresholds = Thresholds.for_sensitivity(params.sensitivity)
         checked = check_shots(
             shots, references, checks=params.checks, thresholds=thresholds, progress=progress.scaled(0.45, 0.85), people=people
@@ -160,19 +180,22 @@ class ContinuityTool:
 
         progress.update(0.85, stage="second opinion")
         opinion = second_opinion(
-            [PairToAsk(p.index, p.first, p.second) for p in checked.pairs],
+            _to_ask(checked, references),
             allowed=params.external_ai,
             model=params.ai_model,
-            max_pairs=params.ai_max_pairs,
+            max_findings=params.ai_max_pairs,
             environ=self._environ,
             http_client=self._http_client,
             cancelled=progress.check_cancelled,
         )
-        findings = checked.findings + opinion.findings
+        findings = checked.findings
+        by_id = {f["id"]: f for f in findings}
+        for verdict in opinion.verdicts:
+            by_id[verdict["finding"]]["second_opinion"] = {k: verdict[k] for k in ("verdict", "reason", "model")}
 
         progress.update(0.92, stage="write")
         outputs, pictures = self._pictures(workdir, checked, findings, references)
-        report = self._report(shots, references, checked, findings, opinion, thresholds, params)
+        report = self._report(shots, references, checked, findings, opinion, thresholds, params, people)
         target = out_dir(workdir)
         (target / FINDINGS_NAME).write_text(json.dumps(findings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (target / REPORT_NAME).write_text(report_html(report, findings, pictures), encoding="utf-8")
@@ -187,7 +210,8 @@ class ContinuityTool:
             "references": len(references),
             "pairs": len(checked.pairs),
             "findings_measured": len(checked.findings),
-            "findings_model": len(opinion.findings),
+            "second_opinions": len(opinion.verdicts),
+            "findings_model": 0,  # the second opinion never makes a finding
             "frames_read": frames_read,
             "decode_seconds": round(decode_seconds, 3),
             "checks_seconds": round(checks_seconds, 3),
@@ -242,21 +266,25 @@ class ContinuityTool:
         return outputs, pictures
 
     def _report(
-        self, shots: list[Shot], references, checked, findings, opinion, thresholds: Thresholds, params
+        self, shots: list[Shot], references, checked, findings, opinion, thresholds: Thresholds, params, people=None
     ) -> dict[str, Any]:
         measured = [f for f in findings if f["source"] == "measured"]
         counts = {t: sum(1 for f in measured if f["type"] == t) for t in CHECKS}
+        statuses = [p.describe()["status"] for p in checked.pairs]
         text = (
-            f"{len(shots)} shots, {len(checked.pairs)} pair(s) compared; {len(measured)} measured finding(s)"
-            f" ({', '.join(f'{n} {t}' for t, n in counts.items())})."
+            f"{len(shots)} shots, {len(checked.pairs)} cut(s): {statuses.count('checked')} checked, "
+            f"{statuses.count('partly checked')} partly checked, {statuses.count('not comparable')} not comparable; "
+            f"{len(measured)} measured finding(s) ({', '.join(f'{n} {t}' for t, n in counts.items())})."
         )
         if params.external_ai or opinion.ran:
-            text += f" Second opinion: {len(opinion.findings)} model-made finding(s), shown apart."
+            agree = sum(1 for v in opinion.verdicts if v["verdict"] == "agree")
+            text += f" Second opinion: agrees with {agree}, disagrees with {len(opinion.verdicts) - agree} finding(s)."
         return {
             "summary": {
                 "text": text,
                 "measured_findings": len(measured),
-                "model_findings": len(opinion.findings),
+                "second_opinions": len(opinion.verdicts),
+                "model_findings": 0,  # the second opinion only agrees or disagrees
                 "by_type": counts,
             },
             "checks": list(params.checks),
@@ -271,6 +299,7 @@ class ContinuityTool:
                 for r in references
             ],
             "reference_matches": checked.reference_matches,
+            "characters": _characters(references, findings, checked, people),
             "pairs": [p.describe() for p in checked.pairs],
             "second_opinion": opinion.describe(),
             "findings": findings,
@@ -280,3 +309,56 @@ class ContinuityTool:
 def _caption(frame: Frame, role: str) -> str:
     tc = frame.timecode or ""
     return f"{role} | {frame.name} | frame {frame.frame}{' | ' + tc if tc else ''}"
+
+
+def _text(value: Any) -> str | None:
+    """A character sheet's text field (name, costume, scene): stripped, None when empty or not text."""
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value[:200] or None
+
+
+def _characters(references, findings, checked, people) -> list[dict[str, Any]]:
+    """The run's characters: the sheet's (from the reference stills) and anyone found in a finding,
+    each with the sheet's costume and scenes, where they were seen, and their findings' ids."""
+    out: dict[str, dict[str, Any]] = {}
+    for ref in references:
+        entry = out.setdefault(ref.character, {"name": ref.character, "named": True, "costumes": [], "scenes": [], "seen_in": []})
+        if ref.costume and ref.costume not in entry["costumes"]:
+            entry["costumes"].append(ref.costume)
+        if ref.scene and ref.scene not in entry["scenes"]:
+            entry["scenes"].append(ref.scene)
+    for seen in checked.reference_matches:
+        entry = out.get(seen.get("character"))
+        name = checked.frames.get((seen["input"], seen["frame"]))
+        if entry is not None and name is not None and name.name not in entry["seen_in"]:
+            entry["seen_in"].append(name.name)
+    for f in findings:
+        name = f.get("character")
+        if not name:
+            continue
+        entry = out.setdefault(name, {"name": name, "named": False, "costumes": [], "scenes": [], "seen_in": []})
+        for key in ("outgoing", "incoming", "shot"):
+            where = f.get(key)
+            if where and where["name"] not in entry["seen_in"]:
+                entry["seen_in"].append(where["name"])
+    for entry in out.values():
+        entry["findings"] = [f["id"] for f in findings if f.get("character") == entry["name"]]
+    return list(out.values())
+
+
+def _to_ask(checked, references) -> list[FindingToAsk]:
+    """Each measured finding with the two frames it is about and its boxes (the crops the model sees)."""
+    by_reference = {r.input_index: r for r in references}
+    pairs = {p.index: p for p in checked.pairs}
+    items = []
+    for f in checked.findings:
+        if f.get("pair") is not None:
+            pair = pairs[f["pair"]]
+            items.append(FindingToAsk(f, pair.first, pair.second, f["outgoing"].get("box"), f["incoming"].get("box")))
+        elif f.get("reference"):
+            ref = by_reference[f["reference"]["input"]]
+            shot = checked.frames[(f["shot"]["input"], f["shot"]["frame"])]
+            items.append(FindingToAsk(f, ref.frame, shot, f["reference"].get("box"), f["shot"].get("box")))
+    return items

@@ -167,7 +167,7 @@ def test_thresholds_confidence_and_colour_words():
     base = Thresholds.for_sensitivity(0.5)
     assert base == Thresholds()
     assert Thresholds.for_sensitivity(1.0).costume_delta_e == pytest.approx(base.costume_delta_e / 2)
-    assert Thresholds.for_sensitivity(0.0).exposure_delta_l == pytest.approx(base.exposure_delta_l * 2)
+    assert Thresholds.for_sensitivity(0.0).exposure_stops == pytest.approx(base.exposure_stops * 2)
     assert confidence(10, 10) == 0.5
     assert confidence(20, 10) > 0.94 and confidence(5, 10) < 0.2
     assert confidence(20, 10, reliability=0.5) < 0.5

@@ -127,7 +127,7 @@ def test_done_when_scene_gives_exactly_the_jacket_and_the_prop(scene_clips, tmp_
     assert report["second_opinion"]["ran"] is False
     assert "no footage left the machine" in report["second_opinion"]["status"]
     metrics = record.result.metrics
-    assert metrics["frames_read"] == 12 and metrics["findings_model"] == 0
+    assert metrics["frames_read"] == 12 and metrics["findings_model"] == 0 and metrics["second_opinions"] == 0
 
     kinds = {o.name: (o.kind, o.media_type) for o in record.result.outputs}
     assert kinds == {
@@ -138,7 +138,7 @@ def test_done_when_scene_gives_exactly_the_jacket_and_the_prop(scene_clips, tmp_
     picture = Image.open(record.out_dir / "pair-01.png")
     assert picture.width == 2 * 480 + 8
     page = (record.out_dir / "report.html").read_text()
-    assert "Measured findings (2)" in page and "Second opinion (model-made, not measured)" in page
+    assert "Measured findings (2)" in page and "Second opinion (the model's view of the measured findings)" in page
     assert "<script" not in page and page.count("data:image/jpeg;base64,") == 1
 
 
@@ -188,7 +188,10 @@ def test_stills_lighting_jump_and_checks_param(tmp_path):
     (finding,) = record.result.report["findings"]
     assert (finding["type"], finding["check"]) == ("lighting", "exposure")
     assert finding["outgoing"] == {"input": 0, "name": "a.png", "frame": 0, "time": None, "timecode": None, "box": None}
-    assert abs(finding["measured"]["stops"]) > 0.5
+    assert finding["measured"]["unit"] == "stops" and abs(finding["measured"]["value"]) > 0.5
+    assert finding["measured"]["threshold"] == 0.3  # the threshold is in stops too
+    assert record.result.report["pairs"][0]["status"] in ("checked", "partly checked")
+    assert "light: compared" in record.result.report["pairs"][0]["why"]
     assert record.result.report["pairs"][0]["light"]["compared"] == "same place (overlap)"
 
     only_props = run([(a, "still"), (b, "still")], tmp_path / "w2", checks=["prop", "costume"])
