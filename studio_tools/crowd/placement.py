@@ -348,6 +348,13 @@ class Candidate:
     seen: np.ndarray  # (frames,) bool: the copy is on screen, whole
 
 
+def _hardly_moves(tube: SourceTube) -> bool:
+    """The feet stay within a fifth of the person's height and the height within a tenth: standing, not walking."""
+    size = max(1.0, tube.median_height)
+    feet = tube.feet
+    return bool(np.ptp(feet[:, 0]) < 0.2 * size and np.ptp(feet[:, 1]) < 0.2 * size and np.ptp(tube.heights) < 0.1 * size)
+
+
 def _coarsen(boxes: np.ndarray, most: int = MAX_CONFLICT_STEPS) -> np.ndarray:
     """(n, frames, 4) boxes to at most `most` steps, each the union of the boxes of the frames it covers.
 
@@ -377,6 +384,9 @@ def _independent_set(valid: list[Candidate], wanted: int, frames: int, fps: floa
     ids = sorted({v.placement.tube.id for v in valid})
     tube_of = np.array([ids.index(v.placement.tube.id) for v in valid])
     offsets = np.array([v.placement.offset for v in valid])
+    periods = np.array([v.placement.loop.period if v.placement.loop.repeat else 0 for v in valid])
+    # a person who hardly moves looks the same at any moment of their take: one copy of them on screen at a time
+    still = np.array([_hardly_moves(v.placement.tube) for v in valid])
     xs = np.array([v.placement.anchor[0] for v in valid])
     sync = SYNC_SECONDS * fps
     conflict = np.zeros((n, n), bool)
@@ -387,7 +397,13 @@ def _independent_set(valid: list[Candidate], wanted: int, frames: int, fps: floa
             hit = _meets(boxes[i][None], boxes[i + 1 :]).any(axis=1)
             same = tube_of[i + 1 :] == tube_of[i]
             together = (coarse_seen[i][None] & coarse_seen[i + 1 :]).any(axis=1)
-            near = (np.abs(offsets[i + 1 :] - offsets[i]) < sync) | (np.abs(xs[i + 1 :] - xs[i]) < APART * width)
+            gap = np.abs(offsets[i + 1 :] - offsets[i])
+            looped = (periods[i] > 0) & (periods[i + 1 :] == periods[i])
+            if periods[i] > 0:  # two copies of a loop are in step when their phases match, whatever the offsets
+                phase = gap % periods[i]
+                gap = np.where(looped, np.minimum(phase, periods[i] - phase), gap)
+            in_step = gap < np.where(looped, np.minimum(sync, 0.25 * max(1, periods[i])), sync)
+            near = in_step | (np.abs(xs[i + 1 :] - xs[i]) < APART * width) | still[i]
             hit |= same & together & near
             conflict[i, i + 1 :] = hit
             conflict[i + 1 :, i] = hit

@@ -14,6 +14,7 @@ on, the pose model's person mask (BlazePose, see people.py). Nothing is generate
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ class PlatePeopleSource:
         self._clean = clean_plate
         self._feather = feather
         self._pose_matte = pose_matte
+        self.pose_seconds: list[float] = []  # each pose-model call made for the mattes (list.append is thread-safe)
         self._tubes: dict[str, tuple[Tube, SourceTube]] = {}
         for analysis in analyses:
             f = analysis.factor
@@ -254,7 +256,9 @@ class PlatePeopleSource:
                         if self._pose_matte:
                             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
                             if person is None or (k - first) % POSE_EVERY == 0:
+                                began = time.perf_counter()
                                 person = (pose_on_box(bgr, box).mask, cx, cy)
+                                self.pose_seconds.append(time.perf_counter() - began)
                             # between the frames the model sees, its mask follows the person's box
                             mask, px, py = person
                             shift = np.float32([[1, 0, cx - px], [0, 1, cy - py]])

@@ -188,7 +188,9 @@ class CrowdTool:
         heights = people.HeightModel(0.0, 0.0, 0, "none")
         if params.completeness == "pose":
             progress.update(0.19, stage="analyse", message="checking the people are whole (pose model)")
+            began = time.monotonic()
             verdicts, heights = gate_tubes(analyses, check)
+            timings["pose_gate_seconds"] = time.monotonic() - began
             usable = [t for t in usable if verdicts[t.id].passed]
             if not usable:
                 raise BadInput(
@@ -300,7 +302,7 @@ class CrowdTool:
         report["placement_summary"] = placement_summary(result, verdicts, len(tubes_all), len(usable))
         if report["placement_summary"]["shortfall"]:
             report["warnings"].insert(0, report["placement_summary"]["shortfall"])
-        report["summary"] = summary_lines(report["placement_summary"])
+        report["summary_lines"] = summary_lines(report["placement_summary"])
         for entry in report["placements"]:
             verdict = verdicts.get(entry["source_person"])
             entry["completeness_score"] = verdict.score if verdict is not None else None
@@ -319,6 +321,8 @@ class CrowdTool:
             "composite_fps": round(main.frame_count / max(1e-6, timings["composite_seconds"]), 2),
             "fps": round(main.frame_count / max(1e-6, timings["total_seconds"]), 2),
         }
+        timings["pose_matte_seconds"] = sum(source.pose_seconds)  # CPU-bound model calls, on the extraction threads
+        metrics["pose_calls"] = len(source.pose_seconds) + sum(len(v.samples) for v in verdicts.values())
         metrics.update({k: round(v, 3) for k, v in timings.items()})
         return ToolResult(outputs=outputs, report=report, metrics=metrics)
 
@@ -939,7 +943,12 @@ def build_report(
             "originals_in_front": "an original person whose feet are nearer the camera stays in front of a copy",
             "feather_sigma_px": round(feather_for(h), 3),
             "grain": "matched per copy to the plate's measured grain" if params.grain else "off",
-            "alpha": "straight (unpremultiplied)",
+            "alpha": "straight (unpremultiplied); opaque inside each body, soft only at its edge",
+            "contact_shadows": "none: copies are cut out without their shadows and no shadow is drawn for them",
+            "no_dissolves": "a copy shows one frame of one person at a time: looped with a cut where the person is back "
+            "at the same place and size, or played once",
+            "clones": "each source person is copied at most 3 times; two copies of one person on screen together are "
+            "2 s apart in their take and a quarter of the frame apart; a person standing still is copied once at a time",
             "rebuild": "comp = plate * (1 - matte) + layer * matte. Each placement plays its tile's frame "
             "t + time_offset_frames: modulo loop_period_frames when the tile loops (a cut, never a dissolve), else only "
             "while that frame exists (the copy plays once); the tile is scaled by `scale` and mirrored about its "
