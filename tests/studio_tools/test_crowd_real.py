@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from studio_tools.core import ToolInput, run_tool
-from studio_tools.crowd import measure
+from studio_tools.crowd import measure, people
 from studio_tools.media import probe
 from tests import real_media
 
@@ -83,7 +83,8 @@ def assert_a_compositor_would_take_it(record, found: measure.Measures, plate: Pa
         assert summary["shortfall"] is None
     # the report a compositor rebuilds from: per copy, its source person, completeness score and reuse count
     for p in record.result.report["placements"]:
-        assert p["source_person"] == p["tile"] and p["completeness_score"] > 0.5 and 1 <= p["reuse_count"] <= 3
+        assert p["source_person"] == p["tile"] and 1 <= p["reuse_count"] <= 3
+        assert p["completeness_score"] >= people.MIN_PASSING * people.MIN_SCORE
 
 
 @pytest.mark.real_media
