@@ -263,9 +263,10 @@ class PlatePeopleSource:
                             mask, px, py = person
                             shift = np.float32([[1, 0, cx - px], [0, 1, cy - py]])
                             pose = cv2.warpAffine(mask, shift, (win_w, win_h), flags=cv2.INTER_LINEAR, borderValue=0)
-                        store[k, :, :, 3] = _sprite_alpha(
-                            bgr, _crop(background, x, y, win_w, win_h), det, x, y, f, soft, grow, shrink, self._feather, pose
-                        )
+                        behind = _crop(background, x, y, win_w, win_h)
+                        alpha = _sprite_alpha(bgr, behind, det, x, y, f, soft, grow, shrink, self._feather, pose)
+                        store[k, :, :, 3] = alpha
+                        store[k, :, :, :3] = unmix(bgr, behind, alpha)
 
                 futures = [
                     pool.submit(cut, tube, src, first, min(src.length, first + EXTRACT_CHUNK))
@@ -341,7 +342,9 @@ def _sprite_alpha(
     )
     gate = cv2.warpAffine(m, scale_m, (win_w, win_h), flags=cv2.INTER_LINEAR, borderValue=0)
     solid = (gate > 0.5).astype(np.uint8)
-    near = cv2.dilate(solid, grow)
+    # with the pose model's mask to rely on, the soft edge is kept to a pixel around the body: further out, a faint
+    # difference is the codec's ringing on the source's floor, which would come along as a halo
+    near = cv2.dilate(solid, grow if pose is None else np.ones((3, 3), np.uint8))
     alpha = soft[diff] * near  # 0 away from the person
     if pose is not None:
         sure = (pose > 0.7).astype(np.uint8) & near
@@ -351,6 +354,10 @@ def _sprite_alpha(
     contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     filled = np.zeros_like(body)
     cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    if pose is not None:
+        # what the outline closed over but looks like the background and is not person to the model (the gap
+        # between the legs, a corner of floor) is not body: there only the soft difference counts
+        filled &= ~((alpha < 0.5) & (pose < 0.3))
     np.maximum(alpha, cv2.erode(filled, shrink).astype(np.float32), out=alpha)
     # specks of difference near the person but not joined to their body (a table edge, a leaf) are dropped
     n, labels = cv2.connectedComponents((alpha > 0.05).astype(np.uint8), connectivity=8)
@@ -366,6 +373,20 @@ def _sprite_alpha(
     alpha *= np.float32(255.0)
     alpha += np.float32(0.5)
     return np.clip(alpha, 0, 255).astype(np.uint8)
+
+
+def unmix(bgr: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The person's own colour at their soft edge: an edge pixel is `a * person + (1 - a) * background`, so the
+    background the person was filmed against is taken back out (no fringe of the source's floor around a copy)."""
+    a = alpha.astype(np.float32) / np.float32(255.0)
+    edge = (a > 0.02) & (a < 0.98)
+    if not edge.any():
+        return bgr
+    a3 = a[..., None]
+    own = (bgr.astype(np.float32) - (1.0 - a3) * background.astype(np.float32)) / np.maximum(a3, np.float32(0.02))
+    out = bgr.copy()
+    out[edge] = np.clip(own[edge] + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def window_bgr(yuv: Yuv, frame: YuvFrame, x: int, y: int, w: int, h: int) -> np.ndarray:

@@ -47,7 +47,7 @@ from studio_tools.core import (
     out_dir,
 )
 from studio_tools.crowd import analysis as an
-from studio_tools.crowd import people
+from studio_tools.crowd import people, placement
 from studio_tools.crowd.colour import YuvFrame
 from studio_tools.crowd.composite import BgraLayer, Compositor, MatteFrame, OriginalPerson, YuvaLayer
 from studio_tools.crowd.params import CrowdParams
@@ -423,6 +423,14 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
         if usable < 3 or sources < 2:
             cause = f"only {usable} whole {'person' if usable == 1 else 'people'} in the plate to copy"
             advice = "add tile plates or lower the density"
+        elif result.candidates_valid < 3 * len(result.placements) and result.rejected_scale > max(
+            result.rejected_outside, result.rejected_originals
+        ):  # few places were possible at all, most for want of perspective (many possible but overlapping: room)
+            cause = (
+                "most of the region would need the plate's people scaled beyond what perspective allows "
+                f"({placement.MIN_SCALE:g}x to {placement.MAX_SCALE:g}x)"
+            )
+            advice = "add tile plates with people nearer the camera, move the region or lower the density"
         else:
             cause = "no more room in the region without overlaps at this spacing"
             advice = "enlarge the region, lower min_spacing or lower the density"
