@@ -40,6 +40,9 @@ class ToolRunSerializer(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
     outputs = ToolRunOutputSerializer(many=True, read_only=True)
     eta_seconds = serializers.SerializerMethodField()
+    summary = serializers.ListField(
+        child=serializers.CharField(), source="summary_lines", read_only=True, help_text="The report's summary in plain lines."
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -64,6 +67,7 @@ class ToolRunSerializer(serializers.ModelSerializer):
             "finished_at",
             "eta_seconds",
             "metrics",
+            "summary",
             "report",
             "provenance",
             "outputs",

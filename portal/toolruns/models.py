@@ -80,6 +80,12 @@ class ToolRun(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    @property
+    def summary_lines(self) -> list[str]:
+        """Plain lines a tool's report gives for people (`report["summary_lines"]`): shown on the run page and in the API."""
+        lines = self.report.get("summary_lines") if isinstance(self.report, dict) else None
+        return [str(line) for line in lines] if isinstance(lines, list) else []
+
     def elapsed_seconds(self, now=None) -> float | None:
         if self.started_at is None:
             return None

@@ -1,8 +1,9 @@
 """Drawing the copies into each frame: the comp, the added-crowd layer and its matte.
 
-Per output frame, every placement shows one tube frame (two during its loop crossfade, dissolved
-into one patch). Patches are drawn far to near (by foot position); each patch is resized with
-area averaging when it shrinks, positioned with sub-pixel accuracy and mirrored by one affine warp,
+Per output frame, every placement shows one tube frame, or none (a copy that plays its take once is
+off screen before and after it; two instances of a body are never dissolved into each other).
+Patches are drawn far to near (by foot position); each patch is resized with area averaging
+when it shrinks, positioned with sub-pixel accuracy and mirrored by one affine warp,
 all in premultiplied alpha so edges do not pick up dark or stale fringes. Then, in order:
 
 - colour: a LAB shift of the person's straight colour;
@@ -227,14 +228,15 @@ class Compositor:
         items = []
         for p in self.placements:
             shown = p.loop.shown(t, p.offset)
-            main_k = max(shown, key=lambda kw: kw[1])[0]
-            items.append((p.foot_y(main_k), p.index, p, shown))
+            items.append((p.foot_y(shown[0][0]) if shown else -1.0, p.index, p, shown))
         items.sort(key=lambda item: (item[0], item[1]))  # far (small foot y) first
         originals = self.originals[t] if t < len(self.originals) else []
         patches: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         for depth, _i, p, shown in items:
             # draw per item so the rng stream is the same whatever is visible
             oy, ox = rng.random(2)
+            if not shown:
+                continue  # a copy that plays once, not on in this frame
             patch = self._patch(p, shown)
             if patch is None:
                 continue
@@ -381,7 +383,7 @@ def _union(boxes: Sequence[Sequence[int]]) -> list[int]:
 def _grain_patch(bank: np.ndarray, oy: float, ox: float, h: int, w: int) -> np.ndarray:
     """An (h, w, 3) piece of the noise bank at a relative offset; the bank repeats if the patch is bigger."""
     bh, bw = bank.shape[:2]
-    if h > bh or w > bw:  # e.g. a loop crossfade between two far-apart positions
+    if h > bh or w > bw:  # a patch bigger than the bank
         bank = np.tile(bank, (-(-h // bh), -(-w // bw), 1))
         bh, bw = bank.shape[:2]
     by, bx = int(oy * (bh - h)), int(ox * (bw - w))

@@ -35,10 +35,15 @@ class CrowdParams(ToolParams):
         None, ge=0.0, le=1.0, description="Horizon height in normalized coordinates (0 top, 1 bottom), for perspective='horizon'."
     )
     time_offset: tuple[float, float] = Field(
-        (0.0, 4.0), description="Range of time offsets, in seconds, between a copy and the person it was taken from: [min, max]."
+        (0.0, 4.0),
+        description="Range of time offsets, in seconds, between a copy that loops (a person standing or pacing) and "
+        "the person it was taken from: [min, max]. People walking through play their take once, starting anywhere in the shot.",
     )
-    loop_crossfade: float = Field(
-        0.4, ge=0.0, le=3.0, description="Seconds of crossfade where a copy loops back to the start of its take."
+    completeness: Literal["pose", "off"] = Field(
+        "pose",
+        description="'pose': copy only people the pose model sees whole, head to feet, at a whole person's height for "
+        "where they stand (the rest are rejected, with the reason, in the report); 'off': copy whatever the background "
+        "difference found (for plates whose subjects are not people).",
     )
     mirror: bool = Field(True, description="Allow copies to be mirrored left to right.")
     colour_variation: float = Field(

@@ -29,48 +29,64 @@ MAX_CANDIDATES = 700
 MAX_CONFLICT_STEPS = 300  # longer plates are checked on unions of neighbouring frames
 
 
+LOOP_MATCH = 0.08  # a loop's seam: foot step plus height change, as a share of the person's height, at most this
+MIN_ON_SCREEN_SECONDS = 1.0  # a copy seen whole for less than this (or its whole take) is not made
+MAX_REUSE = 3  # copies of one source person in a shot
+SYNC_SECONDS = 2.0  # copies of one person at the same time are at least this far apart in their take
+APART = 0.25  # ... and this far apart in the frame (share of its width)
+
+
 @dataclass(frozen=True)
 class Loop:
-    """How a tube of `length` frames plays forever: period `period`, crossfading `crossfade` frames at the seam."""
+    """How a tube of `length` frames is shown: once, or looped every `period` frames with a cut.
+
+    There is no dissolve: two instances of a body are never mixed. A tube loops only where the person
+    comes back to where, and as big as, they were at its start (`plan_loop`); otherwise a copy plays
+    its tube once and is off screen before and after.
+    """
 
     length: int
     period: int
-    crossfade: int
+    repeat: bool = True
 
     def shown(self, t: int, offset: int) -> list[tuple[int, float]]:
-        """Tube frames (index, weight) on screen at output frame t."""
-        u = (t + offset) % self.period
-        if self.crossfade and u < self.crossfade:
-            w = (u + 1) / (self.crossfade + 1)
-            return [(u, w), (u + self.period, 1.0 - w)]
-        return [(u, 1.0)]
+        """Tube frames (index, weight) on screen at output frame t: one, or none when a play-once copy is not on."""
+        u = t + offset
+        if self.repeat:
+            return [(u % self.period, 1.0)]
+        return [(u, 1.0)] if 0 <= u < self.length else []
+
+    def frames(self, count: int, offset: int) -> np.ndarray:
+        """(count,) the tube frame shown at each output frame, -1 where none is."""
+        u = np.arange(count) + offset
+        if self.repeat:
+            return u % self.period
+        return np.where((u >= 0) & (u < self.length), u, -1)
 
 
-def plan_loop(tube: SourceTube, crossfade: int) -> Loop:
-    """Choose the loop point where the person comes back closest to where, and as big as, they started.
+def plan_loop(tube: SourceTube) -> Loop:
+    """Loop where the person comes back closest to where, and as big as, they started, or not at all.
 
-    Copies get time offsets, so every tube loops. The seam goes where the `crossfade` frames after
-    the period match the tube's first frames best (foot position and height, relative to the
-    person's height), which hides it for pacing or standing people; ties go to the longer loop.
+    The seam is a cut from frame `period - 1` to frame 0, so frame `period` (what would come next) must
+    match frame 0: foot position and height, relative to the person's height. A person walking through
+    never comes back and plays once; a standing or pacing person loops when the match is good enough.
     """
     n = tube.length
-    fade = max(0, min(crossfade, n // 3))
     if n < 4:
-        return Loop(n, n, 0)
+        return Loop(n, n, False)
     feet, heights = tube.feet, tube.heights
     size = max(1.0, float(np.median(heights)))
-    lo = max(fade + 2, n // 2)
-    hi = n - fade if fade else n - 1  # without a crossfade, frame `period` must exist to compare with frame 0
-    if hi < lo:
-        return Loop(n, max(1, n - fade), fade)
-    j = np.arange(max(1, fade))
+    lo, hi = max(2, n // 2), n - 1
     best, best_cost = hi, math.inf
     for period in range(hi, lo - 1, -1):
+        j = np.arange(min(3, n - period))
         step = feet[period + j] - feet[j]
         cost = float(np.mean(np.hypot(step[:, 0], step[:, 1]) + np.abs(heights[period + j] - heights[j]))) / size
         if cost < best_cost - 1e-9:
             best, best_cost = period, cost
-    return Loop(n, best, fade)
+    if best_cost <= LOOP_MATCH:
+        return Loop(n, best, True)
+    return Loop(n, n, False)
 
 
 @dataclass(frozen=True)
@@ -104,17 +120,10 @@ class Placement:
 
 
 def copy_boxes(tube: SourceTube, loop: Loop, anchor, scale: float, mirrored: bool, offset: int, frames: int) -> np.ndarray:
-    """(frames, 4): the box of everything the copy shows in each output frame (both sides of a crossfade)."""
-    t = np.arange(frames)
-    u = (t + offset) % loop.period
-    boxes = tube.boxes[u].copy()
-    if loop.crossfade:
-        fading = u < loop.crossfade
-        tail = tube.boxes[np.where(fading, u + loop.period, u)]
-        boxes[:, 0] = np.minimum(boxes[:, 0], tail[:, 0])
-        boxes[:, 1] = np.minimum(boxes[:, 1], tail[:, 1])
-        boxes[:, 2] = np.maximum(boxes[:, 2], tail[:, 2])
-        boxes[:, 3] = np.maximum(boxes[:, 3], tail[:, 3])
+    """(frames, 4): the copy's box in each output frame; all zero (no area) where it is not on."""
+    u = loop.frames(frames, offset)
+    on = u >= 0
+    boxes = tube.boxes[np.where(on, u, 0)]
     rx, ry = tube.reference
     sign = -1.0 if mirrored else 1.0
     xa = anchor[0] + sign * scale * (boxes[:, 0] - rx)
@@ -123,6 +132,7 @@ def copy_boxes(tube: SourceTube, loop: Loop, anchor, scale: float, mirrored: boo
     out[:, 0], out[:, 2] = np.minimum(xa, xb), np.maximum(xa, xb)
     out[:, 1] = anchor[1] + scale * (boxes[:, 1] - ry)
     out[:, 3] = anchor[1] + scale * (boxes[:, 3] - ry)
+    out[~on] = 0.0
     return out
 
 
@@ -160,18 +170,29 @@ class Region:
         return True if self.mask is None else bool(self.mask[yi, xi])
 
     def contains_boxes(self, boxes: np.ndarray) -> bool:
-        """All boxes (n, 4) wholly inside the frame and the region."""
-        x0 = np.floor(boxes[:, 0]).astype(np.int64)
-        y0 = np.floor(boxes[:, 1]).astype(np.int64)
-        x1 = np.ceil(boxes[:, 2]).astype(np.int64)
-        y1 = np.ceil(boxes[:, 3]).astype(np.int64)
-        if (x0 < 0).any() or (y0 < 0).any() or (x1 > self.width).any() or (y1 > self.height).any():
-            return False
+        """The parts inside the frame of boxes (n, 4) all lie in the region; boxes without area (a copy not on)
+        and the parts past the frame's edges (a copy walking in or out of view) are not checked."""
+        boxes = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+        x0 = np.clip(np.floor(boxes[:, 0]), 0, self.width).astype(np.int64)
+        y0 = np.clip(np.floor(boxes[:, 1]), 0, self.height).astype(np.int64)
+        x1 = np.clip(np.ceil(boxes[:, 2]), 0, self.width).astype(np.int64)
+        y1 = np.clip(np.ceil(boxes[:, 3]), 0, self.height).astype(np.int64)
         if self._sat is None:
             return True
         sat = self._sat
         inside = sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0]
-        return bool((inside == (x1 - x0) * (y1 - y0)).all())
+        return bool((inside == np.maximum(0, x1 - x0) * np.maximum(0, y1 - y0)).all())
+
+    def in_view(self, boxes: np.ndarray) -> np.ndarray:
+        """(n,) bool: the box has area and lies wholly inside the frame (the copy is seen whole)."""
+        return (
+            (boxes[:, 2] > boxes[:, 0])
+            & (boxes[:, 3] > boxes[:, 1])
+            & (boxes[:, 0] >= 0)
+            & (boxes[:, 1] >= 0)
+            & (boxes[:, 2] <= self.width)
+            & (boxes[:, 3] <= self.height)
+        )
 
 
 def spaced(boxes: np.ndarray, spacing: float) -> np.ndarray:
@@ -202,6 +223,12 @@ class PlanResult:
     rejected_originals: int
     rejected_scale: int
     ordering: str
+    on_screen: np.ndarray  # (frames,) copies seen whole in each frame
+    sources: int  # source people (tubes) the planner could use
+
+    @property
+    def mean_on_screen(self) -> float:
+        return float(self.on_screen.mean()) if len(self.on_screen) else 0.0
 
 
 def plan(
@@ -216,19 +243,20 @@ def plan(
     spacing: float,
     min_height: float,
     offsets: tuple[float, float],
-    crossfade_seconds: float,
     mirror: bool,
     colour_variation: float,
     seed: int,
     check: Callable[[], None] = lambda: None,
 ) -> PlanResult:
-    """Choose up to `wanted` placements. `originals[t]` is an (m, 4) array of the plate's people at frame t.
+    """Choose placements so about `wanted` copies are on screen in every frame. `originals[t]` is an (m, 4)
+    array of the plate's people at frame t.
 
     Copies smaller than `min_height` pixels are not made: too small to read as people (or to be found again).
+    A tube that loops (see `plan_loop`) takes a time offset from `offsets`; one that plays once starts
+    anywhere in the shot, so that together the copies cover every frame.
     """
     rng = np.random.default_rng([seed, 2024])
-    crossfade = int(round(crossfade_seconds * fps))
-    loops = {tube.id: plan_loop(tube, crossfade) for tube in tubes}
+    loops = {tube.id: plan_loop(tube) for tube in tubes}
     # originals padded to one array (frames, m, 4); the padding boxes have no area and never meet anything
     most = max([len(o) for o in originals] + [1])
     padded = np.zeros((frames, most, 4))
@@ -237,9 +265,11 @@ def plan(
             padded[t, : len(o)] = spaced(np.asarray(o, np.float64), spacing)
 
     x_lo, y_lo, x_hi, y_hi = region.bbox()
-    budget = min(MAX_CANDIDATES, max(60, 14 * wanted))
+    mean_on = float(np.mean([min(frames, loops[t.id].length) if not loops[t.id].repeat else frames for t in tubes] or [frames]))
+    copies_needed = wanted * frames / max(1.0, mean_on)  # play-once copies cover part of the shot each
+    budget = int(min(MAX_CANDIDATES, max(60, 10 * copies_needed)))
     attempts = 40 * budget
-    valid: list[tuple[Placement, np.ndarray, int]] = []  # placement, spaced boxes, priority
+    valid: list[Candidate] = []
     drawn = outside = near_original = bad_scale = 0
     order = [tube for tube in tubes]
     # tile plates' people first, where they were filmed: the classic tiling move
@@ -256,19 +286,27 @@ def plan(
         if _meets(grown[:, None, :], padded).any():
             near_original += 1
             continue
-        valid.append((Placement(-1, tube, anchor, 1.0, False, 0, (0.0, 0.0, 0.0), True, loops[tube.id]), grown, 0))
+        placement = Placement(-1, tube, anchor, 1.0, False, 0, (0.0, 0.0, 0.0), True, loops[tube.id])
+        valid.append(Candidate(placement, grown, 0, region.in_view(boxes)))
     low_off, high_off = offsets
     for attempt in range(attempts):
-        if len(valid) >= budget or x_hi <= x_lo or y_hi <= y_lo:
+        if len(valid) >= budget or x_hi <= x_lo or y_hi <= y_lo or not order:
             break
         if attempt % 64 == 0:
             check()
         tube = order[attempt % len(order)]
+        loop = loops[tube.id]
+        if loop.repeat and rng.random() < 0.5:
+            loop = Loop(loop.length, loop.length, False)  # a looping person may also be seen once, where a loop has no room
         # every draw happens on every attempt, in the same order, so the stream of candidates only depends on the seed
         ax, ay = rng.uniform(x_lo, x_hi), rng.uniform(y_lo, y_hi)
         flip = bool(mirror and rng.random() < 0.5)
+        start = rng.random()
         offset = int(round(rng.uniform(low_off, high_off) * fps))
         shift = tuple(float(v) for v in rng.uniform(-1, 1, 3) * colour_variation * np.array([12.0, 10.0, 10.0]))
+        if not loop.repeat:
+            # the take starts anywhere from just before the shot to just before its end
+            offset = int(round(-frames + 1 + start * (frames + loop.length - 2)))
         drawn += 1
         if not region.contains_point(ax, ay):
             outside += 1
@@ -277,23 +315,44 @@ def plan(
         if scale is None or not MIN_SCALE <= scale <= MAX_SCALE or scale * tube.median_height < min_height:
             bad_scale += 1
             continue
-        boxes = copy_boxes(tube, loops[tube.id], (ax, ay), scale, flip, offset, frames)
-        if not region.contains_boxes(boxes):
+        boxes = copy_boxes(tube, loop, (ax, ay), scale, flip, offset, frames)
+        seen = region.in_view(boxes)
+        if seen.sum() < min(loop.length, max(MIN_ON_SCREEN_SECONDS * fps, 4)) or not region.contains_boxes(boxes):
             outside += 1
             continue
         grown = spaced(boxes, spacing)
         if _meets(grown[:, None, :], padded).any():
             near_original += 1
             continue
-        valid.append(
-            (Placement(-1, tube, (float(ax), float(ay)), float(scale), flip, offset, shift, False, loops[tube.id]), grown, 1)
-        )
+        placement = Placement(-1, tube, (float(ax), float(ay)), float(scale), flip, offset, shift, False, loop)
+        valid.append(Candidate(placement, grown, 1, seen))
 
-    chosen, ordering = _independent_set(valid, wanted, rng, check)
+    chosen, ordering = _independent_set(valid, wanted, frames, fps, region.width, rng, check)
     placements = []
-    for n, (p, _grown, _prio) in enumerate(sorted(chosen, key=lambda c: (c[0].anchor[1], c[0].anchor[0]))):
+    for n, c in enumerate(sorted(chosen, key=lambda c: (c.placement.anchor[1], c.placement.anchor[0]))):
+        p = c.placement
         placements.append(Placement(n, p.tube, p.anchor, p.scale, p.mirrored, p.offset, p.colour, p.as_shot, p.loop))
-    return PlanResult(placements, wanted, drawn, len(valid), outside, near_original, bad_scale, ordering)
+    on_screen = np.zeros(frames)
+    for c in chosen:
+        on_screen += c.seen
+    return PlanResult(
+        placements, wanted, drawn, len(valid), outside, near_original, bad_scale, ordering, on_screen, len({t.id for t in tubes})
+    )
+
+
+@dataclass
+class Candidate:
+    placement: Placement
+    grown: np.ndarray  # (frames, 4) spaced boxes, zero where the copy is not on
+    priority: int  # 0: a tile plate's person as shot, 1: a copy
+    seen: np.ndarray  # (frames,) bool: the copy is on screen, whole
+
+
+def _hardly_moves(tube: SourceTube) -> bool:
+    """The feet stay within a fifth of the person's height and the height within a tenth: standing, not walking."""
+    size = max(1.0, tube.median_height)
+    feet = tube.feet
+    return bool(np.ptp(feet[:, 0]) < 0.2 * size and np.ptp(feet[:, 1]) < 0.2 * size and np.ptp(tube.heights) < 0.1 * size)
 
 
 def _coarsen(boxes: np.ndarray, most: int = MAX_CONFLICT_STEPS) -> np.ndarray:
@@ -312,41 +371,75 @@ def _coarsen(boxes: np.ndarray, most: int = MAX_CONFLICT_STEPS) -> np.ndarray:
     return np.concatenate([chunks[..., :2].min(axis=2), chunks[..., 2:].max(axis=2)], axis=-1)
 
 
-def _independent_set(valid, wanted: int, rng: np.random.Generator, check: Callable[[], None]):
-    """Greedy maximal independent set of the conflict graph, up to `wanted` members."""
+def _independent_set(valid: list[Candidate], wanted: int, frames: int, fps: float, width: int, rng, check):
+    """Greedy: copies that do not meet each other in any frame, taken while they fill frames that have fewer
+    than `wanted` copies on screen. Copies of one source person are at most `MAX_REUSE`, and two of them on
+    screen together are `SYNC_SECONDS` apart in their take and `APART` of the width apart (no clones in step)."""
     n = len(valid)
     if n == 0 or wanted <= 0:
         return [], "none"
-    boxes = _coarsen(np.stack([v[1] for v in valid]))  # (n, frames or fewer, 4)
+    boxes = _coarsen(np.stack([v.grown for v in valid]))  # (n, frames or fewer, 4)
+    seen = np.stack([v.seen for v in valid])
+    coarse_seen = _coarsen(np.repeat(seen[..., None].astype(np.float64), 4, axis=2))[..., 2] > 0
+    ids = sorted({v.placement.tube.id for v in valid})
+    tube_of = np.array([ids.index(v.placement.tube.id) for v in valid])
+    offsets = np.array([v.placement.offset for v in valid])
+    periods = np.array([v.placement.loop.period if v.placement.loop.repeat else 0 for v in valid])
+    # a person who hardly moves looks the same at any moment of their take: one copy of them on screen at a time
+    still = np.array([_hardly_moves(v.placement.tube) for v in valid])
+    xs = np.array([v.placement.anchor[0] for v in valid])
+    sync = SYNC_SECONDS * fps
     conflict = np.zeros((n, n), bool)
     for i in range(n):
         if i % 32 == 0:
             check()
         if i + 1 < n:
             hit = _meets(boxes[i][None], boxes[i + 1 :]).any(axis=1)
+            same = tube_of[i + 1 :] == tube_of[i]
+            together = (coarse_seen[i][None] & coarse_seen[i + 1 :]).any(axis=1)
+            gap = np.abs(offsets[i + 1 :] - offsets[i])
+            looped = (periods[i] > 0) & (periods[i + 1 :] == periods[i])
+            if periods[i] > 0:  # two copies of a loop are in step when their phases match, whatever the offsets
+                phase = gap % periods[i]
+                gap = np.where(looped, np.minimum(phase, periods[i] - phase), gap)
+            in_step = gap < np.where(looped, np.minimum(sync, 0.25 * max(1, periods[i])), sync)
+            near = in_step | (np.abs(xs[i + 1 :] - xs[i]) < APART * width) | still[i]
+            hit |= same & together & near
             conflict[i, i + 1 :] = hit
             conflict[i + 1 :, i] = hit
-    priority = np.array([v[2] for v in valid])
+    priority = np.array([v.priority for v in valid])
     random_rank = rng.permutation(n)
+    lengths = seen.sum(axis=1)
 
     def greedy(order: np.ndarray) -> list[int]:
         taken: list[int] = []
         blocked = np.zeros(n, bool)
+        count = np.zeros(frames, np.int64)
+        reuse: dict[int, int] = {}
         for i in order:
-            if blocked[i]:
+            if blocked[i] or reuse.get(int(tube_of[i]), 0) >= MAX_REUSE:
                 continue
+            gain = int((seen[i] & (count < wanted)).sum())
+            if gain == 0 or gain < 0.5 * lengths[i]:
+                continue  # it would mostly crowd frames already full
             taken.append(int(i))
+            reuse[int(tube_of[i])] = reuse.get(int(tube_of[i]), 0) + 1
+            count += seen[i]
             blocked |= conflict[i]
             blocked[i] = True
-            if len(taken) >= wanted:
+            if (count >= wanted).all():
                 break
         return taken
 
+    def coverage(taken: list[int]) -> int:
+        return int(np.minimum(seen[taken].sum(axis=0), wanted).sum()) if taken else 0
+
     first = greedy(np.lexsort((random_rank, priority)))
     ordering = "random"
-    if len(first) < wanted:
+    if coverage(first) < wanted * frames:
+        # longest on screen first, fewest conflicts next
         degree = conflict.sum(axis=1)
-        second = greedy(np.lexsort((random_rank, degree, priority)))
-        if len(second) > len(first):
-            first, ordering = second, "lowest degree first"
+        second = greedy(np.lexsort((random_rank, degree, -lengths, priority)))
+        if coverage(second) > coverage(first):
+            first, ordering = second, "longest on screen first"
     return [valid[i] for i in first], ordering

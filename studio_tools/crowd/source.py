@@ -7,13 +7,14 @@ compositing only ever talk to this interface, so another source of people (a gen
 library of shot extras) can be added later without touching them.
 
 The only source shipped is `PlatePeopleSource`: the people of the input plate (and of any tile
-plates shot from the same camera), cut out by background subtraction. There is no model here, and
-the report says so.
+plates shot from the same camera), cut out by background subtraction and, with the completeness gate
+on, the pose model's person mask (BlazePose, see people.py). Nothing is generated, and the report says so.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,10 +29,12 @@ from studio_tools.crowd.analysis import Detection, PlateAnalysis, Tube, channel_
 from studio_tools.crowd.colour import Yuv, YuvFrame, upsample
 from studio_tools.crowd.median import median_half_up
 from studio_tools.crowd.video import YUV_FORMAT, read_frames, yuv_for
+from studio_tools.vision.pose import pose_on_box
 
 MEDIAN_SAMPLE_PAIRS = 8  # full-resolution background: median of 16 frames taken as 8 neighbouring pairs
 EXTRACT_THREADS = 2  # sprites are cut on two threads (OpenCV and NumPy let go of the GIL for the pixel work)
 EXTRACT_CHUNK = 25  # frames of a tube per task
+POSE_EVERY = 2  # the pose model's mask is made every this many frames of a tube; it follows the box between
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,15 @@ class PlatePeopleSource:
         *,
         clean_plate: np.ndarray | None = None,
         feather: float = 1.0,
+        pose_matte: bool = False,
     ) -> None:
+        """`pose_matte`: add the pose model's person mask to the background difference (see `_pose_masks`)."""
         self._analyses = analyses
         self._scratch = scratch
         self._clean = clean_plate
         self._feather = feather
+        self._pose_matte = pose_matte
+        self.pose_seconds: list[float] = []  # each pose-model call made for the mattes (list.append is thread-safe)
         self._tubes: dict[str, tuple[Tube, SourceTube]] = {}
         for analysis in analyses:
             f = analysis.factor
@@ -233,6 +240,7 @@ class PlatePeopleSource:
                 def cut(tube: Tube, src: SourceTube, first: int, last: int) -> None:
                     """Frames first..last - 1 of a tube: the window's pixels (from kept frames) and its alpha."""
                     store, origins, win_w, win_h = windows[src.id]
+                    person: tuple[np.ndarray, float, float] | None = None  # the last pose mask and its box centre
                     for k in range(first, last):
                         if stop.is_set():
                             return
@@ -243,9 +251,22 @@ class PlatePeopleSource:
                             store[k, :, :, :3] = bgr
                         else:
                             bgr = np.ascontiguousarray(store[k, :, :, :3])
-                        store[k, :, :, 3] = _sprite_alpha(
-                            bgr, _crop(background, x, y, win_w, win_h), det, x, y, f, soft, grow, shrink, self._feather
-                        )
+                        box = (det.x0 * f - x, det.y0 * f - y, det.x1 * f - x, det.y1 * f - y)
+                        pose = None
+                        if self._pose_matte:
+                            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+                            if person is None or (k - first) % POSE_EVERY == 0:
+                                began = time.perf_counter()
+                                person = (pose_on_box(bgr, box).mask, cx, cy)
+                                self.pose_seconds.append(time.perf_counter() - began)
+                            # between the frames the model sees, its mask follows the person's box
+                            mask, px, py = person
+                            shift = np.float32([[1, 0, cx - px], [0, 1, cy - py]])
+                            pose = cv2.warpAffine(mask, shift, (win_w, win_h), flags=cv2.INTER_LINEAR, borderValue=0)
+                        behind = _crop(background, x, y, win_w, win_h)
+                        alpha = _sprite_alpha(bgr, behind, det, x, y, f, soft, grow, shrink, self._feather, pose)
+                        store[k, :, :, 3] = alpha
+                        store[k, :, :, :3] = unmix(bgr, behind, alpha)
 
                 futures = [
                     pool.submit(cut, tube, src, first, min(src.length, first + EXTRACT_CHUNK))
@@ -302,9 +323,11 @@ def _sprite_alpha(
     grow: np.ndarray,
     shrink: np.ndarray,
     feather: float,
+    pose: np.ndarray | None = None,
 ) -> np.ndarray:
     """A sprite's alpha (uint8): the soft difference from the background near the person the analysis found,
-    solid well inside them, feathered."""
+    plus the pose model's person mask where it is sure (a white shirt on a light floor differs from nothing),
+    holes filled and opaque inside the body, with a thin soft edge."""
     win_h, win_w = bgr.shape[:2]
     diff = channel_max(cv2.absdiff(bgr, background))
     # the person's mask from the analysis, brought to full resolution inside this window
@@ -319,15 +342,51 @@ def _sprite_alpha(
     )
     gate = cv2.warpAffine(m, scale_m, (win_w, win_h), flags=cv2.INTER_LINEAR, borderValue=0)
     solid = (gate > 0.5).astype(np.uint8)
-    near = cv2.dilate(solid, grow)
-    core = cv2.erode(solid, shrink)
+    # with the pose model's mask to rely on, the soft edge is kept to a pixel around the body: further out, a faint
+    # difference is the codec's ringing on the source's floor, which would come along as a halo
+    near = cv2.dilate(solid, grow if pose is None else np.ones((3, 3), np.uint8))
     alpha = soft[diff] * near  # 0 away from the person
-    np.maximum(alpha, core, out=alpha)
+    if pose is not None:
+        sure = (pose > 0.7).astype(np.uint8) & near
+        solid |= cv2.erode(sure, shrink)
+    # the body: holes filled, opaque inside; only the outer edge keeps the soft difference
+    body = (solid | (alpha > 0.5)).astype(np.uint8)
+    contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(body)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    if pose is not None:
+        # what the outline closed over but looks like the background and is not person to the model (the gap
+        # between the legs, a corner of floor) is not body: there only the soft difference counts
+        filled &= ~((alpha < 0.5) & (pose < 0.3))
+    np.maximum(alpha, cv2.erode(filled, shrink).astype(np.float32), out=alpha)
+    # specks of difference near the person but not joined to their body (a table edge, a leaf) are dropped
+    n, labels = cv2.connectedComponents((alpha > 0.05).astype(np.uint8), connectivity=8)
+    if n > 2:
+        sizes = np.bincount(labels[filled > 0].ravel(), minlength=n)
+        sizes[0] = 0
+        keep = sizes >= max(1, int(0.05 * sizes.max()))
+        alpha *= keep[labels]
     if feather > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), feather)
+        # the blur softens the edge only: inside the body stays opaque
+        np.maximum(alpha, cv2.erode(filled, grow).astype(np.float32), out=alpha)
     alpha *= np.float32(255.0)
     alpha += np.float32(0.5)
     return np.clip(alpha, 0, 255).astype(np.uint8)
+
+
+def unmix(bgr: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The person's own colour at their soft edge: an edge pixel is `a * person + (1 - a) * background`, so the
+    background the person was filmed against is taken back out (no fringe of the source's floor around a copy)."""
+    a = alpha.astype(np.float32) / np.float32(255.0)
+    edge = (a > 0.02) & (a < 0.98)
+    if not edge.any():
+        return bgr
+    a3 = a[..., None]
+    own = (bgr.astype(np.float32) - (1.0 - a3) * background.astype(np.float32)) / np.maximum(a3, np.float32(0.02))
+    out = bgr.copy()
+    out[edge] = np.clip(own[edge] + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def window_bgr(yuv: Yuv, frame: YuvFrame, x: int, y: int, w: int, h: int) -> np.ndarray:

@@ -47,6 +47,7 @@ from studio_tools.core import (
     out_dir,
 )
 from studio_tools.crowd import analysis as an
+from studio_tools.crowd import people, placement
 from studio_tools.crowd.colour import YuvFrame
 from studio_tools.crowd.composite import BgraLayer, Compositor, MatteFrame, OriginalPerson, YuvaLayer
 from studio_tools.crowd.params import CrowdParams
@@ -183,24 +184,56 @@ class CrowdTool:
                 f"OpenCV's person detector confirmed none of the {len(tubes_all)} people followed in the plate; "
                 "use person_check=report to copy them anyway"
             )
+        verdicts: dict[str, people.TubeVerdict] = {}
+        heights = people.HeightModel(0.0, 0.0, 0, "none")
+        if params.completeness == "pose":
+            progress.update(0.19, stage="analyse", message="checking the people are whole (pose model)")
+            began = time.monotonic()
+            verdicts, heights = gate_tubes(analyses, check)
+            timings["pose_gate_seconds"] = time.monotonic() - began
+            usable = [t for t in usable if verdicts[t.id].passed]
+            if not usable:
+                raise BadInput(
+                    f"none of the {len(verdicts)} people followed in {plate.name} is whole enough to copy "
+                    f"({_reasons(verdicts)}); the crowd tool copies only people seen from head to feet. "
+                    "Add tile plates with whole people, or use completeness=off to copy them anyway"
+                )
+        monochrome = is_monochrome(main.background)
+        colour_variation = 0.0 if monochrome else params.colour_variation
 
         # 2. planning
         t0 = time.monotonic()
         progress.update(0.2, stage="plan")
-        source = PlatePeopleSource(analyses, scratch, clean_plate=clean, feather=feather_for(plate.height))
+        source = PlatePeopleSource(
+            analyses, scratch, clean_plate=clean, feather=feather_for(plate.height), pose_matte=params.completeness == "pose"
+        )
         assert isinstance(source, CrowdSource)
         usable_ids = {t.id for t in usable}
         candidates = [t for t in source.tubes() if t.id in usable_ids]
         factor = main.factor
-        perspective = an.fit_perspective(
-            [[(d.y1 * a.factor, d.height * a.factor) for d in t.detections] for a in analyses for t in a.tubes],
-            plate.height,
-            params.perspective,
-            params.horizon,
-        )
+        if params.perspective == "auto" and heights.kind == "linear":
+            perspective = an.Perspective(
+                "auto",
+                "linear",
+                heights.slope,
+                heights.intercept,
+                -heights.intercept / heights.slope if heights.slope > 0 else None,
+                "fitted to the height of the plate's whole people (pose model) against foot position",
+            )
+        else:
+            ok = {t.id for t in usable}
+            perspective = an.fit_perspective(
+                [[(d.y1 * a.factor, d.height * a.factor) for d in t.detections] for a in analyses for t in a.tubes if t.id in ok],
+                plate.height,
+                params.perspective,
+                params.horizon,
+            )
         region = Region(params.region, plate.width, plate.height)
+        # the plate's people: what the background difference found, less fragments far smaller than a whole person there
+        people_dets = [[d for d in dets if _person_sized(d, heights, factor)] for dets in main.detections]
+        people_in = float(np.mean([len(d) for d in people_dets]))
         originals = [
-            np.array([[d.x0, d.y0, d.x1, d.y1] for d in dets], np.float64).reshape(-1, 4) * factor for dets in main.detections
+            np.array([[d.x0, d.y0, d.x1, d.y1] for d in dets], np.float64).reshape(-1, 4) * factor for dets in people_dets
         ]
         wanted = max(1, int(round((params.density - 1.0) * people_in)))
         result = plan(
@@ -214,15 +247,14 @@ class CrowdTool:
             spacing=params.min_spacing,
             min_height=1.5 * an.min_person_height(main.size[1]) * factor,
             offsets=params.time_offset,
-            crossfade_seconds=params.loop_crossfade,
             mirror=params.mirror,
-            colour_variation=params.colour_variation,
+            colour_variation=colour_variation,
             seed=params.seed,
             check=check,
         )
         timings["plan_seconds"] = time.monotonic() - t0
         if not result.placements:
-            raise BadInput(_no_room(result, region, params))
+            raise BadInput(_no_room(result, region, params, len(usable)))
 
         # 3. extraction
         t0 = time.monotonic()
@@ -247,7 +279,7 @@ class CrowdTool:
             params.seed,
             [
                 [OriginalPerson((d.x0 * factor, d.y0 * factor, d.x1 * factor, d.y1 * factor), d.mask) for d in dets]
-                for dets in main.detections
+                for dets in people_dets
             ],
             yuv_for(plate),
         )
@@ -261,11 +293,26 @@ class CrowdTool:
         report = build_report(
             plate, tiles, clean_input, main, analyses, source, perspective, region, result, compositor, params, people_in
         )
+        report["completeness"] = completeness_report(params, verdicts, heights, factor, plate.height)
+        report["colour_variation"] = {
+            "asked": params.colour_variation,
+            "used": colour_variation,
+            "reason": "the plate is monochrome: copies keep its grey" if monochrome else "bounded shift in LAB",
+        }
+        report["placement_summary"] = placement_summary(result, verdicts, len(tubes_all), len(usable))
+        if report["placement_summary"]["shortfall"]:
+            report["warnings"].insert(0, report["placement_summary"]["shortfall"])
+        report["summary_lines"] = summary_lines(report["placement_summary"])
+        for entry in report["placements"]:
+            verdict = verdicts.get(entry["source_person"])
+            entry["completeness_score"] = verdict.score if verdict is not None else None
         metrics: dict[str, Any] = {
             "frames": main.frame_count,
             "people_in_mean": round(people_in, 3),
             "people_wanted": wanted,
             "people_added": len(result.placements),
+            "copies_on_screen_mean": round(result.mean_on_screen, 3),
+            "tubes_whole": sum(1 for v in verdicts.values() if v.passed) if verdicts else None,
             "tubes_found": len(tubes_all),
             "tubes_confirmed_by_detector": sum(1 for t in tubes_all if t.confirmed),
             "holdout_pixels": stats["holdout_pixels"],
@@ -274,8 +321,135 @@ class CrowdTool:
             "composite_fps": round(main.frame_count / max(1e-6, timings["composite_seconds"]), 2),
             "fps": round(main.frame_count / max(1e-6, timings["total_seconds"]), 2),
         }
+        timings["pose_matte_seconds"] = sum(source.pose_seconds)  # CPU-bound model calls, on the extraction threads
+        metrics["pose_calls"] = len(source.pose_seconds) + sum(len(v.samples) for v in verdicts.values())
         metrics.update({k: round(v, 3) for k, v in timings.items()})
         return ToolResult(outputs=outputs, report=report, metrics=metrics)
+
+
+def _person_sized(d: an.Detection, heights: people.HeightModel, factor: float) -> bool:
+    """At least half a whole person's height at its foot row (always, when there is no height model)."""
+    expected = heights.at(d.y1 * factor)
+    return expected is None or d.height * factor >= 0.5 * expected
+
+
+def _first_shown(p, frames: int) -> int:
+    """The tube frame a placement shows first in the shot."""
+    shown = p.loop.frames(frames, p.offset)
+    return int(shown[shown >= 0][0]) if (shown >= 0).any() else 0
+
+
+def gate_tubes(analyses: list[an.PlateAnalysis], check) -> tuple[dict[str, people.TubeVerdict], people.HeightModel]:
+    """The completeness gate on every tube (see people.py); heights in full-size pixels of the main plate."""
+    sampled = []
+    points: list[tuple[float, float]] = []
+    for a in analyses:
+        for tube in a.tubes:
+            check()
+            samples = people.sample_tube(lambda i, a=a: np.asarray(a.frames[i]), [(d.frame, d.box) for d in tube.detections])
+            sampled.append((a, tube, samples))
+            points += [(s.foot_y * a.factor, s.height * a.factor) for s in samples if s.whole]
+    model = people.fit_heights(points, analyses[0].video.height)
+    verdicts = {}
+    for a, tube, samples in sampled:
+        boxes = tube.boxes * a.factor
+        verdicts[tube.id] = people.judge(tube.id, samples, boxes[:, 3] - boxes[:, 1], boxes[:, 3], model)
+    return verdicts, model
+
+
+def _reasons(verdicts: dict[str, people.TubeVerdict]) -> str:
+    counts: dict[str, int] = {}
+    for v in verdicts.values():
+        if not v.passed and v.reason:
+            key = v.reason.split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none rejected"
+
+
+def is_monochrome(background: np.ndarray) -> bool:
+    """A black-and-white plate: no pixel of its background carries colour beyond the codec's noise."""
+    lab = cv2.cvtColor(background, cv2.COLOR_BGR2LAB).astype(np.int16)
+    chroma = np.maximum(np.abs(lab[..., 1] - 128), np.abs(lab[..., 2] - 128))
+    return float(np.percentile(chroma, 99)) <= 3.0
+
+
+def completeness_report(params: CrowdParams, verdicts, heights: people.HeightModel, factor: float, height: int) -> dict[str, Any]:
+    if params.completeness == "off":
+        return {"mode": "off", "note": "every person the background difference followed may be copied"}
+    from studio_tools.vision import models
+
+    return {
+        "mode": "pose",
+        "model": "BlazePose GHUM full (pose_landmark_full.tflite): landmarks and person mask",
+        **models.describe(),
+        "whole_person_height": heights.to_report(height),
+        "tubes": [
+            {
+                "id": v.tube_id,
+                "passed": v.passed,
+                "score": v.score,
+                "reason": v.reason,
+                "height_ratio": None if v.height_ratio is None else round(v.height_ratio, 3),
+            }
+            for v in verdicts.values()
+        ],  # fmt: skip
+    }
+
+
+def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) -> dict[str, Any]:
+    """Asked, placed, rejected and why, and the shortfall said plainly: what the run page shows."""
+    rejected: dict[str, int] = {}
+    for v in verdicts.values():
+        if not v.passed and v.reason:
+            key = v.reason.split(" (")[0]
+            rejected[key] = rejected.get(key, 0) + 1
+    on_screen = result.mean_on_screen
+    summary: dict[str, Any] = {
+        "asked_per_frame": result.wanted,
+        "on_screen_per_frame": round(on_screen, 2),
+        "copies_placed": len(result.placements),
+        "people_followed": followed,
+        "people_whole": usable,
+        "people_rejected": rejected,
+        "candidates_rejected": {
+            "outside the region": result.rejected_outside,
+            "too close to a person of the plate": result.rejected_originals,
+            "too big a change of size": result.rejected_scale,
+        },
+        "shortfall": None,
+    }
+    if on_screen < 0.8 * result.wanted:
+        sources = len({p.tube.id for p in result.placements})
+        if usable < 3 or sources < 2:
+            cause = f"only {usable} whole {'person' if usable == 1 else 'people'} in the plate to copy"
+            advice = "add tile plates or lower the density"
+        elif result.candidates_valid < 3 * len(result.placements) and result.rejected_scale > max(
+            result.rejected_outside, result.rejected_originals
+        ):  # few places were possible at all, most for want of perspective (many possible but overlapping: room)
+            cause = (
+                "most of the region would need the plate's people scaled beyond what perspective allows "
+                f"({placement.MIN_SCALE:g}x to {placement.MAX_SCALE:g}x)"
+            )
+            advice = "add tile plates with people nearer the camera, move the region or lower the density"
+        else:
+            cause = "no more room in the region without overlaps at this spacing"
+            advice = "enlarge the region, lower min_spacing or lower the density"
+        summary["shortfall"] = f"placed {on_screen:.1f} of the {result.wanted} people asked for per frame: {cause}; {advice}"
+    return summary
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The placement summary in a few plain lines (the run page shows them as they are)."""
+    lines = [
+        f"Asked: {summary['asked_per_frame']} added people per frame; on screen: {summary['on_screen_per_frame']} on average, "
+        f"from {summary['copies_placed']} copies.",
+        f"People in the plate: {summary['people_followed']} followed, {summary['people_whole']} whole enough to copy.",
+    ]
+    if summary["people_rejected"]:
+        lines.append("Rejected: " + ", ".join(f"{n} {why}" for why, n in summary["people_rejected"].items()) + ".")
+    if summary["shortfall"]:
+        lines.append(summary["shortfall"][0].upper() + summary["shortfall"][1:] + ".")
+    return lines
 
 
 def _one(inputs: list[ToolInput], slot: str) -> ToolInput:
@@ -642,10 +816,11 @@ def _max_step(values: list[float]) -> float:
     return float(np.abs(np.diff(values)).max()) if len(values) > 1 else 0.0
 
 
-def _no_room(result: PlanResult, region: Region, params: CrowdParams) -> str:
+def _no_room(result: PlanResult, region: Region, params: CrowdParams, whole: int) -> str:
     where = "the region" if params.region else "the frame"
     return (
-        f"no copy fits in {where}: of {result.candidates_drawn} tries, {result.rejected_outside} left {where}, "
+        f"no copy fits in {where} (from the {whole} whole {'person' if whole == 1 else 'people'} of the plate): "
+        f"of {result.candidates_drawn} tries, {result.rejected_outside} left {where}, "
         f"{result.rejected_originals} came within the spacing of a person already there and {result.rejected_scale} would "
         f"have needed too big a change of size. Enlarge the region, lower min_spacing or shorten the time offsets."
     )
@@ -687,8 +862,8 @@ def build_report(
                 "plate": tube.plate,
                 "first_frame": tube.start,
                 "frames": tube.length,
-                "loop_period_frames": loop.period,
-                "crossfade_frames": loop.crossfade,
+                "loop_period_frames": loop.period if loop.repeat else None,
+                "plays": "looped, cut where the person comes back to the same place and size" if loop.repeat else "once",
                 "reference_foot": [_norm(rx, w), _norm(ry, h)],
                 "median_height": _norm(float(np.median(tube.heights)), h),
                 "detector_confirmed": confirmed.get(tube_id),
@@ -710,8 +885,12 @@ def build_report(
                 "colour_shift_lab": [round(v, 3) for v in p.colour],
                 "grain_sigma_bgr": compositor.grain_sigma(p),
                 "as_shot": p.as_shot,
+                "source_person": p.tube.id,
+                "reuse_count": len(used_by[p.tube.id]),
+                "frames_on_screen": int((p.loop.frames(main.frame_count, p.offset) >= 0).sum()),
+                "first_frame_on": int(np.argmax(p.loop.frames(main.frame_count, p.offset) >= 0)),
                 "first_frame_box": [
-                    _norm(v, w if i % 2 == 0 else h) for i, v in enumerate(p.box(p.loop.shown(0, p.offset)[0][0]))
+                    _norm(v, w if i % 2 == 0 else h) for i, v in enumerate(p.box(_first_shown(p, main.frame_count)))
                 ],
             }
         )
@@ -772,11 +951,16 @@ def build_report(
             "originals_in_front": "an original person whose feet are nearer the camera stays in front of a copy",
             "feather_sigma_px": round(feather_for(h), 3),
             "grain": "matched per copy to the plate's measured grain" if params.grain else "off",
-            "alpha": "straight (unpremultiplied)",
+            "alpha": "straight (unpremultiplied); opaque inside each body, soft only at its edge",
+            "contact_shadows": "none: copies are cut out without their shadows and no shadow is drawn for them",
+            "no_dissolves": "a copy shows one frame of one person at a time: looped with a cut where the person is back "
+            "at the same place and size, or played once",
+            "clones": "each source person is copied at most 3 times; two copies of one person on screen together are "
+            "2 s apart in their take and a quarter of the frame apart; a person standing still is copied once at a time",
             "rebuild": "comp = plate * (1 - matte) + layer * matte. Each placement plays its tile's frame "
-            "(t + time_offset_frames) mod loop_period_frames, dissolving into the tile's next frames during the first "
-            "crossfade_frames of each loop; the tile is scaled by `scale` and mirrored about its reference foot point, "
-            "which lands on `anchor`.",
+            "t + time_offset_frames: modulo loop_period_frames when the tile loops (a cut, never a dissolve), else only "
+            "while that frame exists (the copy plays once); the tile is scaled by `scale` and mirrored about its "
+            "reference foot point, which lands on `anchor`.",
         },
         "outputs": {
             "comp": "comp.mov (ProRes 422 HQ, yuv422p10le)",
@@ -786,11 +970,6 @@ def build_report(
         },
         "warnings": [],
     }
-    if len(result.placements) < result.wanted:
-        report["warnings"].append(
-            f"placed {len(result.placements)} of the {result.wanted} people asked for: there was no more room without "
-            "overlaps at this spacing"
-        )
     if perspective.model == "constant" and params.perspective == "auto":
         report["warnings"].append(perspective.reason)
     return report

@@ -79,7 +79,9 @@ def pose_on_box(image_bgr: np.ndarray, box: tuple[float, float, float, float], t
     """Runs the landmark model on the person inside `box` of a BGR frame."""
     h, w = image_bgr.shape[:2]
     crop, (sx, sy, side) = square_crop(image_bgr, box)
-    rgb = cv2.cvtColor(cv2.resize(crop, (INPUT, INPUT), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    # area averaging to shrink; to enlarge a small person, cubic: INTER_AREA enlarges as blocks, which the model misreads
+    grow = cv2.INTER_AREA if side >= INPUT else cv2.INTER_CUBIC
+    rgb = cv2.cvtColor(cv2.resize(crop, (INPUT, INPUT), interpolation=grow), cv2.COLOR_BGR2RGB)
     out = models.run(models.POSE_LANDMARK, (rgb.astype(np.float32) / 255.0)[None], threads)
     raw = out["Identity"].reshape(-1, 5)[:NUM_LANDMARKS]
     flag = float(out["Identity_1"].reshape(-1)[0])

@@ -79,6 +79,8 @@ def sha256(path: Path) -> str:
 
 
 def crowd(plate: Path, workdir: Path, progress=None, **params):
+    # the generated figures are blocks and discs the pose model does not take for people: no completeness gate
+    params = {"completeness": "off", **params}
     return run_tool("crowd", [ToolInput(plate, "plate", "plate", {"original_name": plate.name})], params, workdir, progress)
 
 
@@ -129,7 +131,7 @@ def test_spec_is_registered_with_its_slots_and_schema():
     assert [(s.name, s.min_count, s.max_count) for s in spec.inputs] == [("plate", 1, 1), ("tiles", 0, 8), ("clean_plate", 0, 1)]
     props = spec.params_schema()["properties"]
     assert set(props) == {
-        "region", "density", "min_spacing", "perspective", "horizon", "time_offset", "loop_crossfade", "mirror",
+        "region", "density", "min_spacing", "perspective", "horizon", "time_offset", "completeness", "mirror",
         "colour_variation", "grain", "subtractor", "person_check", "output_format", "seed",
     }  # fmt: skip
     assert props["density"]["default"] == 2.0 and props["density"]["exclusiveMinimum"] == 1.0
@@ -365,7 +367,7 @@ def test_a_plate_too_short_to_loop_is_bad_input(media, tmp_path):
 
 def test_no_room_in_the_region_is_bad_input(plate, tmp_path):
     tiny = [[0.45, 0.9], [0.55, 0.9], [0.55, 1.0], [0.45, 1.0]]
-    with pytest.raises(BadInput, match=r"^no copy fits in the region: of \d+ tries"):
+    with pytest.raises(BadInput, match=r"^no copy fits in the region \(from the \d+ whole people of the plate\): of \d+ tries"):
         crowd(plate, tmp_path, region=tiny)
 
 
@@ -376,11 +378,16 @@ def test_a_crowded_region_is_filled_as_far_as_it_goes(plate, tmp_path):
     assert record.result.report["people_in"]["mean_per_frame"] == pytest.approx(5.0, abs=0.05)
     target = record.result.report["target"]
     assert target["people_to_add"] == 35
-    assert 1 <= target["placed"] < 35
-    assert record.result.metrics["people_added"] == target["placed"]
+    assert record.result.metrics["people_added"] == target["placed"] >= 1
+    summary = record.result.report["placement_summary"]
+    assert summary["asked_per_frame"] == 35 and summary["on_screen_per_frame"] < 0.8 * 35
     assert record.result.report["warnings"] == [
-        f"placed {target['placed']} of the 35 people asked for: there was no more room without overlaps at this spacing"
+        f"placed {summary['on_screen_per_frame']:.1f} of the 35 people asked for per frame: no more room in the region "
+        "without overlaps at this spacing; enlarge the region, lower min_spacing or lower the density"
     ]
+    assert record.result.report["summary_lines"][-1] == record.result.report["warnings"][0][0].upper() + (
+        record.result.report["warnings"][0][1:] + "."
+    )
 
 
 def test_cancel_stops_the_run(plate, tmp_path):
@@ -409,7 +416,7 @@ def test_tile_plate_and_clean_plate(scene, media, tmp_path):
         ToolInput(tile_path, "plate", "tiles", {"original_name": "take2.mp4"}),
         ToolInput(clean_path, "still", "clean_plate", {"original_name": "clean.png"}),
     ]
-    record = run_tool("crowd", inputs, {"density": 2, "seed": 3, "person_check": "require"}, tmp_path)
+    record = run_tool("crowd", inputs, {"density": 2, "seed": 3, "person_check": "require", "completeness": "off"}, tmp_path)
     report = record.result.report
     assert report["person_check"]["tubes_checked"] == report["person_check"]["tubes_confirmed"] == 4
     assert all(tile["detector_confirmed"] for tile in report["tiles"])
@@ -504,44 +511,50 @@ def _tube(boxes, tube_id="t", plate_index=0) -> SourceTube:
     return SourceTube(tube_id, "plate.mp4", plate_index, 0, np.asarray(boxes, np.float64), True)
 
 
-def test_loops_crossfade_and_come_back_where_they_started():
-    # a pacer: x goes 0..20..0 over 40 frames, tube of 70 frames
+def test_loops_cut_where_they_come_back_and_walkers_play_once():
+    # a pacer: x goes 0..20..0 over 40 frames, tube of 70 frames: loops, cut where it is back at the start
     xs = [20 - abs(20 - (i % 40)) for i in range(70)]
     tube = _tube([[x, 50, x + 10, 80] for x in xs])
-    loop = plan_loop(tube, 6)
-    assert loop.crossfade == 6 and loop.period == 40  # back at the start after a there-and-back
+    loop = plan_loop(tube)
+    assert loop.repeat and loop.period == 40  # back at the start after a there-and-back
     for t in range(120):
-        shown = loop.shown(t, 13)
-        assert sum(w for _k, w in shown) == pytest.approx(1.0)
-        assert all(0 <= k < tube.length for k, _w in shown)
-    assert Loop(10, 8, 2).shown(8, 0) == [(0, pytest.approx(1 / 3)), (8, pytest.approx(2 / 3))]
-    assert Loop(10, 8, 2).shown(7, 0) == [(7, 1.0)]
+        ((k, w),) = loop.shown(t, 13)  # one body at a time, never two dissolved
+        assert w == 1.0 and 0 <= k < tube.length
+    assert Loop(10, 8).shown(8, 0) == [(0, 1.0)]
+    # a walker never comes back: plays its take once, and is off screen before and after it
+    walker = _tube([[5 * i, 50, 5 * i + 10, 80] for i in range(30)])
+    once = plan_loop(walker)
+    assert not once.repeat and once.period == 30
+    assert once.shown(-4, 3) == [] and once.shown(0, 3) == [(3, 1.0)] and once.shown(27, 3) == []
+    assert list(once.frames(5, 27)) == [27, 28, 29, -1, -1]
 
 
 def test_plan_places_copies_apart_from_originals_and_each_other():
     frames = 50
     tubes = [
-        _tube([[100 + i % 10, 100, 120 + i % 10, 160] for i in range(frames)], "a"),
-        _tube([[300, 120, 330, 200]] * frames, "b"),
+        _tube([[100 + 4 * i, 100, 120 + 4 * i, 160] for i in range(frames)], "a"),  # walking right
+        _tube([[500 - 4 * i, 120, 530 - 4 * i, 200] for i in range(frames)], "b"),  # walking left
+        _tube([[300, 120, 330, 200]] * frames, "c"),  # standing
     ]
-    originals = [np.array([[100 + t % 10, 100, 120 + t % 10, 160], [300, 120, 330, 200]], np.float64) for t in range(frames)]
+    originals = [
+        np.array([[100 + 4 * t, 100, 120 + 4 * t, 160], [500 - 4 * t, 120, 530 - 4 * t, 200]], np.float64) for t in range(frames)
+    ]
     perspective = Perspective("none", "constant", 0.0, 1.0, None, "")
-    result = plan(
-        tubes, originals, frames, 25.0, Region(None, 640, 360), perspective,
-        wanted=6, spacing=0.2, min_height=10, offsets=(0.0, 1.0), crossfade_seconds=0.2, mirror=True,
-        colour_variation=0.5, seed=1,
-    )  # fmt: skip
-    assert len(result.placements) == 6
-    boxes = [spaced(copy_boxes(p.tube, p.loop, p.anchor, p.scale, p.mirrored, p.offset, frames), 0.2) for p in result.placements]
+    args = dict(wanted=3, spacing=0.2, min_height=10, offsets=(0.0, 1.0), mirror=True, colour_variation=0.5, seed=1)
+    result = plan(tubes, originals, frames, 25.0, Region(None, 640, 360), perspective, **args)
+    assert len(result.placements) >= 3 and result.mean_on_screen >= 0.8 * 3
+    boxes = [copy_boxes(p.tube, p.loop, p.anchor, p.scale, p.mirrored, p.offset, frames) for p in result.placements]
     for i, a in enumerate(boxes):
-        assert not _meets(a[:, None, :], spaced(np.stack(originals), 0.2)).any()
+        assert not _meets(spaced(a, 0.2)[:, None, :], spaced(np.stack(originals), 0.2)).any()
         for b in boxes[i + 1 :]:
-            assert not _meets(a, b).any()
-    again = plan(
-        tubes, originals, frames, 25.0, Region(None, 640, 360), perspective,
-        wanted=6, spacing=0.2, min_height=10, offsets=(0.0, 1.0), crossfade_seconds=0.2, mirror=True,
-        colour_variation=0.5, seed=1,
-    )  # fmt: skip
+            assert not _meets(spaced(a, 0.2), spaced(b, 0.2)).any()
+    # no source person more than MAX_REUSE times, and the standing one never twice on screen at once
+    by_tube = {}
+    for p, box in zip(result.placements, boxes, strict=True):
+        by_tube.setdefault(p.tube.id, []).append(box[:, 3] > box[:, 1])
+    assert all(len(on) <= 3 for on in by_tube.values())
+    assert max(np.sum(by_tube.get("c", [np.zeros(frames, bool)]), axis=0)) <= 1
+    again = plan(tubes, originals, frames, 25.0, Region(None, 640, 360), perspective, **args)
     assert [(p.tube.id, p.anchor, p.offset, p.mirrored, p.colour) for p in again.placements] == [
         (p.tube.id, p.anchor, p.offset, p.mirrored, p.colour) for p in result.placements
     ]

@@ -42,7 +42,7 @@ def plate(scene, tmp_path_factory) -> Path:
 def test_run_as_in_the_issue(plate, tmp_path):
     out = tmp_path / "crowd out"
     done = cli(
-        "run", "crowd", "--input", str(plate), "--param", "density=2", "--param", "seed=7",
+        "run", "crowd", "--input", str(plate), "--param", "density=2", "--param", "seed=7", "--param", "completeness=off",
         "--param", f"region={REGION}", "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -73,7 +73,7 @@ def test_tiles_and_clean_plate_by_slot(scene, tmp_path):
     done = cli(
         "run", "crowd", "--input", str(take1), "--input", str(take2), "--input", str(clean),
         "--input-slot", "plate", "--input-slot", "tiles", "--input-slot", "clean_plate",
-        "--param", "output_format=png", "--out", str(out),
+        "--param", "output_format=png", "--param", "completeness=off", "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["comp.mov", "comp.proxy.mp4", "layer.zip", "matte.mov", "report.json"]

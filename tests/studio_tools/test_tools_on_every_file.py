@@ -56,7 +56,8 @@ RECAP = {
     "crossfade_seconds": 0.25,
 }
 CROWD_REGION = [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]  # copies go low; the top rows stay the plate's
-CROWD = {"density": 1.5, "seed": 1, "person_check": "off", "region": CROWD_REGION}
+# the generated walkers are not people to the pose model: no completeness gate
+CROWD = {"density": 1.5, "seed": 1, "person_check": "off", "completeness": "off", "region": CROWD_REGION}
 CROWD_OUTPUTS = ("comp.mov", "comp.proxy.mp4", "layer.mov", "matte.mov")
 # One line inside the shortest clip of the matrix (1 s): a moment that holds it whole can always be cut.
 CUE = "1\n00:00:00,200 --> 00:00:00,900\nHello there.\n"

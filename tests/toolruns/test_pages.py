@@ -167,3 +167,27 @@ def test_project_page_has_a_tools_section(world, client_for, clip):
     # studio admins without a project role see no footage, so no tool runs either
     admin_html = client_for(world.a.users["studio_admin"]).get(page).content.decode()
     assert 'id="tools"' not in admin_html
+
+
+def test_run_page_and_api_show_the_reports_summary_lines(world, client_for, api_for, clip):
+    run = services.toolrun_create(
+        actor=world.a.users["artist"], project=world.a.project, tool="contactsheet", params={}, input_version_ids=[clip.pk]
+    )
+    lines = [
+        "Asked: 6 added people per frame; on screen: 1.0 on average, from 9 copies.",
+        "Rejected: 29 incomplete person: no feet.",
+        "Placed 1.0 of the 6 people asked for per frame: only 3 whole people in the plate to copy; add tile plates.",
+    ]
+    ToolRun.objects.filter(pk=run.pk).update(status=ToolRun.Status.SUCCEEDED, report={"summary_lines": lines, "other": 1})
+    html = client_for(world.a.users["artist"]).get(url(world, "run", run_id=run.pk)).content.decode()
+    assert 'id="summary-heading"' in html
+    for line in lines:
+        assert f"<li>{line}</li>" in html
+    body = api_for(world.a.users["artist"]).get(f"/api/v1/projects/{world.a.project.pk}/toolruns/{run.pk}/").json()
+    assert body["summary"] == lines
+    # a report without summary lines (or with something else under that name) shows no summary block
+    ToolRun.objects.filter(pk=run.pk).update(report={"summary_lines": {"not": "lines"}})
+    html = client_for(world.a.users["artist"]).get(url(world, "run", run_id=run.pk)).content.decode()
+    assert 'id="summary-heading"' not in html
+    body = api_for(world.a.users["artist"]).get(f"/api/v1/projects/{world.a.project.pk}/toolruns/{run.pk}/").json()
+    assert body["summary"] == []

@@ -1,0 +1,148 @@
+"""Measuring a crowd comp the way a compositor looks at it: the added people, from the layer's alpha.
+
+Per frame, the added people are the connected parts of the layer's alpha. For each one:
+
+- see-through: the median alpha over its body (pixels above a faint threshold) under `SOLID` of 255;
+- incomplete: shorter than `COMPLETE` of a whole person at its foot row, that height fitted from the
+  plate's own people (those the pose model sees whole; see `people.fit_heights`). People cut by the
+  frame edge (walking in or out of view) are counted but not judged complete or not;
+- clones in sync: two added people in one frame whose silhouettes, scaled to one size, overlap by
+  IoU >= `SAME_SILHOUETTE`.
+
+Used by the real-plate tests and the benchmark; it reads nothing of the tool's report.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from studio_tools.crowd import analysis as an
+from studio_tools.crowd import people
+
+SOLID = 200
+COMPLETE = 0.7
+SAME_SILHOUETTE = 0.9
+FAINT = 24  # alpha below this is the soft edge's outer fringe, not body
+SILHOUETTE_SIZE = (24, 64)
+
+
+def layer_alpha(path: Path, width: int, height: int) -> np.ndarray:
+    """(frames, h, w) uint8: the alpha plane of a layer.mov (ProRes 4444) or of a folder/zip of PNGs."""
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-vf", "alphaextract,format=gray", "-f", "rawvideo", "pipe:"],
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(done.stdout, np.uint8).reshape(-1, height, width)
+
+
+@dataclass
+class AddedPerson:
+    frame: int
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
+    median_alpha: float
+    at_edge: bool
+    silhouette: np.ndarray  # bool, SILHOUETTE_SIZE
+
+
+def added_people(alpha: np.ndarray, frame: int, min_height: int) -> list[AddedPerson]:
+    h, w = alpha.shape
+    body = (alpha > FAINT).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
+    out = []
+    for label in range(1, n):
+        x, y, bw, bh, _area = (int(v) for v in stats[label])
+        if bh < min_height:
+            continue
+        part = labels[y : y + bh, x : x + bw] == label
+        values = alpha[y : y + bh, x : x + bw][part]
+        sil = cv2.resize(part.astype(np.uint8), SILHOUETTE_SIZE, interpolation=cv2.INTER_NEAREST) > 0
+        edge = x <= 0 or y <= 0 or x + bw >= w or y + bh >= h
+        out.append(AddedPerson(frame, (x, y, x + bw, y + bh), float(np.median(values)), edge, sil))
+    return out
+
+
+def plate_height_model(plate: Path, scratch: Path, samples: int = 60) -> tuple[people.HeightModel, float]:
+    """A whole person's height by foot row in the plate (full-size pixels), and the plate's people per frame."""
+    from studio_tools.core import InputKind, ToolInput
+    from studio_tools.crowd.tool import open_video
+
+    video = open_video(ToolInput(Path(plate), InputKind.PLATE, "plate"))
+    Path(scratch).mkdir(parents=True, exist_ok=True)
+    frames = an.load_frames(video, Path(scratch), f"measure-{Path(plate).stem}")
+    background = an.median_background(frames)
+    detections = an.segment_plate(frames, background, an.estimate_noise(frames), "mog2")
+    factor = video.width / frames.shape[2]
+    found = [d for dets in detections for d in dets if not d.clipped]
+    picks = [found[int(i)] for i in np.unique(np.linspace(0, len(found) - 1, min(samples, len(found))).round())] if found else []
+    points = []
+    for d in picks:
+        whole, _score, _reason = people.check_box(np.asarray(frames[d.frame]), d.box)
+        if whole:
+            points.append((d.y1 * factor, d.height * factor))
+    return people.fit_heights(points, video.height), float(np.mean([len(d) for d in detections]))
+
+
+@dataclass
+class Measures:
+    frames: int
+    added: int  # added people summed over frames
+    see_through: int
+    incomplete: int
+    judged: int  # added people not at the frame edge (those see-through and completeness are judged on)
+    clone_frames: int  # frames with two added people of the same silhouette
+    per_frame: float  # added people per frame
+
+    @property
+    def see_through_share(self) -> float:
+        return self.see_through / max(1, self.judged)
+
+    @property
+    def incomplete_share(self) -> float:
+        return self.incomplete / max(1, self.judged)
+
+    @property
+    def clone_frame_share(self) -> float:
+        return self.clone_frames / max(1, self.frames)
+
+    def summary(self) -> str:
+        return (
+            f"{self.frames} frames, {self.per_frame:.2f} added people per frame; see-through {self.see_through_share:.1%}, "
+            f"incomplete {self.incomplete_share:.1%} (of {self.judged} judged), frames with clones in sync "
+            f"{self.clone_frame_share:.1%}"
+        )
+
+
+def measure(alpha_frames: np.ndarray, heights: people.HeightModel, min_height: int) -> Measures:
+    added = see = incomplete = judged = clone_frames = 0
+    for t, alpha in enumerate(alpha_frames):
+        found = added_people(alpha, t, min_height)
+        added += len(found)
+        for person in found:
+            if person.at_edge:
+                continue
+            judged += 1
+            if person.median_alpha < SOLID:
+                see += 1
+            expected = heights.at(person.box[3])
+            if expected and person.box[3] - person.box[1] < COMPLETE * expected:
+                incomplete += 1
+        if any(
+            _iou(a.silhouette, b.silhouette) >= SAME_SILHOUETTE
+            and abs((a.box[3] - a.box[1]) - (b.box[3] - b.box[1])) <= 0.1 * (a.box[3] - a.box[1])
+            for i, a in enumerate(found)
+            for b in found[i + 1 :]
+        ):
+            clone_frames += 1
+    n = len(alpha_frames)
+    return Measures(n, added, see, incomplete, judged, clone_frames, added / max(1, n))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = int((a | b).sum())
+    return int((a & b).sum()) / union if union else 0.0
