@@ -85,3 +85,14 @@ def test_another_location_is_not_comparable_and_says_why():
     assert "another scene" in report["coverage"]["lighting"]["words"]
     assert "nobody is seen on either side, and the two shots are not of one scene" in report["why"]
     assert checked.findings == []
+
+
+def test_srgb_to_linear_lookup_is_the_computed_curve():
+    from studio_tools.continuity import colour
+
+    values = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+    looked_up = colour.srgb_to_linear(values)
+    computed = colour.srgb_to_linear(values.astype(np.float32) / 255.0)
+    assert looked_up.dtype == np.float32 and np.allclose(looked_up, computed, atol=1e-7)
+    assert looked_up[0, 0, 0] == 0.0 and looked_up[-1, -1, 0] == pytest.approx(1.0)
+    assert looked_up.flat[3 * 128] == pytest.approx(0.2158605, abs=1e-6)  # sRGB 128 is 21.6% linear
