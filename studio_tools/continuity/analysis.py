@@ -17,7 +17,7 @@ import numpy as np
 from studio_tools.continuity.colour import IDENTITY, WhitePoint, planckian_uv, rgb_to_lab, white_point
 from studio_tools.continuity.findings import Thresholds, colour_name, confidence, lab_list, measured, side
 from studio_tools.continuity.frames import Frame
-from studio_tools.continuity.lighting import LightMeasure, measure_light
+from studio_tools.continuity.lighting import SAME_SCENE_PALETTE, LightMeasure, measure_light, palette_overlap
 from studio_tools.continuity.people import (
     COSTUME_PARTS,
     PART_WORDS,
@@ -132,6 +132,7 @@ class PairResult:
     white: tuple[WhitePoint, WhitePoint] | None = None  # white balance from the fitted colour map
     too_small: int = 0  # people matched across the cut but too small to judge their costume
     shared: SharedPart | None = None  # another angle: the part of the set both frames see
+    palette: float | None = None  # another angle, no shared part: how alike the two frames' colours are (0..1)
 
     def describe(self) -> dict[str, Any]:
         w1, h1 = self.first.image.shape[1], self.first.image.shape[0]
@@ -155,6 +156,7 @@ class PairResult:
             },
             "light": None if self.light is None else self.light.describe(),
             "shared_part": None if self.shared is None else self.shared.describe(),
+            "palette_overlap": None if self.palette is None else round(self.palette, 3),
             "colour_map": None
             if comparison is None or comparison.transform.is_identity
             else {
@@ -259,6 +261,17 @@ def analyse_pair(
                 ),
             }
 
+    if not same_place and result.shared is None:
+        # whole frames, people included: costumes belong to a scene's colours as much as its walls
+        everywhere = np.ones(first.image.shape[:2], bool), np.ones(second.image.shape[:2], bool)
+        result.palette = palette_overlap(first.image, second.image, *everywhere)
+        if "costume" in checks and result.palette < SAME_SCENE_PALETTE and not people_first and not people_second:
+            # nobody on either side of a change of location: nothing was compared, so nothing is said to be
+            result.coverage["costume"] = {
+                "state": "not compared",
+                "words": "not compared: nobody is seen on either side, and the two shots are not of one scene",
+            }
+
     if "lighting" in checks:
         # Light is only compared over the same place: a reverse angle sees other walls in other light,
         # and a mean over different content measures the set dressing, not the lamps. Such a cut is
@@ -290,18 +303,45 @@ def analyse_pair(
                 "compared over the part of the set both angles see (limits doubled across angles)",
                 "the part of the set both angles see is too small once people are left out",
             )
+        elif result.palette is not None and result.palette >= SAME_SCENE_PALETTE:
+            # Another angle of one scene with no part of the set in common (a wide and a close-up): the
+            # scene's light over the whole frames, people and what moves left out, with wide limits.
+            first_free, second_free = _people_free(result)
+            result.light = measure_light(first.image, second.image, first_free > 0, second_free > 0, same_place=False)
+            _light_check(
+                result,
+                result.light,
+                Thresholds.whole_frames(thresholds),
+                "partly: the scene's light over the whole frames, as no part of the set is seen from both angles "
+                f"(one scene by its colours, {result.palette:.2f} alike); only a gross change counts",
+                "too little of either frame is neither clipped nor black",
+                state="partly",
+                where="measured over the whole frames (no part of the set is seen from both angles)",
+            )
         else:
-            result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {_plain_reason(registration)}"}
+            reason = _plain_reason(registration)
+            if result.palette is not None:
+                reason += f", and their colours say another scene ({result.palette:.2f} alike)"
+            result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {reason}"}
     result.notes += [f"{check}: {c['words']}" for check, c in result.coverage.items()]
     return result
 
 
-def _light_check(result: PairResult, light: LightMeasure | None, thresholds: Thresholds, done: str, too_little: str) -> None:
+def _light_check(
+    result: PairResult,
+    light: LightMeasure | None,
+    thresholds: Thresholds,
+    done: str,
+    too_little: str,
+    *,
+    state: str = "compared",
+    where: str = "measured over the part of the set both frames see",
+) -> None:
     if light is None:
         result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {too_little}"}
         return
-    result.findings += _light_findings(result, thresholds)
-    result.coverage["lighting"] = {"state": "compared", "words": done}
+    result.findings += _light_findings(result, thresholds, where)
+    result.coverage["lighting"] = {"state": state, "words": done}
 
 
 def people_free_mask(frame: Frame, found: list[Person]) -> np.ndarray:
@@ -486,11 +526,12 @@ def _prop_finding(result: PairResult, change: Change, thresholds: Thresholds) ->
     }
 
 
-def _light_findings(result: PairResult, thresholds: Thresholds) -> list[dict[str, Any]]:
+def _light_findings(result: PairResult, thresholds: Thresholds, where: str) -> list[dict[str, Any]]:
     light = result.light
     assert light is not None
     reliability = min(1.0, 0.7 + light.pixels / (0.4 * result.first.image.shape[0] * result.first.image.shape[1]))
-    where = "measured over the part of the set both frames see"
+    if not light.same_place and result.shared is None:
+        reliability *= 0.7  # whole frames of two angles: weaker evidence than the set both see
     findings = []
     if abs(light.stops) > thresholds.exposure_stops:
         brighter = "brighter" if light.stops > 0 else "darker"

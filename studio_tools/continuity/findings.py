@@ -70,6 +70,21 @@ class Thresholds:
             base.white_balance_mired * 2,
         )
 
+    @classmethod
+    def whole_frames(cls, base: Thresholds) -> Thresholds:
+        """Light limits for two angles of one scene that share no part of the set, compared over whole
+        frames (people and what moves left out): a wide and a close-up of one scene differed by up to
+        0.97 stop and 51 mired on the development set's real cuts with no error, so only a gross change
+        (a lamp missing, the wrong white-balance preset) can be told from the framing: 1.5 stops, 78 mired."""
+        return cls(
+            base.costume_delta_e,
+            base.prop_pixel_delta_e,
+            base.prop_min_area,
+            base.exposure_stops * 5,
+            base.white_balance_delta_uv * 7,
+            base.white_balance_mired * 6.5,
+        )
+
     def describe(self) -> dict[str, float]:
         return {
             "costume_ciede2000": round(self.costume_delta_e, 3),

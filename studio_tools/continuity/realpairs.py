@@ -13,7 +13,8 @@ incoming frames are then altered the way a continuity break looks:
 - and the clean ones, which must give no finding: unaltered, reframed (a 10% punch-in), recompressed
   (JPEG quality 30, blocking included).
 
-Real cuts between angles come from the manifest's verified hard cuts (Tears of Steel, Popeye).
+Real cuts come from the manifest's verified hard cuts (Tears of Steel, Popeye), each with what was
+seen either side: angles of one scene, which must be compared, or a change of location.
 `score` turns runs into precision and recall by change type. The test suite and bench/continuity.py
 both use this module, so the numbers in the report and in CI are the same computation.
 """
@@ -99,8 +100,30 @@ BASES: tuple[Base, ...] = (
     Base("A02", 480, 6, ("prop_in", "exposure_+1", "recompress")),
 )
 
-REAL_CUTS: tuple[tuple[str, int], ...] = tuple(
-    [("A11", c) for c in (21, 65, 185)] + [("A12", c) for c in (297, 657, 962)] + [("A13", c) for c in (567, 661, 994)]
+
+@dataclass(frozen=True)
+class RealCut:
+    """A verified hard cut of the manifest, with what is seen either side (frames n-1 and n looked at):
+    two angles of one scene (which the tool must compare) or a change of location (rightly not)."""
+
+    prefix: str
+    cut: int
+    same_scene: bool
+    seen: str
+
+
+REAL_CUTS: tuple[RealCut, ...] = (
+    RealCut("A11", 21, True, "robot head close-up on the canal street -> wide: young man on the bridge, the same robot behind"),
+    RealCut("A11", 65, False, "outdoor canal bridge in daylight -> interior control room lit by magenta/green screens"),
+    RealCut("A11", 185, False, "interior control room (man with glasses) -> robot head close-up outdoors, street behind"),
+    RealCut("A12", 297, True, "wide of the castle gate, Sinbad between the two chained lions -> Sinbad closer in the same arch"),
+    RealCut("A12", 657, True, "Sinbad close in the gate arch -> wide of the gate, lions and Sinbad (same stone wall)"),
+    RealCut("A12", 962, False, "the gate with the two lions -> open rocky landscape under a blue sky (Sinbad walks out)"),
+    RealCut("A13", 567, True, "the crew (green loincloth) on the island's rocks -> Sinbad by a twisted tree on the same island"),
+    RealCut(
+        "A13", 661, True, "Sinbad behind the twisted tree -> wide of the island cliff, Roc perched on top, Sinbad small below"
+    ),
+    RealCut("A13", 994, True, "wide of the island with the Roc on the cliff -> Roc close-up with Sinbad below, same rock face"),
 )
 
 
@@ -162,12 +185,14 @@ def build_pairs(media: Path, manifest: dict[str, Any], *, max_width: int = 960) 
             incoming = _shot(1, index + 1, f"{base.prefix}@{base.cut} in ({alteration})", in_alt, base.cut + base.gap, "head")
             pairs.append(RealPair(name, alteration, expected, outgoing, incoming, target))
             index += 2
-    for prefix, cut in REAL_CUTS:
+    for real in REAL_CUTS:
+        prefix, cut = real.prefix, real.cut
         path = media / names[prefix]
         images, _ = _frames(path, list(range(cut - EDGE, cut + EDGE)), max_width)
         outgoing = _shot(0, index, f"{prefix} shot ending at {cut - 1}", images[:EDGE], cut - EDGE, "tail")
         incoming = _shot(1, index + 1, f"{prefix} shot starting at {cut}", images[EDGE:], cut, "head")
-        pairs.append(RealPair(f"{prefix} cut at frame {cut}", "real_cut", set(), outgoing, incoming))
+        notes = {"same_scene": real.same_scene, "seen": real.seen}
+        pairs.append(RealPair(f"{prefix} cut at frame {cut}", "real_cut", set(), outgoing, incoming, notes=notes))
         index += 2
     return pairs
 
@@ -335,14 +360,27 @@ def score(results: list[tuple[RealPair, list[dict[str, Any]], dict[str, Any]]]) 
     by_type: dict[str, dict[str, int]] = {}
     tp = fp = fn = 0
     clean_pairs = clean_false = 0
-    cuts = compared = 0
+    cuts = compared = same_scene = same_scene_compared = cut_findings = 0
     cut_rows = []
     for pair, findings, pair_report in results:
         if pair.alteration == "real_cut":
             cuts += 1
             status = pair_report.get("status")
-            compared += status in ("checked", "partly checked")
-            cut_rows.append({"cut": pair.name, "status": status, "why": pair_report.get("why")})
+            done = status in ("checked", "partly checked")
+            compared += done
+            same_scene += pair.notes["same_scene"]
+            same_scene_compared += done and pair.notes["same_scene"]
+            cut_findings += len(findings)  # untouched footage: every finding on it is a false one
+            cut_rows.append(
+                {
+                    "cut": pair.name,
+                    "seen": pair.notes["seen"],
+                    "same_scene": pair.notes["same_scene"],
+                    "status": status,
+                    "why": pair_report.get("why"),
+                    "findings": len(findings),
+                }
+            )
             continue
         found, wrong = judged_types(pair, findings)
         row = by_type.setdefault(pair.alteration, {"pairs": 0, "tp": 0, "fp": 0, "fn": 0})
@@ -368,6 +406,9 @@ def score(results: list[tuple[RealPair, list[dict[str, Any]], dict[str, Any]]]) 
         "by_type": by_type,
         "cuts": cuts,
         "cuts_compared": compared,
+        "same_scene_cuts": same_scene,
+        "same_scene_compared": same_scene_compared,
+        "findings_on_cuts": cut_findings,
         "cut_rows": cut_rows,
     }
 
@@ -381,8 +422,10 @@ def table(summary: dict[str, Any]) -> str:
     lines.append(
         f"overall precision {summary['precision']:.3f}, recall {summary['recall']:.3f}; "
         f"{summary['false_on_clean']} false finding(s) on {summary['clean_pairs']} clean pairs; "
-        f"real cuts compared {summary['cuts_compared']}/{summary['cuts']}"
+        f"real cuts compared {summary['cuts_compared']}/{summary['cuts']}, of one scene "
+        f"{summary['same_scene_compared']}/{summary['same_scene_cuts']}; {summary['findings_on_cuts']} finding(s) on real cuts"
     )
     for row in summary["cut_rows"]:
-        lines.append(f"  {row['cut']}: {row['status']} ({row['why']})")
+        scene = "one scene" if row["same_scene"] else "new location"
+        lines.append(f"  {row['cut']} [{scene}: {row['seen']}]: {row['status']}, {row['findings']} finding(s) ({row['why']})")
     return "\n".join(lines)
