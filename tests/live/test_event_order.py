@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from portal.live import services
+from tests.live.threads import in_own_thread
 
 pytestmark = [
     pytest.mark.services,
@@ -26,6 +27,10 @@ PROJECT = 987654
 
 
 def test_a_slow_publisher_cannot_be_overtaken_by_the_next_number(monkeypatch):
+    in_own_thread(lambda: _scenario(monkeypatch))
+
+
+def _scenario(monkeypatch):
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(services.project_group(PROJECT), channel)

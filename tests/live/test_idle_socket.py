@@ -12,9 +12,10 @@ import os
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from tests.live.threads import in_own_thread
 
 pytestmark = [
     pytest.mark.services,
@@ -42,5 +43,4 @@ def test_an_idle_receive_does_not_time_out_then_gets_its_message():
         assert message == {"type": "ping", "n": 1}
         await layer.flush()
 
-    # async_to_sync, not asyncio.run: in the full suite an event loop may already run in this thread
-    async_to_sync(scenario)()
+    in_own_thread(lambda: asyncio.run(scenario()))
