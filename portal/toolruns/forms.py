@@ -13,6 +13,7 @@ from typing import Any
 from django.urls import reverse
 
 from portal.footage import selectors as footage_selectors
+from portal.toolruns import wording
 from portal.toolruns.registry import asset_kinds_for
 from studio_tools.core import ToolSpec
 
@@ -24,8 +25,10 @@ INPUT_PREFIX = "input-"
 class ParamField:
     name: str
     label: str
-    widget: str  # number | checkbox | select | text | json | polygon
+    widget: str  # number | checkbox | select | multichoice | pair | text | json | polygon
     help: str = ""
+    unit: str = ""  # words after the box ("seconds", "pixels")
+    parts: list[str] = field(default_factory=list)  # pair: the words before each of its two boxes
     required: bool = False
     value: Any = None
     minimum: float | None = None
@@ -49,6 +52,36 @@ class ParamField:
     @property
     def checked(self) -> bool:
         return self.value in (True, "on", "true", "1")
+
+    @property
+    def chosen_values(self) -> list[str]:
+        """multichoice: the machine values ticked."""
+        if isinstance(self.value, list | tuple):
+            return [str(v) for v in self.value]
+        if isinstance(self.value, str) and self.value:
+            return [part.strip() for part in self.value.split(",") if part.strip()]
+        return []
+
+    @property
+    def pair_values(self) -> list[str]:
+        """pair: the two numbers as typed or given."""
+        if isinstance(self.value, list | tuple) and len(self.value) == 2:
+            return ["" if v is None else str(v) for v in self.value]
+        return ["", ""]
+
+    @property
+    def shown_html_name(self) -> str:
+        """multichoice: a hidden field saying the boxes were on the page (unticked boxes send nothing)."""
+        return f"{self.html_name}-shown"
+
+    def part_html_name(self, index: int) -> str:
+        return f"{self.html_name}-{index}"
+
+    @property
+    def pair_parts(self) -> list[tuple[str, str, str]]:
+        """pair: (html name, words, value) for each of the two boxes."""
+        words = self.parts or ["", ""]
+        return [(self.part_html_name(i), words[i], self.pair_values[i]) for i in range(2)]
 
     @property
     def display_value(self) -> str:
@@ -132,15 +165,21 @@ def param_fields(
     for name, raw in (schema.get("properties") or {}).items():
         prop, _nullable = _resolve(raw, defs)
         kind = prop.get("type")
+        words = wording.param_words(spec, name)
+        if words is not None and words.hidden and not _errors_of(name, errors):
+            continue
         item = ParamField(
             name=name,
-            label=prop.get("title") or name.replace("_", " ").capitalize(),
+            label=wording.param_label(spec, name),
             widget="json",
-            help=prop.get("description", ""),
+            help=str(words.help) if words is not None and words.help else prop.get("description", ""),
+            unit=str(words.unit) if words is not None else "",
             required=name in required,
-            value=(values or {}).get(name, prop.get("default")),
+            value=(values or {}).get(name, _default(spec, name, prop)),
             errors=_errors_of(name, errors),
         )
+        choice_words = {k: str(v) for k, v in words.choices.items()} if words is not None else {}
+        items, _ = _resolve(prop.get("items") or {}, defs) if kind == "array" else ({}, False)
         if prop.get("x-widget") == "polygon" and prop.get("x-frame-slot") in slot_names:
             # A list of [x, y] points, drawn over a frame of the version chosen in that slot.
             item.widget = "polygon"
@@ -149,7 +188,13 @@ def param_fields(
             item.max_points = max_points if isinstance(max_points, int) else None
         elif "enum" in prop:
             item.widget = "select"
-            item.choices = [(str(v), str(v)) for v in prop["enum"]]
+            item.choices = [(str(v), choice_words.get(str(v), str(v))) for v in prop["enum"]]
+        elif kind == "array" and "enum" in items:
+            item.widget = "multichoice"
+            item.choices = [(str(v), choice_words.get(str(v), str(v))) for v in items["enum"]]
+        elif kind == "array" and _is_number_pair(prop, defs):
+            item.widget = "pair"
+            item.parts = [str(p) for p in words.parts] if words is not None and words.parts else ["", ""]
         elif kind in ("integer", "number"):
             item.widget = "number"
             item.step = "1" if kind == "integer" else "any"
@@ -164,15 +209,32 @@ def param_fields(
     return fields
 
 
+def _default(spec: ToolSpec, name: str, prop: dict[str, Any]) -> Any:
+    """The schema's default, or the model's (a default_factory has none in the schema)."""
+    if "default" in prop:
+        return prop["default"]
+    info = spec.params_model.model_fields.get(name)
+    if info is None or info.is_required():
+        return None
+    return info.get_default(call_default_factory=True)
+
+
+def _is_number_pair(prop: dict[str, Any], defs: dict[str, Any]) -> bool:
+    """A tuple of two numbers ([min, max] seconds): two number boxes instead of JSON."""
+    prefix = prop.get("prefixItems") or []
+    if len(prefix) != 2 or prop.get("maxItems", 2) != 2:
+        return False
+    return all(_resolve(p, defs)[0].get("type") in ("number", "integer") for p in prefix)
+
+
 def _errors_of(name: str, errors: Mapping[str, list[str]]) -> list[str]:
     """The messages about one parameter, including those about a part of it (`params.region.1.1`,
-    an item of a list), which name that part as a JSON path would (`region[1][1]`)."""
+    an item of a list): those name the part themselves (portal/toolruns/wording.py)."""
     own = list(errors.get(f"params.{name}", []))
     prefix = f"params.{name}."
     for key, messages in errors.items():
         if key.startswith(prefix):
-            path = name + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in key[len(prefix) :].split("."))
-            own.extend(f"{path}: {message}" for message in messages)
+            own.extend(messages)
     return own
 
 
@@ -192,6 +254,18 @@ def params_from_post(spec: ToolSpec, post) -> dict[str, Any]:
     for item in param_fields(spec):
         if item.widget == "checkbox":
             params[item.name] = item.html_name in post
+            continue
+        if item.widget == "multichoice":
+            # The form marks that the boxes were shown: then nothing ticked is an empty list (the tool
+            # says "pick at least one"); a post without the boxes at all keeps the default.
+            ticked = [v for v in post.getlist(item.html_name) if v]
+            if ticked or item.shown_html_name in post:
+                params[item.name] = ticked
+            continue
+        if item.widget == "pair":
+            parts = [post.get(item.part_html_name(i), "").strip() for i in range(2)]
+            if any(parts):
+                params[item.name] = parts
             continue
         raw = post.get(item.html_name, "")
         if not raw.strip():
@@ -220,6 +294,7 @@ def input_fields(spec: ToolSpec, project, selected: Mapping[str, list[int]] | No
     fields = []
     for slot in spec.inputs:
         kinds = asset_kinds_for(slot.kinds)
+        words = wording.input_words(spec, slot.name)
         versions = footage_selectors.ready_versions(project, kinds) if kinds else []
         options = [
             InputOption(
@@ -232,8 +307,8 @@ def input_fields(spec: ToolSpec, project, selected: Mapping[str, list[int]] | No
         fields.append(
             InputField(
                 slot=slot.name,
-                label=slot.name.replace("_", " ").capitalize(),
-                help=slot.description,
+                label=words[0] if words else slot.name.replace("_", " ").capitalize(),
+                help=words[1] if words else slot.description,
                 kinds=tuple(k.value for k in slot.kinds),
                 multiple=slot.max_count != 1,
                 required=slot.min_count > 0,

@@ -45,6 +45,7 @@ from portal.live.services import publish, publish_on_commit
 from portal.projects.models import Project
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import ASSET_TO_INPUT_KIND, get_tool
+from portal.toolruns.wording import plain_problem
 from studio_tools.core import (
     BadInput,
     BadParams,
@@ -124,10 +125,11 @@ def _lookup_tool(name: str):
         raise ValidationError({"tool": [f"There is no tool called “{name}”."]}) from None
 
 
-def _param_errors(exc: BadParams) -> ValidationError:
+def _param_errors(spec, exc: BadParams) -> ValidationError:
+    """Each rejected parameter in plain words, under its machine name (`params.target_seconds`)."""
     errors: dict[str, list[str]] = {}
     for problem in exc.problems:
-        errors.setdefault(f"params.{problem.field}", []).append(problem.message)
+        errors.setdefault(f"params.{problem.field}", []).append(plain_problem(spec, problem))
     return ValidationError(errors or {"params": [exc.message]})
 
 
@@ -248,7 +250,7 @@ def toolrun_create(
     try:
         parsed = spec.parse_params(dict(params or {}))
     except BadParams as exc:
-        raise _param_errors(exc) from None
+        raise _param_errors(spec, exc) from None
     wanted_ai = external_ai_params(spec, parsed.model_dump(mode="json"))
     if wanted_ai and not project.studio.allow_external_ai:
         record_denial(actor, Action.TOOLRUN_START, project, visible=True)

@@ -8,8 +8,10 @@ data nor the tool's doing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
 
 
 class ToolError(Exception):
@@ -33,6 +35,10 @@ class ParamProblem:
 
     field: str
     message: str
+    # What went wrong, for front ends that word it their own way: pydantic's error type
+    # ("greater_than_equal", "literal_error", a tool's own kind) and its context (limits, the input).
+    kind: str = ""
+    context: Mapping[str, Any] = dataclass_field(default_factory=dict, compare=False)
 
 
 class BadParams(BadInput):

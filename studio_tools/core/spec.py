@@ -207,6 +207,9 @@ def _bad_params(exc: ValidationError, model: type[BaseModel]) -> BadParams:
                 value = err.get("input")
                 got = value if isinstance(value, str) and value.strip() == value and value else repr(value)
                 text += f" (got {got[:60]})"
-        problems.append(ParamProblem(where, text))
+        context = {key: value for key, value in (err.get("ctx") or {}).items() if isinstance(value, str | int | float | bool)}
+        if err["type"] != "missing":
+            context["input"] = err.get("input")
+        problems.append(ParamProblem(where, text, kind=err["type"], context=context))
     message = "; ".join(f"bad parameter {p.field}: {p.message}" for p in problems)
     return BadParams(message, problems)

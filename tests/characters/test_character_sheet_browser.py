@@ -124,7 +124,7 @@ def test_add_a_character_with_a_reference_still_and_check_shots_against_the_shee
     # The continuity check, against the sheet (all characters), of the two shots in cut order.
     page.get_by_role("button", name="Check shots against the sheet").click()
     page.wait_for_url(re.compile(r"/tools/continuity/start/$"))
-    picker = page.get_by_role("group", name="Media")
+    picker = page.get_by_role("group", name="Shots")
     picker.get_by_role("button", name=f"Add {_label('shot1.mp4')}").click()
     picker.get_by_role("button", name=f"Add {_label('shot2.mp4')}").click()
     sheet = page.locator("[data-run-sheet]")

@@ -160,7 +160,7 @@ def test_two_shots_picked_in_cut_order_give_the_two_findings_as_machine_notes_in
     page.goto(portal_server.url(f"/s/demo/p/{PROJECT}/tools/continuity/start/"))
 
     # The picker offers every ready version of the right kinds, decoys included.
-    picker = page.get_by_role("group", name="Media")
+    picker = page.get_by_role("group", name="Shots")
     available = picker.locator("[data-picker-available] > li .picker-label").all_inner_texts()
     assert set(available) == {
         _label("shot1.mp4"),

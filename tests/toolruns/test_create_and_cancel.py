@@ -101,8 +101,10 @@ def test_bad_params_are_reported_per_field(world, clip):
         start(world, clip, params={"columns": 0, "rows": "many", "colums": 3})
     errors = caught.value.message_dict
     assert set(errors) == {"params.columns", "params.rows", "params.colums"}
-    assert "greater than or equal to 1" in errors["params.columns"][0]
-    assert "unknown parameter" in errors["params.colums"][0]
+    assert errors["params.columns"] == ["Columns must be at least 1. You entered 0."]
+    assert errors["params.colums"] == [
+        "“colums” is not a setting of Contact sheet (its settings: columns, rows, thumb_width, timecodes)."
+    ]
     assert not ToolRun.objects.exists()
 
 

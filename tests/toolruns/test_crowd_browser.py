@@ -191,10 +191,10 @@ def test_a_region_drawn_on_the_plate_doubles_the_walkers_and_the_comp_wipes_agai
     region = json.loads(page.locator("textarea[name='param-region']").input_value())
     assert _close(region, CLICKS)
     assert page.locator("[data-polygon-handles] .polygon-point").count() == 4
-    page.get_by_label("Density", exact=True).fill("2")
-    page.get_by_label("Seed", exact=True).fill("7")
+    page.get_by_label("Crowd size", exact=True).fill("2")
+    page.get_by_label("Variation number", exact=True).fill("7")
     # the generated walkers are discs and blocks the pose model does not take for people: no completeness gate
-    page.get_by_label("Completeness", exact=True).select_option("off")
+    page.get_by_label("Whole people only", exact=True).select_option("off")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "crowd-start-region.png"), full_page=True)
 

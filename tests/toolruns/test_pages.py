@@ -78,7 +78,7 @@ def test_a_bad_form_comes_back_with_errors_next_to_the_fields(world, client_for,
     )
     assert response.status_code == 400
     html = response.content.decode()
-    assert "less than or equal to 12" in html and 'value="40"' in html and 'aria-invalid="true"' in html
+    assert "Columns can be at most 12. You entered 40." in html and 'value="40"' in html and 'aria-invalid="true"' in html
     assert not ToolRun.objects.exists()
     response = client_for(world.a.users["artist"]).post(url(world, "start", tool="contactsheet"), {"param-columns": "3"})
     assert "exactly 1 footage or plate input" in response.content.decode()

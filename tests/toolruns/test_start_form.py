@@ -64,7 +64,8 @@ def test_a_refused_form_comes_back_with_the_inputs_in_the_chosen_order(world, cl
     )
     assert response.status_code == 400
     html = response.content.decode()
-    assert "less than or equal to 1" in html
+    assert "Sensitivity can be at most 1. You entered 5." in html
+    assert "less than or equal" not in html  # pydantic's wording never reaches a person
     assert _chosen_order(html, "input-media") == [c, a, d]
     assert _select_order(html, "input-media") == [(c, True), (a, True), (d, True), (b, False)]
     assert not ToolRun.objects.exists()
@@ -102,7 +103,7 @@ def test_the_crowd_region_is_a_polygon_drawn_on_the_plate():
     region = fields["region"]
     assert (region.widget, region.frame_slot, region.frame_slot_html_name) == ("polygon", "plate", "input-plate")
     assert region.display_value == ""  # None: the whole frame
-    assert fields["time_offset"].widget == "json" and fields["time_offset"].frame_slot == ""
+    assert fields["time_offset"].widget == "pair" and fields["time_offset"].frame_slot == ""
     assert fields["density"].widget == "number"
 
 
@@ -145,7 +146,7 @@ def _region_block(html: str) -> str:
         ("[[0.1, 0.1], [0.9, 0.1]]", "the region needs at least 3 points, got 2"),
         ("[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]", "the region&#x27;s edges cross each other"),
         # a part of the value: the message names the part, and still sits next to the field
-        ('[[0.1, 0.1], [0.9, "up"], [0.5, 0.9]]', "region[1][1]: Input should be a valid number"),
+        ('[[0.1, 0.1], [0.9, "up"], [0.5, 0.9]]', "Where people may be added, item [1][1] must be a number. You entered up."),
     ],
 )
 def test_region_errors_sit_next_to_the_region_field(world, client_for, shots, region, message):

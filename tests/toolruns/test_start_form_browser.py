@@ -134,7 +134,7 @@ def test_inputs_picked_out_of_list_order_reach_the_run_in_that_order(portal_serv
     page.goto(portal_server.url(START.format(tool="continuity")))
     errors = _watch_errors(page)
 
-    picker = page.get_by_role("group", name="Media")
+    picker = page.get_by_role("group", name="Shots")
     chosen = picker.locator("[data-picker-chosen] > li")
     assert page.locator("select[name='input-media']").is_hidden()  # the plain select gives way to the picker
     footage = {n: _label(n, "Footage") for n in ("shot_a.mov", "shot_b.mov", "shot_c.mov", "shot_d.mov")}
@@ -178,21 +178,21 @@ def test_a_refused_form_keeps_the_order_and_the_limit_is_enforced(portal_server,
     sign_in(page, portal_server, "artist@demo.test")
     page.goto(portal_server.url(START.format(tool="continuity")))
     errors = _watch_errors(page, refused_form=True)
-    picker = page.get_by_role("group", name="Media")
+    picker = page.get_by_role("group", name="Shots")
     for name in ("shot_d.mov", "shot_a.mov", "shot_c.mov"):
         picker.get_by_role("button", name=f"Add {_label(name, 'Footage')}").click()
     page.get_by_label("Sensitivity").fill("7")
     page.get_by_role("button", name="Start run").click()
     page.wait_for_load_state("networkidle")
-    assert page.get_by_text("less than or equal to 1").first.is_visible()
-    picker = page.get_by_role("group", name="Media")  # the page is new: the picker is rebuilt from it
+    assert page.get_by_text("can be at most 1").first.is_visible()
+    picker = page.get_by_role("group", name="Shots")  # the page is new: the picker is rebuilt from it
     assert picker.locator("[data-picker-chosen] .picker-label").all_inner_texts() == [
         _label(n, "Footage") for n in ("shot_d.mov", "shot_a.mov", "shot_c.mov")
     ]
 
     # crowd tiles take at most 8: the ninth cannot be added, and the page says why
     page.goto(portal_server.url(START.format(tool="crowd")))
-    tiles = page.get_by_role("group", name="Tiles")
+    tiles = page.get_by_role("group", name="Tile plates")
     limit = tiles.locator("[data-picker-limit]")
     for n in range(1, 9):
         assert limit.is_hidden()

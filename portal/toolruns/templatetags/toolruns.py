@@ -7,10 +7,21 @@ import json
 from django import template
 
 from portal.access.policy import Action
-from portal.toolruns import selectors
+from portal.toolruns import selectors, wording
 from portal.toolruns.registry import all_tools
 
 register = template.Library()
+
+
+@register.filter
+def tool_title(spec) -> str:
+    """The tool's name in the page's language (its machine name stays in the URL and the API)."""
+    return wording.tool_title(spec) if spec else ""
+
+
+@register.filter
+def tool_description(spec) -> str:
+    return wording.tool_description(spec) if spec else ""
 
 
 @register.filter
