@@ -56,11 +56,15 @@ if (projectId) {
 const target = document.getElementById("uploader");
 if (target) {
   const { Uppy, Dashboard, Tus } = await import("../vendor/uppy/uppy.min.mjs");
+  // Uppy's own words in the page's language: its French locale ships with it (vendor/uppy/locales).
+  const french = document.documentElement.lang?.startsWith("fr");
+  const locale = french ? (await import("../vendor/uppy/locales/fr_FR.mjs")).default : undefined;
   const kind = document.querySelector("[data-upload-kind]");
   const shot = document.querySelector("[data-upload-shot]");
   const uppy = new Uppy({
     id: `portal-project-${projectId}`,
     autoProceed: false,
+    ...(locale ? { locale } : {}),
     restrictions: { maxFileSize: Number(target.dataset.maxSize) || null },
     onBeforeFileAdded: (file) => {
       file.meta = { ...file.meta, kind: kind?.value || "footage", shot_code: shot?.value || "" };
@@ -74,7 +78,7 @@ if (target) {
       width: "100%",
       showProgressDetails: true,
       proudlyDisplayPoweredByUppy: false,
-      note: document.documentElement.lang === "fr" ? "Plusieurs fichiers, reprise après coupure" : "Several files at once; uploads resume after a drop",
+      note: french ? "Plusieurs fichiers, reprise après coupure" : "Several files at once; uploads resume after a drop",
     })
     .use(Tus, {
       endpoint: target.dataset.endpoint,

@@ -3,6 +3,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from django import template
+from django.utils.formats import get_format
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -35,8 +37,10 @@ def fps(value) -> str:
     except (ValueError, ZeroDivisionError):
         return str(value)
     if rate.denominator == 1:
-        return f"{rate.numerator} fps"
-    return f"{float(rate):.3f}".rstrip("0").rstrip(".") + " fps"
+        number = str(rate.numerator)
+    else:
+        number = f"{float(rate):.3f}".rstrip("0").rstrip(".").replace(".", get_format("DECIMAL_SEPARATOR"))
+    return _("%(rate)s fps") % {"rate": number}
 
 
 @register.filter
