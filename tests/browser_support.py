@@ -210,7 +210,7 @@ def new_page(browser, tmp_path):
 
 def sign_in(page, portal: Portal, email: str, password: str = DEMO_PASSWORD):
     page.goto(portal.url("/account/sign-in/"))
-    page.get_by_label(re.compile("email", re.I)).fill(email)
+    page.get_by_label(re.compile("e-?mail", re.I)).fill(email)
     page.get_by_label(re.compile("password|mot de passe", re.I)).fill(password)
     page.get_by_role("button", name=re.compile("sign in|se connecter", re.I)).click()
     page.wait_for_load_state("networkidle")

@@ -120,6 +120,11 @@ class InputField:
         return INPUT_PREFIX + self.slot
 
     @property
+    def kind_words(self) -> list[str]:
+        """What the slot takes, in the page's language."""
+        return [wording.kind_word(k) for k in self.kinds]
+
+    @property
     def chosen(self) -> list[InputOption]:
         """The selected options, in the chosen order."""
         by_value = {o.value: o for o in self.options}

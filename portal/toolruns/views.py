@@ -61,6 +61,7 @@ class ToolStartView(ProjectScopedView):
             request,
             "toolruns/start.html",
             self.get_context_data(
+                spec=spec,
                 sheet=sheet_form(spec, self.project, sheet, errors.get("characters", [])),
                 allowed=_tool_allowed(spec, self.project),
                 param_fields=forms.param_fields(spec, values, errors),

@@ -221,8 +221,8 @@ TOOLS: dict[str, ToolWords] = {
                 L("Name who speaks"), L("A quoted line names its speaker (“Marta: …”) when the subtitles do.")
             ),
             "language": ParamWords(L("Narration language"), L("As a language code: en, fr, de…")),
-            "min_clip_seconds": ParamWords(L("Shortest moment"), "", SECONDS),
-            "max_clip_seconds": ParamWords(L("Longest moment"), "", SECONDS),
+            "min_clip_seconds": ParamWords(L("Shortest moment"), L("No moment of the recap is shorter than this."), SECONDS),
+            "max_clip_seconds": ParamWords(L("Longest moment"), L("No moment of the recap is longer than this."), SECONDS),
             "dialogue_clips": ParamWords(L("Moments with dialogue"), L("Off: only moments without lines.")),
             "crossfade_seconds": ParamWords(
                 L("Crossfade between moments"),
@@ -240,6 +240,21 @@ TOOLS: dict[str, ToolWords] = {
         },
     ),
 }
+
+
+# What an input slot takes, in words (the machine values are the tool library's InputKind).
+INPUT_KINDS: dict[str, Promise | str] = {
+    "footage": pgettext_lazy("input kind", "footage"),
+    "plate": pgettext_lazy("input kind", "plate"),
+    "still": pgettext_lazy("input kind", "still"),
+    "reference": pgettext_lazy("input kind", "reference still"),
+    "subtitles": pgettext_lazy("input kind", "subtitles"),
+    "music": pgettext_lazy("input kind", "music"),
+}
+
+
+def kind_word(kind: str) -> str:
+    return str(INPUT_KINDS.get(kind, kind))
 
 
 def tool_words(spec_or_name: ToolSpec | str) -> ToolWords | None:
@@ -261,7 +276,7 @@ def tool_description(spec_or_name: ToolSpec | str) -> str:
     return "" if isinstance(spec_or_name, str) else spec_or_name.description
 
 
-def param_words(spec: ToolSpec, name: str) -> ParamWords | None:
+def param_words(spec: ToolSpec | str, name: str) -> ParamWords | None:
     words = tool_words(spec)
     return words.params.get(name) if words is not None else None
 
@@ -274,12 +289,31 @@ def input_words(spec: ToolSpec, slot: str) -> tuple[str, str] | None:
     return str(label), str(help_text)
 
 
-def param_label(spec: ToolSpec, name: str) -> str:
+def param_label(spec: ToolSpec | str, name: str) -> str:
     words = param_words(spec, name)
     if words is not None:
         return str(words.label)
+    if isinstance(spec, str):
+        return name
     prop = (spec.params_schema().get("properties") or {}).get(name, {})
     return prop.get("title") or name.replace("_", " ").capitalize()
+
+
+def param_value(tool: ToolSpec | str, name: str, value: Any) -> str:
+    """A saved parameter value as the run page shows it: choices and yes/no in words, numbers with
+    their unit, lists joined; anything else as it was given."""
+    words = param_words(tool, name)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list | tuple):
+        if words is not None and words.choices and all(str(v) in words.choices for v in value):
+            return ", ".join(str(words.choices[str(v)]) for v in value)
+        return "–".join(_number(v) for v in value) + (f" {words.unit}" if words is not None and words.unit else "")
+    if words is not None and str(value) in words.choices:
+        return str(words.choices[str(value)])
+    if isinstance(value, int | float):
+        return _with_unit(value, str(words.unit) if words is not None else "")
+    return str(value)
 
 
 def _number(value: Any) -> str:

@@ -25,6 +25,27 @@ def tool_description(spec) -> str:
 
 
 @register.filter
+def kind_word(kind) -> str:
+    return wording.kind_word(getattr(kind, "value", kind))
+
+
+@register.simple_tag
+def slot_label(spec, slot_name: str) -> str:
+    words = wording.input_words(spec, slot_name)
+    return words[0] if words else slot_name
+
+
+@register.simple_tag
+def param_label(tool, name: str) -> str:
+    return wording.param_label(tool, name)
+
+
+@register.simple_tag
+def param_value(tool, name: str, value) -> str:
+    return wording.param_value(tool, name, value)
+
+
+@register.filter
 def duration(seconds) -> str:
     """12 s · 3 min 05 s · 1 h 02 min."""
     if seconds is None or seconds == "":
