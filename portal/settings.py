@@ -270,6 +270,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-uploads": {"task": "footage.expire_uploads", "schedule": 15 * 60},
     "recover-ingests": {"task": "footage.recover_ingests", "schedule": 5 * 60},
     "email-notifications": {"task": "review.email_notifications", "schedule": 60},
+    "recover-credentials": {"task": "review.recover_credentials", "schedule": 5 * 60},
     # every 15 s: runs queued when the broker restarted are sent again within 30 s (a cheap pass)
     "recover-toolruns": {"task": "toolruns.recover", "schedule": 15},
     "audit-anchor": {"task": "audit.anchor_heads", "schedule": 5 * 60},

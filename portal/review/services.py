@@ -554,6 +554,22 @@ def credentials_sign(*, credential_id: int) -> ContentCredential:
     return credential
 
 
+def credentials_recover(*, older_than_minutes: int = 10) -> int:
+    """Periodic: an approval whose signing message was lost (broker restart, dead worker) is sent
+    again; signing is a compare-and-set on the row, so a second delivery changes nothing."""
+    from portal.review.tasks import sign_credentials
+
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        ContentCredential.objects.filter(status=ContentCredential.Status.PENDING, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:200]
+    )
+    for credential_id in ids:
+        sign_credentials.delay(credential_id)
+    return len(ids)
+
+
 def current_credential(version: AssetVersion) -> ContentCredential | None:
     """The credentials of the approval in force for these exact bytes (None: not approved, or
     approved before credentials existed)."""

@@ -8,6 +8,7 @@ import base64
 import datetime
 import hashlib
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import c2pa
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.checks import run_checks
+from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.footage import storage
@@ -350,8 +352,14 @@ def test_nothing_leaves_before_the_credentials_are_attached(
     links = api_for(world.a.users["artist"]).get(f"/api/v1/projects/{world.a.project.pk}/versions/{version.pk}/").json()["links"]
     assert "download" not in links
 
+    # a lost message is sent again by the periodic recovery, once the approval is a while old
+    assert services.credentials_recover() == 0
+    ContentCredential.objects.filter(pk=queued[0]).update(created_at=timezone.now() - timedelta(minutes=11))
+    assert services.credentials_recover() == 1 and queued == [queued[0], queued[0]]
+
     services.credentials_sign(credential_id=queued[0])
     assert client_for(world.a.users["artist"]).get(download_url(world, version)).status_code == 200
+    assert services.credentials_recover() == 0
     # a redelivered task changes nothing
     before = ContentCredential.objects.get(pk=queued[0])
     services.credentials_sign(credential_id=queued[0])
