@@ -41,11 +41,11 @@ def content_credentials_signer(app_configs=None, **kwargs) -> list:
                 id="portal.W020",
             )
         ]
-    from portal.review.credentials import CredentialsError
+    from portal.review.credentials import CredentialsError, self_test
     from portal.review.services import signing_config
 
     try:
-        signing_config()
+        self_test(signing_config())
     except CredentialsError as exc:
         return [Error(f"The content-credentials certificate is unusable: {exc}", id="portal.E020")]
     return []

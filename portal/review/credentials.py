@@ -246,6 +246,30 @@ def sign(source: Path, workdir: Path, manifest: dict[str, Any], config: SignerCo
     return result
 
 
+def self_test(config: SignerConfig) -> None:
+    """Sign and read back a tiny picture: a certificate the library refuses (wrong EKU, expired, key
+    that does not match) fails here, at the deploy check, rather than at the first approval."""
+    import tempfile
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory(prefix="c2pa-selftest-") as folder:
+        picture = Path(folder) / "self-test.png"
+        Image.new("RGB", (8, 8), (40, 40, 40)).save(picture)
+        manifest = {
+            "claim_generator_info": [{"name": CLAIM_GENERATOR, "version": "self-test"}],
+            "title": "self-test.png",
+            "format": "image/png",
+            "assertions": [
+                {
+                    "label": "c2pa.actions.v2",
+                    "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": IPTC + ALGORITHMIC}]},
+                }
+            ],
+        }
+        sign(picture, Path(folder) / "signed", manifest, config)
+
+
 def _sign_sidecar(source: Path, manifest: dict[str, Any], config: SignerConfig) -> bytes:
     """A manifest store for a format no C2PA handler can embed into, bound to the whole file by a
     `c2pa.hash.data` assertion. c2pa-python 0.38 wraps the data-hash calls of the C API without

@@ -15,7 +15,7 @@ import c2pa
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.checks import run_checks
 from django.utils import timezone
@@ -34,9 +34,11 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test CA")])
 
 
-def make_platform_certificate(folder: Path) -> dict[str, Path]:
-    """A throwaway root CA and a leaf fit for C2PA claim signing (ES256, digitalSignature, the
-    document-signing and e-mail-protection EKUs, AKI/SKI), written as PEM files."""
+def make_platform_certificate(
+    folder: Path, *, algorithm: str = "es256", eku=(ExtendedKeyUsageOID.EMAIL_PROTECTION,)
+) -> dict[str, Path]:
+    """A throwaway root CA and a leaf fit for C2PA claim signing (ES256 on P-256, or PS256 on RSA
+    2048; digitalSignature; the e-mail-protection EKU, which c2pa-rs 0.91 requires; AKI/SKI), as PEM files."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -54,7 +56,7 @@ def make_platform_certificate(folder: Path) -> dict[str, Path]:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1()) if algorithm == "es256" else rsa.generate_private_key(65537, 2048)
     leaf = (
         x509.CertificateBuilder()
         .subject_name(_name("Partner Portal Signer"))
@@ -67,7 +69,7 @@ def make_platform_certificate(folder: Path) -> dict[str, Path]:
         .add_extension(
             x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
         )  # digitalSignature
-        .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -418,6 +420,42 @@ def test_production_check_warns_without_a_certificate(settings, tmp_path):
     settings.C2PA_SIGN_CERT, settings.C2PA_SIGN_KEY = str(tmp_path / "missing.pem"), str(tmp_path / "missing-key.pem")
     problems = [m for m in run_checks(include_deployment_checks=True) if m.id == "portal.E020"]
     assert problems and "cannot be read" in problems[0].msg
+    (tmp_path / "doc").mkdir()
+    wrong = make_platform_certificate(tmp_path / "doc", eku=(DOCUMENT_SIGNING,))
+    settings.C2PA_SIGN_CERT, settings.C2PA_SIGN_KEY = str(wrong["cert"]), str(wrong["key"])
+    problems = [m for m in run_checks(include_deployment_checks=True) if m.id == "portal.E020"]
+    assert problems and "missing required EKU" in problems[0].msg
     paths = make_platform_certificate(tmp_path)
     settings.C2PA_SIGN_CERT, settings.C2PA_SIGN_KEY = str(paths["cert"]), str(paths["key"])
     assert not [m for m in run_checks(include_deployment_checks=True) if m.id in ("portal.E020", "portal.W020")]
+
+
+def test_ps256_signs_and_a_certificate_without_a_c2pa_eku_is_refused_clearly(tmp_path):
+    picture = tmp_path / "sheet.png"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x36", "-frames:v", "1", str(picture))
+    manifest = credentials.build_manifest(
+        title="sheet.png",
+        media_type="image/png",
+        provenance={"tool": "contactsheet", "tool_version": "1.0.0", "inputs": []},
+        approver={"name": "", "email": "p@example.com"},
+        approved_at=datetime.datetime.now(datetime.UTC),
+        decision_id=1,
+        reviewed_sha256="0" * 64,
+        portal_version="0.1.0",
+    )
+    (tmp_path / "rsa").mkdir()
+    rsa_paths = make_platform_certificate(tmp_path / "rsa", algorithm="ps256")
+    config = credentials.SignerConfig.from_paths(
+        str(rsa_paths["cert"]), str(rsa_paths["key"]), algorithm="ps256", trust_anchors=str(rsa_paths["ca"])
+    )
+    result = credentials.sign(picture, tmp_path / "ps", manifest, config)
+    assert result.mode == "embedded" and result.report["state"] == "Trusted"
+    assert result.report["manifest"]["signature_info"]["alg"].lower() == "ps256"
+
+    (tmp_path / "doc").mkdir()
+    wrong = make_platform_certificate(tmp_path / "doc", eku=(DOCUMENT_SIGNING,))
+    config = credentials.SignerConfig.from_paths(str(wrong["cert"]), str(wrong["key"]))
+    with pytest.raises(credentials.CredentialsError, match="missing required EKU"):
+        credentials.sign(picture, tmp_path / "doc-out", manifest, config)
+    with pytest.raises(credentials.CredentialsError, match="must be one of"):
+        credentials.SignerConfig.from_paths(str(wrong["cert"]), str(wrong["key"]), algorithm="md5")
