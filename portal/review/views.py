@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext
 from django.views import View
 
 from portal.access.policy import Action
@@ -76,7 +77,14 @@ class CredentialsSidecarView(ProjectScopedView):
         version = _version(self, version_id)
         credential = services.current_credential(version)
         if credential is None or not credential.sidecar_key:
-            raise Http404("Not found")
+            # The version exists and the caller may download it: say why there is nothing here.
+            return HttpResponse(
+                gettext(
+                    "This version has no sidecar manifest: only approved files of formats that cannot carry credentials have one."
+                ),
+                status=409,
+                content_type="text/plain; charset=utf-8",
+            )
         if services.released_original(version) is None:
             record_denial(request.user, "asset.download.unapproved", version, visible=True)
             raise PermissionDenied(services.download_blocker(version))

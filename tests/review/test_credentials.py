@@ -336,6 +336,10 @@ def test_without_a_certificate_approval_works_and_says_not_signed(
     assert response.status_code == 200 and hashlib.sha256(body(response)).hexdigest() == version.sha256
     page = client_for(world.a.users["viewer"]).get(f"/s/{world.a.studio.slug}/p/{world.a.project.code}/review/{version.pk}/")
     assert "Not signed: no platform certificate configured." in page.content.decode()
+    sidecar = client_for(world.a.users["artist"]).get(
+        f"/s/{world.a.studio.slug}/p/{world.a.project.code}/review/{version.pk}/credentials.c2pa"
+    )
+    assert sidecar.status_code == 409 and b"no sidecar manifest" in sidecar.content
     assert api_for(world.a.users["viewer"]).get(decisions_url(world, version)).json()["credentials"]["status"] == "unsigned"
 
 
