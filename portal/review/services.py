@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from datetime import timedelta
@@ -26,6 +27,7 @@ from portal.review import credentials
 from portal.review.models import ContentCredential, Decision, Drawing, Note, Notification
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 MAX_TEXT = 5000
 MAX_SHAPES = 50
@@ -477,8 +479,13 @@ def credentials_sign(*, credential_id: int) -> ContentCredential:
             credential.refresh_from_db()
             return credential
         suffix = Path(version.original_name or "").suffix.lower()[:10]
-        local = storage.local_path_or_copy(version.file_key, workdir, f"original{suffix}")
-        if credentials.sha256_of(local) != credential.source_sha256:
+        try:
+            local = storage.local_path_or_copy(version.file_key, workdir, f"original{suffix}")
+            actual = credentials.sha256_of(local)
+        except OSError as exc:
+            logger.warning("credentials %s: the stored original of version %s cannot be read: %s", credential.pk, version.pk, exc)
+            raise credentials.CredentialsError("The stored original could not be read: nothing was signed.") from exc
+        if actual != credential.source_sha256:
             raise credentials.CredentialsError("The stored original is not the file that was approved: nothing was signed.")
         approver = decision.decided_by
         manifest = credentials.build_manifest(

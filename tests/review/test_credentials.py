@@ -406,3 +406,18 @@ def test_ps256_signs_and_a_certificate_without_a_c2pa_eku_is_refused_clearly(tmp
         credentials.sign(picture, tmp_path / "doc-out", manifest, config)
     with pytest.raises(credentials.CredentialsError, match="must be one of"):
         credentials.SignerConfig.from_paths(str(wrong["cert"]), str(wrong["key"]), algorithm="md5")
+
+
+def test_a_missing_stored_original_fails_signing_without_a_path_in_the_reason(
+    api_for, world, tmp_path, platform_cert, django_capture_on_commit_callbacks, monkeypatch
+):
+    from portal.review import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.sign_credentials, "delay", lambda credential_id: queued.append(credential_id))
+    version, _plate = generated_output(world, tmp_path, name="comp.mov", make=prores)
+    approve(api_for, world, version, django_capture_on_commit_callbacks)
+    storage.default_storage.delete(version.file_key)
+    credential = services.credentials_sign(credential_id=queued[0])
+    assert credential.status == "failed" and credential.reason == "The stored original could not be read: nothing was signed."
+    assert services.released_original(version) is None
