@@ -629,7 +629,17 @@ def credentials_view(version: AssetVersion) -> dict | None:
         "digital_source_type": credential.digital_source_type,
         "signed_at": credential.signed_at.isoformat() if credential.signed_at else None,
         "manifest": credential.report or None,
+        "approved_at": _parse_time((credential.report or {}).get("approved_at")),
     }
+
+
+def _parse_time(value):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 # --- notifications ----------------------------------------------------------------------------
