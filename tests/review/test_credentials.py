@@ -209,7 +209,12 @@ def test_approved_plate_carries_credentials_read_back_with_every_field(
     html = page.content.decode()
     assert 'data-credentials-status="signed"' in html and "data-credentials-valid" in html
     assert "Valid, trusted signer" in html and "crowd 1.3.0" in html and "algorithmicMedia" in html
-    assert producer.email in html and "plate_010.mov" in html and "c2pa.ai_training: notAllowed" in html and "c2pa.data_mining: notAllowed" in html
+    assert (
+        producer.email in html
+        and "plate_010.mov" in html
+        and "c2pa.ai_training: notAllowed" in html
+        and "c2pa.data_mining: notAllowed" in html
+    )
 
 
 def test_tampered_file_fails_validation(api_for, world, tmp_path, platform_cert, eager_tasks, django_capture_on_commit_callbacks):
