@@ -68,7 +68,7 @@ check-migrations: setup
 check-deploy: setup
 	@echo "==> manage.py check --deploy (PORTAL_ENV=production)"
 	env -u DEBUG -u SECURE_SSL_REDIRECT -u SECURE_HSTS_SECONDS \
-		PORTAL_ENV=production ALLOWED_HOSTS=portal.example.com EMAIL_HOST=smtp.example.com \
+		PORTAL_ENV=production ALLOWED_HOSTS=portal.example.com EMAIL_HOST=smtp.example.com C2PA_SIGNING_OFF=true \
 		SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(45))')" \
 		$(PY) manage.py check --deploy --fail-level WARNING
 

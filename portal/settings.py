@@ -270,6 +270,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-uploads": {"task": "footage.expire_uploads", "schedule": 15 * 60},
     "recover-ingests": {"task": "footage.recover_ingests", "schedule": 5 * 60},
     "email-notifications": {"task": "review.email_notifications", "schedule": 60},
+    "recover-credentials": {"task": "review.recover_credentials", "schedule": 5 * 60},
     # every 15 s: runs queued when the broker restarted are sent again within 30 s (a cheap pass)
     "recover-toolruns": {"task": "toolruns.recover", "schedule": 15},
     "audit-anchor": {"task": "audit.anchor_heads", "schedule": 5 * 60},
@@ -417,3 +418,16 @@ LOGGING = {
         "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Content credentials (C2PA) on approved generated outputs (portal/review/credentials.py) ---
+# The platform's signing certificate chain (PEM: leaf first, then intermediates) and its private key
+# (PEM), by file path; never in the database. Without them approval still works and the page says
+# the original is not signed; the production check warns unless C2PA_SIGNING_OFF says so on purpose.
+C2PA_SIGN_CERT = env("C2PA_SIGN_CERT", "") or ""
+C2PA_SIGN_KEY = env("C2PA_SIGN_KEY", "") or ""
+C2PA_SIGN_ALG = (env("C2PA_SIGN_ALG", "es256") or "es256").lower()
+# Optional PEM bundle of the roots a reader should trust (the platform's CA): shown as "trusted".
+C2PA_TRUST_ANCHORS = env("C2PA_TRUST_ANCHORS", "") or ""
+# Optional RFC 3161 time-stamp authority; unset keeps signing offline.
+C2PA_TIMESTAMP_URL = env("C2PA_TIMESTAMP_URL", "") or ""
+C2PA_SIGNING_OFF = env_bool("C2PA_SIGNING_OFF", default=False)

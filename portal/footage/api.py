@@ -10,7 +10,7 @@ from portal.access.policy import Action
 from portal.footage import selectors
 from portal.footage.models import Asset, AssetVersion
 from portal.projects.api import _project
-from portal.review.services import approval_state, is_released
+from portal.review.services import approval_state, current_credential, released_original
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -73,8 +73,11 @@ class VersionSerializer(serializers.ModelSerializer):
         ):
             if getattr(version, field):
                 links[what] = reverse("footage:media", kwargs={**base, "what": what})
-        if version.file_key and is_released(version):
+        if version.file_key and released_original(version) is not None:
             links["download"] = reverse("footage:download", kwargs=base)
+            credential = current_credential(version)
+            if credential is not None and credential.sidecar_key:
+                links["credentials"] = reverse("review:credentials_sidecar", kwargs=base)
         links["review"] = reverse("review:review", kwargs=base)
         return links
 

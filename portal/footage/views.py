@@ -3,6 +3,7 @@ each request passes the policy here first, and downloads and stream starts go on
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 import os
 import re
@@ -134,20 +135,28 @@ class DownloadView(_VersionMixin, ProjectScopedView):
         version = self.load_version(version_id)
         if not version.file_key or version.status != AssetVersion.Status.READY:
             raise Http404("Not found")
-        from portal.review.services import is_released
+        from portal.review.services import download_blocker, released_original
 
-        if not is_released(version):
-            # The gate: a generated original leaves only once a producer approved these exact bytes.
+        released = released_original(version)
+        if released is None:
+            # The gate: a generated original leaves only once a producer approved these exact bytes,
+            # and, where the platform signs, only as the signed copy whose SHA-256 the approval names.
             record_denial(request.user, "asset.download.unapproved", version, visible=True)
-            raise PermissionDenied("This generated plate is not approved yet: only its labelled proxy can be watched.")
+            raise PermissionDenied(download_blocker(version))
+        key, sha256 = released
         services.download_record(actor=request.user, version=version, what="download")
-        return serve_key(
+        response = serve_key(
             request,
-            version.file_key,
+            key,
             content_type="application/octet-stream",
             filename=version.original_name or f"{version.asset.name}-v{version.number}",
             attachment=True,
         )
+        if sha256:
+            # RFC 9530: the client can check it got exactly the approved (and signed) bytes.
+            response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:"
+            response["X-Content-SHA256"] = sha256
+        return response
 
 
 class AssetDetailView(ProjectScopedView):
@@ -162,7 +171,7 @@ class AssetDetailView(ProjectScopedView):
         wanted = request.GET.get("v")
         if wanted and wanted.isdigit():
             chosen = next((v for v in versions if v.number == int(wanted)), chosen)
-        from portal.review.services import approval_state, is_released
+        from portal.review.services import approval_state, released_original
 
         return render(
             request,
@@ -171,7 +180,7 @@ class AssetDetailView(ProjectScopedView):
                 asset=asset,
                 versions=versions,
                 version=chosen,
-                released=bool(chosen) and is_released(chosen),
+                released=bool(chosen) and released_original(chosen) is not None,
                 approval=approval_state(chosen) if chosen else "",
             ),
         )

@@ -213,6 +213,10 @@ class DecisionViewSet(mixins.ListModelMixin, _VersionScoped):
         response = super().list(request, *args, **kwargs)
         response.data["state"] = services.approval_state(self.version)
         response.data["released"] = services.is_released(self.version)
+        # The C2PA credentials of the approval in force (null when none apply): status, what the
+        # library read back (tool, source type, ingredients, approver, training-and-mining), hashes.
+        response.data["credentials"] = services.credentials_view(self.version)
+        response.data["downloadable"] = services.released_original(self.version) is not None
         return response
 
     @extend_schema(request=DecisionCreateSerializer, responses={201: DecisionSerializer})

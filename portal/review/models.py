@@ -129,3 +129,44 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.text
+
+
+class ContentCredential(models.Model):
+    """The C2PA credentials of one approval: the signed copy of the approved original (or, for a
+    format that cannot carry them, a sidecar manifest beside the untouched file), bound to the
+    decision. The download serves `signed_key` and the gate names `signed_sha256`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being signed")
+        SIGNED = "signed", _("Signed")
+        SIDECAR = "sidecar", _("Signed (sidecar manifest)")
+        UNSIGNED = "unsigned", _("Not signed")
+        FAILED = "failed", _("Signing failed")
+
+    decision = models.OneToOneField(Decision, on_delete=models.CASCADE, related_name="credential")
+    version = models.ForeignKey(AssetVersion, on_delete=models.CASCADE, related_name="credentials")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Why it is unsigned or failed, for people.
+    reason = models.CharField(max_length=500, blank=True)
+    # The reviewed bytes (the version's own SHA-256) and what leaves: the signed file, or the original
+    # with its sidecar manifest.
+    source_sha256 = models.CharField(max_length=64)
+    signed_key = models.CharField(max_length=500, blank=True)
+    signed_sha256 = models.CharField(max_length=64, blank=True)
+    sidecar_key = models.CharField(max_length=500, blank=True)
+    sidecar_sha256 = models.CharField(max_length=64, blank=True)
+    digital_source_type = models.CharField(max_length=64, blank=True)
+    # What the library's Reader said of the result when it was signed (summary of the active manifest).
+    report = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"credentials of decision {self.decision_id}: {self.status}"
+
+    @property
+    def project(self) -> Project:
+        return self.version.asset.project

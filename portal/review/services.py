@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from datetime import timedelta
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.access.enforce import require
 from portal.access.policy import Action, can
@@ -21,9 +23,11 @@ from portal.audit.services import record
 from portal.core.errors import Conflict
 from portal.footage.models import Asset, AssetVersion
 from portal.live.services import publish_on_commit
-from portal.review.models import Decision, Drawing, Note, Notification
+from portal.review import credentials
+from portal.review.models import ContentCredential, Decision, Drawing, Note, Notification
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 MAX_TEXT = 5000
 MAX_SHAPES = 50
@@ -388,11 +392,254 @@ def decision_create(
         )
         publish_on_commit(project.pk, "review.decision", {"version": version.pk, "verdict": verdict})
         if verdict == Decision.Verdict.APPROVED:
+            _credential_start(decision)
             from portal.footage.tasks import rederive_version
 
             # The review copies lose their "not approved" label now that these bytes are approved.
             transaction.on_commit(lambda: rederive_version.delay(version.pk))
     return decision
+
+
+# --- content credentials (C2PA) on approved originals -----------------------------------------
+
+NO_CERTIFICATE = "not signed: no platform certificate configured"
+
+
+def signing_config() -> credentials.SignerConfig | None:
+    """The platform's signer from settings (file paths), or None when none is configured.
+    Raises CredentialsError when it is configured but unusable."""
+    if not (settings.C2PA_SIGN_CERT and settings.C2PA_SIGN_KEY):
+        return None
+    return credentials.SignerConfig.from_paths(
+        settings.C2PA_SIGN_CERT,
+        settings.C2PA_SIGN_KEY,
+        algorithm=settings.C2PA_SIGN_ALG,
+        timestamp_url=settings.C2PA_TIMESTAMP_URL,
+        trust_anchors=settings.C2PA_TRUST_ANCHORS,
+    )
+
+
+def _credential_start(decision: Decision) -> ContentCredential:
+    """In the approval's transaction: the credentials row, signed on commit by a worker (or marked
+    unsigned at once when the platform has no certificate: approval never waits on one)."""
+    configured = bool(settings.C2PA_SIGN_CERT and settings.C2PA_SIGN_KEY)
+    credential = ContentCredential.objects.create(
+        decision=decision,
+        version=decision.version,
+        status=ContentCredential.Status.PENDING if configured else ContentCredential.Status.UNSIGNED,
+        reason="" if configured else NO_CERTIFICATE,
+        source_sha256=decision.sha256,
+    )
+    if configured:
+        from portal.review.tasks import sign_credentials
+
+        transaction.on_commit(lambda: sign_credentials.delay(credential.pk))
+    return credential
+
+
+def _portal_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ai-studio-partner-portal")
+    except PackageNotFoundError:
+        return "0.1.0"
+
+
+def _media_type(version: AssetVersion) -> str:
+    output = getattr(version, "tool_output", None)
+    fallback = output.media_type if output is not None else ""
+    return credentials.media_type_for(version.original_name or "", fallback)
+
+
+def credentials_sign(*, credential_id: int) -> ContentCredential:
+    """Sign the approved original (worker): a signed copy, or a sidecar manifest for formats that
+    cannot carry one; read back and validated before it is recorded. Runs once per approval: the
+    row moves from pending with a compare-and-set, so a redelivered task changes nothing."""
+    import shutil
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    from portal.footage import storage
+
+    credential = ContentCredential.objects.select_related("decision__decided_by", "version__asset__project").get(pk=credential_id)
+    if credential.status != ContentCredential.Status.PENDING:
+        return credential
+    version, decision = credential.version, credential.decision
+    project = version.asset.project
+    workdir = Path(tempfile.mkdtemp(prefix=f"c2pa-{credential.pk}-", dir=settings.FOOTAGE_TEMP_DIR))
+    stored: list[str] = []
+    try:
+        config = signing_config()
+        if config is None:
+            ContentCredential.objects.filter(pk=credential.pk, status=ContentCredential.Status.PENDING).update(
+                status=ContentCredential.Status.UNSIGNED, reason=NO_CERTIFICATE
+            )
+            credential.refresh_from_db()
+            return credential
+        suffix = Path(version.original_name or "").suffix.lower()[:10]
+        try:
+            local = storage.local_path_or_copy(version.file_key, workdir, f"original{suffix}")
+            actual = credentials.sha256_of(local)
+        except OSError as exc:
+            logger.warning("credentials %s: the stored original of version %s cannot be read: %s", credential.pk, version.pk, exc)
+            raise credentials.CredentialsError("The stored original could not be read: nothing was signed.") from exc
+        if actual != credential.source_sha256:
+            raise credentials.CredentialsError("The stored original is not the file that was approved: nothing was signed.")
+        approver = decision.decided_by
+        manifest = credentials.build_manifest(
+            title=version.original_name or f"{version.asset.name}-v{version.number}",
+            media_type=_media_type(version),
+            provenance=version.provenance or {},
+            approver={"name": getattr(approver, "full_name", "") or "", "email": getattr(approver, "email", "") or ""},
+            approved_at=decision.created_at,
+            decision_id=decision.pk,
+            reviewed_sha256=credential.source_sha256,
+            portal_version=_portal_version(),
+        )
+        result = credentials.sign(local, workdir / "signed", manifest, config)
+        token = uuid.uuid4().hex[:8]  # an attempt of its own: a second worker never overwrites the recorded file
+        fields = {
+            "digital_source_type": credentials.digital_source_type(version.provenance or {}),
+            "report": credentials.summary(result.report),
+            "signed_at": timezone.now(),
+            "reason": "",
+        }
+        if result.mode == "embedded":
+            key = storage.version_key(version, f"signed-{decision.pk}-{token}{suffix}")
+            stored.append(storage.save_file(key, result.path))
+            fields.update(status=ContentCredential.Status.SIGNED, signed_key=key, signed_sha256=result.sha256)
+        else:
+            key = storage.version_key(version, f"credentials-{decision.pk}-{token}.c2pa")
+            stored.append(storage.save_file(key, result.sidecar_path))
+            fields.update(
+                status=ContentCredential.Status.SIDECAR,
+                signed_sha256=result.sha256,
+                sidecar_key=key,
+                sidecar_sha256=result.sidecar_sha256,
+            )
+        with transaction.atomic():
+            done = ContentCredential.objects.filter(pk=credential.pk, status=ContentCredential.Status.PENDING).update(**fields)
+            if not done:
+                transaction.on_commit(lambda: storage.delete_quietly(*stored))
+                credential.refresh_from_db()
+                return credential
+            stored = []
+            record(
+                action="review.credentials.signed",
+                project=project,
+                target=version,
+                details={
+                    "decision": decision.pk,
+                    "mode": result.mode,
+                    "reviewed_sha256": credential.source_sha256,
+                    "signed_sha256": fields["signed_sha256"],
+                    "sidecar_sha256": fields.get("sidecar_sha256", ""),
+                    "digital_source_type": fields["digital_source_type"],
+                    "validation": result.report.get("state"),
+                },
+            )
+            publish_on_commit(project.pk, "review.credentials", {"version": version.pk, "status": fields["status"]})
+    except credentials.CredentialsError as exc:
+        storage.delete_quietly(*stored)
+        with transaction.atomic():
+            failed = ContentCredential.objects.filter(pk=credential.pk, status=ContentCredential.Status.PENDING).update(
+                status=ContentCredential.Status.FAILED, reason=str(exc)[:500]
+            )
+            if failed:
+                record(
+                    action="review.credentials.failed",
+                    project=project,
+                    target=version,
+                    details={"decision": decision.pk, "reason": str(exc)[:500]},
+                )
+                publish_on_commit(project.pk, "review.credentials", {"version": version.pk, "status": "failed"})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    credential.refresh_from_db()
+    return credential
+
+
+def credentials_recover(*, older_than_minutes: int = 10) -> int:
+    """Periodic: an approval whose signing message was lost (broker restart, dead worker) is sent
+    again; signing is a compare-and-set on the row, so a second delivery changes nothing."""
+    from portal.review.tasks import sign_credentials
+
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        ContentCredential.objects.filter(status=ContentCredential.Status.PENDING, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:200]
+    )
+    for credential_id in ids:
+        sign_credentials.delay(credential_id)
+    return len(ids)
+
+
+def current_credential(version: AssetVersion) -> ContentCredential | None:
+    """The credentials of the approval in force for these exact bytes (None: not approved, or
+    approved before credentials existed)."""
+    if version.asset.kind != Asset.Kind.GENERATED or not version.sha256:
+        return None
+    latest = Decision.objects.filter(version=version, sha256=version.sha256).order_by("-created_at", "-pk").first()
+    if latest is None or latest.verdict != Decision.Verdict.APPROVED:
+        return None
+    return ContentCredential.objects.filter(decision=latest).first()
+
+
+def released_original(version: AssetVersion) -> tuple[str, str] | None:
+    """(storage key, SHA-256) of exactly what a download hands out, or None while nothing may leave:
+    the signed copy once the approved original is signed; the original itself for footage, for a
+    sidecar-signed format (its manifest is downloaded beside it) and when no certificate is configured."""
+    if not is_released(version):
+        return None
+    credential = current_credential(version)
+    if credential is None or credential.status in (ContentCredential.Status.UNSIGNED, ContentCredential.Status.SIDECAR):
+        return version.file_key, version.sha256
+    if credential.status == ContentCredential.Status.SIGNED and credential.signed_key:
+        return credential.signed_key, credential.signed_sha256
+    return None  # pending or failed: the approved original never leaves without its credentials
+
+
+def download_blocker(version: AssetVersion) -> str:
+    credential = current_credential(version)
+    if credential is not None and credential.status == ContentCredential.Status.PENDING:
+        return gettext("Approved: the content credentials are being signed. The original can be downloaded in a moment.")
+    if credential is not None and credential.status == ContentCredential.Status.FAILED:
+        return gettext("Approved, but signing the content credentials failed (%(reason)s). Ask platform staff.") % {
+            "reason": credential.reason
+        }
+    return gettext("This generated plate is not approved yet: only its labelled proxy can be watched.")
+
+
+def credentials_view(version: AssetVersion) -> dict | None:
+    """What the review page and the API show of the credentials in force (None: none apply)."""
+    credential = current_credential(version)
+    if credential is None:
+        return None
+    return {
+        "status": credential.status,
+        "status_label": str(credential.get_status_display()),
+        "reason": credential.reason,
+        "reviewed_sha256": credential.source_sha256,
+        "signed_sha256": credential.signed_sha256,
+        "sidecar_sha256": credential.sidecar_sha256,
+        "has_sidecar": bool(credential.sidecar_key),
+        "digital_source_type": credential.digital_source_type,
+        "signed_at": credential.signed_at.isoformat() if credential.signed_at else None,
+        "manifest": credential.report or None,
+        "approved_at": _parse_time((credential.report or {}).get("approved_at")),
+    }
+
+
+def _parse_time(value):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 # --- notifications ----------------------------------------------------------------------------

@@ -11,5 +11,10 @@ urlpatterns = [
         views.NotesExportView.as_view(),
         name="notes_export",
     ),
+    path(
+        "s/<slug:studio>/p/<str:project>/review/<int:version_id>/credentials.c2pa",
+        views.CredentialsSidecarView.as_view(),
+        name="credentials_sidecar",
+    ),
     path("notifications/", views.NotificationsView.as_view(), name="notifications"),
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext
 from django.views import View
 
 from portal.access.policy import Action
@@ -55,8 +57,44 @@ class ReviewView(ProjectScopedView):
                 decisions=list(selectors.decisions_for_version(version)),
                 compare_with=compare_candidates(version),
                 is_generated=version.asset.kind == Asset.Kind.GENERATED,
+                credentials=services.credentials_view(version),
             ),
         )
+
+
+class CredentialsSidecarView(ProjectScopedView):
+    """The sidecar manifest (.c2pa) of an approved original whose format cannot carry one: for those
+    who may download the original, under the same gate."""
+
+    policy_action = Action.ASSET_DOWNLOAD
+
+    def get(self, request, version_id: int, **kwargs):
+        from portal.access.enforce import record_denial
+        from portal.footage import storage
+        from portal.footage.services import download_record
+        from portal.footage.views import serve_key
+
+        version = _version(self, version_id)
+        credential = services.current_credential(version)
+        if credential is None or not credential.sidecar_key:
+            # The version exists and the caller may download it: say why there is nothing here.
+            return HttpResponse(
+                gettext(
+                    "This version has no sidecar manifest: only approved files of formats that cannot carry credentials have one."
+                ),
+                status=409,
+                content_type="text/plain; charset=utf-8",
+            )
+        if services.released_original(version) is None:
+            record_denial(request.user, "asset.download.unapproved", version, visible=True)
+            raise PermissionDenied(services.download_blocker(version))
+        if not storage.default_storage.exists(credential.sidecar_key):
+            raise Http404("Not found")
+        download_record(actor=request.user, version=version, what="credentials")
+        name = f"{version.original_name or version.asset.name}.c2pa"
+        response = serve_key(request, credential.sidecar_key, content_type="application/c2pa", filename=name, attachment=True)
+        response["X-Content-SHA256"] = credential.sidecar_sha256
+        return response
 
 
 class NotesExportView(ProjectScopedView):

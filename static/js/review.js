@@ -1056,6 +1056,22 @@ function start(root) {
         d.note ? el("p", { class: "small" }, d.note) : null));
     decisionList.replaceChildren(...(items.length ? items : [el("li", { class: "muted small" }, t("no_decision"))]));
     renderApproval(data.state, Boolean(data.released));
+    refreshCredentials(data.credentials ? data.credentials.status : "none");
+  }
+
+  // The credentials panel is rendered by the server (what the library read back): when their status
+  // changes (approved, then signed), take the fresh panel from the page itself.
+  async function refreshCredentials(status) {
+    const panel = $("[data-credentials-panel]");
+    if (!panel || panel.dataset.credentialsStatus === status) return;
+    try {
+      const response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("[data-credentials-panel]");
+      if (fresh) panel.replaceWith(fresh);
+    } catch (error) {
+      // the next live event, or a reload, shows them
+    }
   }
 
   decisionForm?.addEventListener("submit", async (event) => {
@@ -1121,7 +1137,7 @@ function start(root) {
     onEvent(event) {
       if (String(event.version) !== cfg.versionId) return;
       if (event.type === "review.note") soon("notes", loadNotes);
-      if (event.type === "review.decision") soon("decisions", loadDecisions);
+      if (event.type === "review.decision" || event.type === "review.credentials") soon("decisions", loadDecisions);
     },
     onResync() {
       soon("notes", loadNotes);

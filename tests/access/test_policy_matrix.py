@@ -217,6 +217,8 @@ CATALOG: dict[str, Entry] = {
     # pages: review
     "review:review": Entry(P, _version, {"GET": Call(A.FOOTAGE_VIEW)}),
     "review:notes_export": Entry(P, lambda t: {**_version(t), "fmt": "csv"}, {"GET": Call(A.FOOTAGE_VIEW)}),
+    # allowed callers get 409 on footage (no sidecar manifest): the policy answered first
+    "review:credentials_sidecar": Entry(P, _version, {"GET": Call(A.ASSET_DOWNLOAD)}),
     # API: studio
     "api:studio-detail": Entry(
         S,

@@ -79,6 +79,7 @@ def test_production_settings_pass_the_deploy_check_with_no_warning(tmp_path):
         ALLOWED_HOSTS="portal.example.com",
         EMAIL_HOST="smtp.example.com",
         PORTAL_DATA_DIR=str(tmp_path),
+        C2PA_SIGNING_OFF="true",  # unsigned on purpose: without it the check warns (tests/review/test_credentials.py)
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
