@@ -154,7 +154,8 @@ def second_opinion(
         opinion.seconds = time.monotonic() - t0
     skipped = max(0, len(items) - max_findings)
     agree = sum(1 for v in opinion.verdicts if v["verdict"] == "agree")
-    parts = [f"Claude ({chosen_model}, {session.provider.label}, {session.provider.region}) looked at {opinion.requests} measured finding(s)"]
+    where = f"{session.provider.label}, {session.provider.region}"
+    parts = [f"Claude ({chosen_model}, {where}) looked at {opinion.requests} measured finding(s)"]
     if skipped:
         parts.append(f"{skipped} more not sent (ai_max_pairs={max_findings})")
     parts.append(f"agrees with {agree}, disagrees with {len(opinion.verdicts) - agree}")

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from studio_tools import ai
 from studio_tools.core import (
     BadInput,
     InputKind,
@@ -32,7 +33,6 @@ from studio_tools.core import (
     ToolSpec,
     out_dir,
 )
-from studio_tools import ai
 from studio_tools.recap import analysis as analysis_mod
 from studio_tools.recap import assemble, edit, episodes, model_verify, moments, narration, select, thumbs, verify
 
