@@ -84,6 +84,7 @@ class ContinuityParams(ToolParams):
         None,
         pattern=r"^[a-z0-9][a-z0-9.\-]{1,63}$",
         description="Claude model for the second opinion (default: $CONTINUITY_AI_MODEL or built-in).",
+        json_schema_extra={"x-ai-model": True},
     )
     ai_max_pairs: int = Field(6, ge=1, le=20, description="At most this many measured findings are sent for a second opinion.")
 

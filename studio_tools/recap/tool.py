@@ -111,6 +111,7 @@ class RecapParams(ToolParams):
         None,
         pattern=r"^[a-z0-9][a-z0-9.:@-]{1,79}$",
         description="Claude model (default: the provider's default, STUDIO_TOOLS_RECAP_MODEL or claude-sonnet-4-6).",
+        json_schema_extra={"x-ai-model": True},
     )
     ai_provider: str | None = Field(
         None,
