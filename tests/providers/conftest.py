@@ -9,9 +9,9 @@ import json
 import httpx2
 import pytest
 
+from tests.footage.conftest import world_tx  # noqa: F401
 from tests.studio_tools.test_ai_providers import CONFIG, ENV, FAKE_AWS, message
 from tests.toolruns.conftest import TEST_TOOL_PACKAGES, clip_version, dispatched, lavfi_clip  # noqa: F401
-from tests.footage.conftest import world_tx  # noqa: F401
 
 PROVIDERS = {p["id"]: p for p in CONFIG["providers"]}
 HOSTS = {
