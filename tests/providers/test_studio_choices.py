@@ -111,3 +111,14 @@ def test_a_broken_configuration_is_shown_not_a_crash(world, monkeypatch, client_
     monkeypatch.delenv("AI_PROVIDERS_FILE", raising=False)
     shown = client_for(world.a.users["studio_admin"]).get(f"/s/{world.a.studio.slug}/").content.decode()
     assert "configuration cannot be read" in shown and "not valid JSON" in shown
+
+
+def test_the_start_form_offers_only_the_allowed_providers(world, providers_env, client_for):
+    admin, studio = world.a.users["studio_admin"], world.a.studio
+    services.studio_provider_set_allowed(actor=admin, studio=studio, provider="vertex-eu", allowed=True)
+    page = client_for(world.a.users["artist"])
+    shown = page.get(f"/s/{studio.slug}/p/{world.a.project.code}/tools/continuity/start/").content.decode()
+    start = shown.index('name="param-ai_provider"') if 'name="param-ai_provider"' in shown else shown.index("ai_provider")
+    select = shown[start : shown.index("</select>", start)]
+    assert "Claude on Vertex AI (Belgium)" in select and "The studio&#x27;s default" in select
+    assert "Anthropic API" not in select and "Bedrock" not in select
