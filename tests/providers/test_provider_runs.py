@@ -137,3 +137,14 @@ def test_the_studios_default_for_the_tool_is_used_with_its_model(world_tx, clip_
     (request,) = endpoint.requests
     assert request.url.host == HOSTS["bedrock-eu"]
     assert json.loads(request.content)["messages"][0]["content"] == "testsrc.mp4"
+
+
+def test_the_run_page_shows_where_the_material_went(world_tx, clip_version, providers_env, endpoint, client_for):
+    world = world_tx
+    studio_allows(world, "bedrock-eu")
+    version = clip_version(world.a.project, world.a.users["artist"])
+    run = services.toolrun_execute(start(world, version, external_ai=True, model="claude-sonnet-4-6").pk)
+    page = client_for(world.a.users["artist"]).get(f"/s/{world.a.studio.slug}/p/{world.a.project.code}/runs/{run.pk}/")
+    shown = page.content.decode()
+    assert "claude-sonnet-4-6 (bedrock-eu, eu-central-1)" in shown
+    assert "Claude on Bedrock (Frankfurt) · eu-central-1" in shown and "req_1" in shown
