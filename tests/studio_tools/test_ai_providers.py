@@ -288,3 +288,51 @@ def test_bad_configuration_says_what_is_wrong(config, problem):
 def test_without_configuration_an_anthropic_key_is_the_one_provider():
     assert list(ai.load_providers({"ANTHROPIC_API_KEY": "sk-x"})) == ["anthropic"]
     assert ai.load_providers({}) == {}
+
+
+# --- the shipped tools go through the seam ------------------------------------------------------------
+
+
+def test_continuity_second_opinion_on_bedrock_records_where_it_went(env):
+    import numpy as np
+
+    from studio_tools.continuity.frames import Frame
+    from studio_tools.continuity.second_opinion import FindingToAsk, second_opinion
+
+    still = np.full((90, 160, 3), 120, np.uint8)
+    item = FindingToAsk(
+        {"id": "M1", "type": "lighting", "check": "exposure", "measured": {"value": 1.0, "unit": "stops", "threshold": 0.3}},
+        Frame(0, "a.mov", 10, 0.4, None, still, "tail"),
+        Frame(1, "b.mov", 0, 0.0, None, still, "head"),
+    )
+    answer = json.dumps({"verdict": "agree", "reason": "B is brighter."})
+    server = Provider(httpx2.Response(200, json=message(answer), headers={"x-amzn-RequestId": "amzn-1"}))
+    with ai.policy({"bedrock-eu"}, default="bedrock-eu"):
+        opinion = second_opinion([item], allowed=True, model="claude-sonnet-4-6", http_client=server.client())
+    (request,) = server.requests
+    assert request.url.host == "bedrock-runtime.eu-central-1.amazonaws.com"
+    assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 ")
+    described = opinion.describe()
+    assert described["verdicts"][0]["verdict"] == "agree"
+    assert (described["ai"]["provider"], described["ai"]["region"], described["ai"]["request_ids"]) == (
+        "bedrock-eu",
+        "eu-central-1",
+        ["amzn-1"],
+    )
+    assert "Claude on Bedrock (Frankfurt), eu-central-1" in opinion.status
+
+
+def test_continuity_second_opinion_refuses_a_provider_outside_the_policy(env):
+    import numpy as np
+
+    from studio_tools.continuity.frames import Frame
+    from studio_tools.continuity.second_opinion import FindingToAsk, second_opinion
+
+    still = np.zeros((90, 160, 3), np.uint8)
+    item = FindingToAsk(
+        {"id": "M1", "type": "prop", "check": "x"}, Frame(0, "a", 0, 0, None, still, "t"), Frame(1, "b", 0, 0, None, still, "h")
+    )
+    server = Provider()
+    with ai.policy({"bedrock-eu"}), pytest.raises(ai.AIRefused, match="nothing was sent"):
+        second_opinion([item], allowed=True, provider="vertex-eu", http_client=server.client())
+    assert server.requests == []
