@@ -148,3 +148,25 @@ def test_the_run_page_shows_where_the_material_went(world_tx, clip_version, prov
     shown = page.content.decode()
     assert "claude-sonnet-4-6 (bedrock-eu, eu-central-1)" in shown
     assert "Claude on Bedrock (Frankfurt) · eu-central-1" in shown and "req_1" in shown
+
+
+def test_the_api_and_the_start_page_refuse_a_provider_not_allowed_with_the_reason(
+    world_tx, clip_version, providers_env, endpoint, api_for, client_for
+):
+    world = world_tx
+    studio_allows(world, "vertex-eu")
+    version = clip_version(world.a.project, world.a.users["artist"])
+    answer = api_for(world.a.users["artist"]).post(
+        f"/api/v1/projects/{world.a.project.pk}/toolruns/",
+        {"tool": "ask_model", "params": {"external_ai": True, "ai_provider": "bedrock-eu"}, "input_version_ids": [version.pk]},
+        format="json",
+    )
+    assert answer.status_code == 403, answer.json()
+    assert "Claude on Bedrock (Frankfurt) is not a model provider" in json.dumps(answer.json())
+    page = client_for(world.a.users["artist"]).post(
+        f"/s/{world.a.studio.slug}/p/{world.a.project.code}/tools/ask_model/start/",
+        {"input-clip": str(version.pk), "param-external_ai": "on", "param-ai_provider": "bedrock-eu"},
+        follow=True,
+    )
+    assert "Claude on Bedrock (Frankfurt) is not a model provider" in page.content.decode()
+    assert not ToolRun.objects.exists() and endpoint.requests == []
