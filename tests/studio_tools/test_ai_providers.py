@@ -336,3 +336,25 @@ def test_continuity_second_opinion_refuses_a_provider_outside_the_policy(env):
     with ai.policy({"bedrock-eu"}), pytest.raises(ai.AIRefused, match="nothing was sent"):
         second_opinion([item], allowed=True, provider="vertex-eu", http_client=server.client())
     assert server.requests == []
+
+
+@pytest.mark.parametrize("answers", [["{not json", "ok"], ["{not json", "{still not", "[]"]], ids=["retried", "given-up"])
+def test_recap_narration_on_vertex_retries_malformed_output_then_answers_or_falls_back(env, answers):
+    from studio_tools.recap.narration import NarrationUnavailable, claude_narration
+    from tests.studio_tools.test_recap_narration import CUES
+
+    good = json.dumps({"sentences": [{"text": "Mara learns the ledger is gone.", "cues": ["e1c1"]}]})
+    texts = [good if a == "ok" else a for a in answers]
+    server = Provider(*[httpx2.Response(200, json=message(t)) for t in texts])
+    session = ai.open_session("vertex-eu", model="claude-sonnet-4-6", http_client=server.client(), max_retries=0)
+    options = {"model": "claude-sonnet-4-6", "sentences": 1, "language": "en", "target_seconds": 30, "sleep": lambda s: None}
+    if answers[-1] == "ok":
+        told = claude_narration(session, CUES, {"e1c1"}, **options)
+        assert [s.text for s in told.sentences] == ["Mara learns the ledger is gone."]
+        assert told.attempts[0].startswith("attempt 1: the answer was not valid JSON")
+    else:
+        with pytest.raises(NarrationUnavailable, match="no usable answer after 3 attempts"):
+            claude_narration(session, CUES, {"e1c1"}, **options)
+    assert {r.url.host for r in server.requests} == {"europe-west1-aiplatform.googleapis.com"}
+    summary = session.summary()
+    assert summary["provider"] == "vertex-eu" and summary["requests"] == len(texts)
