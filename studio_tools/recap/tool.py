@@ -276,6 +276,8 @@ class Recap:
             told = self._narrate(params, cues, in_recap, salience, chosen.duration, shares, cancelled=progress.check_cancelled)
         verify.verify(told.sentences, cue_map, known_ids)
         verify_model = self._model_check(params, told, cue_map, progress.check_cancelled)
+        if told.session is not None:
+            told.session.close()  # no more requests; its calls stay for the report
         # Unverified sentences are rendered (a person must see them to sign them off); contradicted ones never are.
         shipped = [s for s in told.sentences if s.verdict in verify.SHIPPED]
         voices: list[tuple[Path, float]] | None = None
