@@ -6,6 +6,7 @@ from portal.characters.api import CharacterReferenceViewSet, CharacterViewSet
 from portal.footage.api import AssetViewSet, VersionViewSet
 from portal.footage.tus import UploadCreateView, UploadView
 from portal.projects.api import ProjectMemberViewSet, ProjectViewSet
+from portal.providers.api import ProviderViewSet, ToolDefaultViewSet
 from portal.review.api import DecisionViewSet, NoteViewSet, NotificationViewSet
 from portal.studios.api import AuditEventViewSet, InvitationViewSet, StudioMemberViewSet, StudioViewSet
 from portal.toolruns.api import ToolRunViewSet, ToolViewSet
@@ -15,6 +16,8 @@ router.register("studios", StudioViewSet, basename="studio")
 router.register(r"studios/(?P<studio_pk>[0-9]+)/members", StudioMemberViewSet, basename="studio-member")
 router.register(r"studios/(?P<studio_pk>[0-9]+)/invitations", InvitationViewSet, basename="studio-invitation")
 router.register(r"studios/(?P<studio_pk>[0-9]+)/audit-events", AuditEventViewSet, basename="studio-audit-event")
+router.register(r"studios/(?P<studio_pk>[0-9]+)/ai-providers", ProviderViewSet, basename="studio-ai-provider")
+router.register(r"studios/(?P<studio_pk>[0-9]+)/ai-tool-defaults", ToolDefaultViewSet, basename="studio-ai-tool-default")
 router.register("projects", ProjectViewSet, basename="project")
 router.register(r"projects/(?P<project_pk>[0-9]+)/members", ProjectMemberViewSet, basename="project-member")
 router.register(r"projects/(?P<project_pk>[0-9]+)/assets", AssetViewSet, basename="project-asset")

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "portal.footage",
     "portal.toolruns",
     "portal.characters",
+    "portal.providers",
     "portal.review",
     "portal.access",
     "portal.audit",

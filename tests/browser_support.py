@@ -7,6 +7,7 @@ in-process Celery worker. Services: a fresh PostgreSQL database, Redis, and a se
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,41 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_PASSWORD = "portal-demo-2026"
+BROWSER_AI_PROVIDERS = json.dumps(
+    {
+        "providers": [
+            {
+                "id": "anthropic",
+                "kind": "anthropic",
+                "label": "Anthropic API",
+                "region": "us",
+                "api_key": "sk-ant-browser-test-not-real",
+                "promises": {
+                    "retention": "Inputs and outputs deleted after 30 days",
+                    "training": "Never used to train models",
+                    "region": "United States",
+                    "link": "https://example.com/anthropic-terms",
+                },
+            },
+            {
+                "id": "bedrock-eu",
+                "kind": "bedrock",
+                "label": "Claude on AWS Bedrock (Frankfurt)",
+                "region": "eu-central-1",
+                "aws_access_key": "AKIAIOSFODNN7EXAMPLE",
+                "aws_secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "models": {"claude-sonnet-4-6": "eu.anthropic.claude-sonnet-4-6-v1:0"},
+                "promises": {
+                    "retention": "Not stored by the provider after the request",
+                    "training": "Not used for training",
+                    "region": "Frankfurt, EU (eu-central-1)",
+                    "text": "Processed in the studio's own AWS account.",
+                    "link": "https://example.com/bedrock-terms",
+                },
+            },
+        ]
+    }
+)
 
 
 def _free_port() -> int:
@@ -98,6 +134,9 @@ def portal_server(tmp_path_factory):
         # Small browser chunks, so a reload in the middle of an upload leaves a real offset behind.
         TUS_BROWSER_CHUNK_SIZE="262144",
     )
+    # The model providers platform staff configured (tests/providers/test_settings_browser.py allows one and
+    # withdraws it again); fake credentials, and no studio allows any at the start, so nothing is ever called.
+    env.setdefault("AI_PROVIDERS", BROWSER_AI_PROVIDERS)
     services = _services_env()
     processes: list[subprocess.Popen] = []
     dbname = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from portal.footage import selectors as footage_selectors
 from portal.toolruns import wording
@@ -159,8 +160,14 @@ def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def param_fields(
-    spec: ToolSpec, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None
+    spec: ToolSpec,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    *,
+    provider_choices: list[tuple[str, str]] | None = None,
 ) -> list[ParamField]:
+    """The start form's fields from the tool's parameter schema; a model-provider parameter (`x-ai-provider`)
+    becomes a choice among `provider_choices` (the providers the studio allows), when given."""
     schema = spec.params_schema()
     defs = schema.get("$defs", {})
     slot_names = {slot.name for slot in spec.inputs}
@@ -191,6 +198,9 @@ def param_fields(
             item.frame_slot = prop["x-frame-slot"]
             max_points = prop.get("x-max-points", prop.get("maxItems"))
             item.max_points = max_points if isinstance(max_points, int) else None
+        elif prop.get("x-ai-provider") and provider_choices is not None:
+            item.widget = "select"
+            item.choices = [("", gettext("The studio's default")), *provider_choices]
         elif "enum" in prop:
             item.widget = "select"
             item.choices = [(str(v), choice_words.get(str(v), str(v))) for v in prop["enum"]]

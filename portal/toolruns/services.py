@@ -43,9 +43,12 @@ from portal.footage import storage
 from portal.footage.models import Asset, AssetVersion
 from portal.live.services import publish, publish_on_commit
 from portal.projects.models import Project
+from portal.providers.selectors import ai_params, allowed_provider_ids
+from portal.providers.services import run_provider
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import ASSET_TO_INPUT_KIND, get_tool
 from portal.toolruns.wording import plain_problem
+from studio_tools import ai
 from studio_tools.core import (
     BadInput,
     BadParams,
@@ -258,6 +261,13 @@ def toolrun_create(
             f"{', '.join(wanted_ai)} would send material to an external AI provider, and {project.studio.name} "
             "does not allow that. Turn it off, or ask a studio admin to change the studio settings."
         )
+    if wanted_ai:
+        # Which model provider the run may reach: one the studio allows, or refused here before anything is sent.
+        chosen = run_provider(actor=actor, project=project, spec=spec, params=parsed.model_dump(mode="json"))
+        try:
+            parsed = spec.parse_params(chosen)
+        except BadParams as exc:
+            raise _param_errors(exc) from None
     pairs, problems = _normalize_input_ids(input_version_ids)
     if problems:
         raise ValidationError({"inputs": problems})
@@ -564,6 +574,16 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
         if external_ai_params(tool.spec, run.params) and not run.project.studio.allow_external_ai:
             # The studio may have withdrawn its consent while the run waited in the queue.
             raise BadInput("The studio no longer allows external AI; this run asked for it and was stopped.")
+        studio = run.project.studio
+        allowed = allowed_provider_ids(studio) if studio.allow_external_ai else set()
+        provider_param = ai_params(tool.spec)["provider"]
+        requested = run.params.get(provider_param) if provider_param else None
+        if external_ai_params(tool.spec, run.params) and requested and requested not in allowed:
+            # ...or withdrawn the provider: stopped before the tool starts, so nothing was sent.
+            raise BadInput(
+                f"The model provider “{requested}” is no longer allowed for {studio.name}; this run asked for it "
+                "and was stopped before anything was sent."
+            )
         reporter = _Reporter(run, token, heartbeat)
         progress = CallbackProgress(
             reporter.on_update,
@@ -573,7 +593,9 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
         )
         progress.update(0.0, stage="inputs", message="Copying the inputs")
         inputs = _fetch_inputs(run, workdir / "in", progress)
-        record_ = run_tool(tool, inputs, run.params, workdir / "work", progress)
+        # The seam refuses any provider outside the studio's choice (defence in depth behind the checks above).
+        with ai.policy(allowed, default=requested, owner=studio.name):
+            record_ = run_tool(tool, inputs, run.params, workdir / "work", progress)
         _store_outputs(run, token, record_, workdir / "derived")
     except _LostClaim:
         log.warning("tool run %s was taken over by another worker; this one stops", run.pk)
@@ -684,8 +706,10 @@ def _output_provenance(run: ToolRun, record_: RunRecord, output) -> dict[str, An
         ],
         "input_sha256": [i.sha256 for i in record_.inputs],
         "uses_external_ai": record_.spec.uses_external_ai,
-        "model": report.get("model"),
+        "model": report.get("model") or (report.get("ai") or {}).get("model"),
         "provider": report.get("provider"),
+        "region": report.get("region"),
+        "ai": report.get("ai"),
         "seed": report.get("seed"),
         "started_at": record_.started_at.isoformat(),
         "duration_seconds": round(record_.duration_seconds, 3),
@@ -754,11 +778,14 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
         # 3. Ready, and the run succeeded, in one transaction conditional on our claim.
         with transaction.atomic():
             now = timezone.now()
+            report = record_.result.report or {}
             provenance = {
                 **record_.provenance(),
-                "model": (record_.result.report or {}).get("model"),
-                "provider": (record_.result.report or {}).get("provider"),
-                "seed": (record_.result.report or {}).get("seed"),
+                "model": report.get("model") or (report.get("ai") or {}).get("model"),
+                "provider": report.get("provider"),
+                "region": report.get("region"),
+                "ai": report.get("ai"),
+                "seed": report.get("seed"),
             }
             done = ToolRun.objects.filter(pk=run.pk, claim_token=token, status=ToolRun.Status.RUNNING).update(
                 status=ToolRun.Status.SUCCEEDED,
@@ -787,9 +814,11 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
                 )
             _import_findings(run, record_)
             run.refresh_from_db()
-            _after_end(
-                run, details={"outputs": [v.pk for v, _n, _f in stored], "duration_seconds": provenance["duration_seconds"]}
-            )
+            ended = {"outputs": [v.pk for v, _n, _f in stored], "duration_seconds": provenance["duration_seconds"]}
+            if provenance["ai"]:
+                # Where the run's material went: provider, region, model, request ids, tokens and cost.
+                ended["ai"] = provenance["ai"]
+            _after_end(run, details=ended)
     except BaseException:
         # Whatever made it to storage for this attempt goes; the rows go with the run's failure or the
         # next attempt's clean-up.

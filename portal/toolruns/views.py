@@ -13,6 +13,7 @@ from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
 from portal.characters.views import sheet_form, sheet_from_post
 from portal.core.errors import ServiceError
+from portal.providers.selectors import studio_providers
 from portal.toolruns import forms, selectors, services
 from portal.toolruns.models import ToolRun
 from portal.toolruns.registry import UnknownTool, all_tools, get_tool
@@ -64,7 +65,12 @@ class ToolStartView(ProjectScopedView):
                 spec=spec,
                 sheet=sheet_form(spec, self.project, sheet, errors.get("characters", [])),
                 allowed=_tool_allowed(spec, self.project),
-                param_fields=forms.param_fields(spec, values, errors),
+                param_fields=forms.param_fields(
+                    spec,
+                    values,
+                    errors,
+                    provider_choices=[(p["id"], p["label"]) for p in studio_providers(self.project.studio) if p["allowed"]],
+                ),
                 input_fields=forms.input_fields(spec, self.project, selected),
                 input_errors=errors.get("inputs", []),
                 other_errors=forms.unplaced_errors(spec, errors),

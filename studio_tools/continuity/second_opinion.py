@@ -3,9 +3,10 @@ where it is allowed. The model never makes a finding: it sees the two crops a fi
 what was measured, and says whether it agrees, with a reason.
 
 Nothing leaves the machine unless both are true: the run asked for it (`external_ai=True`, a
-parameter the portal sets only for studios that allow external AI) and an API key is in the
-environment (`ANTHROPIC_API_KEY`). Otherwise no client is even built, and the report says which of
-the two was missing.
+parameter the portal sets only for studios that allow external AI) and the provider seam
+(`studio_tools.ai`) gives it a provider the run may use, with credentials. Otherwise no client is
+even built, and the report says why. The requests go through `ai.complete`, so the report holds
+where they went (provider, region), their request ids, tokens and cost.
 
 What is sent: for each measured finding (at most `max_findings`), a crop of each side around the
 finding's box (the whole frame for a light finding), downscaled so the long side is at most 1568
@@ -35,6 +36,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from studio_tools import ai
 from studio_tools.continuity.frames import Frame
 
 KEY_ENV = "ANTHROPIC_API_KEY"
@@ -82,6 +84,7 @@ class Opinion:
     sent: list[dict[str, Any]] = field(default_factory=list)  # exactly which frames left the machine
     requests: int = 0
     seconds: float = 0.0
+    session: Any = None  # the studio_tools.ai session: where the requests went, their ids, tokens and cost
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -96,6 +99,7 @@ class Opinion:
             "rejected": self.rejected,
             "errors": self.errors,
             "seconds": round(self.seconds, 3),
+            "ai": self.session.summary() if self.session is not None else None,
         }
 
 
@@ -112,6 +116,7 @@ def second_opinion(
     items: Sequence[FindingToAsk],
     *,
     allowed: bool,
+    provider: str | None = None,
     model: str | None = None,
     max_findings: int = 6,
     environ: Mapping[str, str] | None = None,
@@ -124,31 +129,33 @@ def second_opinion(
         return Opinion(
             False, "Not run: external AI was not requested for this run (external_ai is off); no footage left the machine."
         )
-    key = (environ.get(KEY_ENV) or "").strip()
-    if not key:
-        return Opinion(
-            False, f"Not run: external AI was allowed, but no API key is set ({KEY_ENV}); no footage left the machine."
-        )
     if not items:
         return Opinion(False, "Not run: there was no measured finding to ask about; no footage left the machine.")
+    wanted = model or (environ.get(MODEL_ENV) or "").strip() or None
+    try:
+        session = ai.open_session(
+            provider, model=wanted, default_model=DEFAULT_MODEL, environ=environ, http_client=http_client, max_retries=3
+        )
+    except ai.AIUnavailable as exc:
+        return Opinion(False, f"Not run: external AI was allowed, but {exc.reason}; no footage left the machine.")
     import anthropic  # only a run that may call out pays for the import
 
-    chosen_model = model or (environ.get(MODEL_ENV) or "").strip() or DEFAULT_MODEL
-    client = anthropic.Anthropic(api_key=key, http_client=http_client, max_retries=3, timeout=120.0)
-    opinion = Opinion(True, "", chosen_model)
+    chosen_model = session.model
+    opinion = Opinion(True, "", chosen_model, session=session)
     t0 = time.monotonic()
     try:
         for item in list(items)[:max_findings]:
             if cancelled is not None:
                 cancelled()
-            _ask(client, anthropic, item, opinion)
+            _ask(session, anthropic, item, opinion)
     finally:
         if http_client is None:
-            client.close()
+            session.close()
         opinion.seconds = time.monotonic() - t0
     skipped = max(0, len(items) - max_findings)
     agree = sum(1 for v in opinion.verdicts if v["verdict"] == "agree")
-    parts = [f"Claude ({chosen_model}) looked at {opinion.requests} measured finding(s)"]
+    where = f"{session.provider.label}, {session.provider.region}"
+    parts = [f"Claude ({chosen_model}, {where}) looked at {opinion.requests} measured finding(s)"]
     if skipped:
         parts.append(f"{skipped} more not sent (ai_max_pairs={max_findings})")
     parts.append(f"agrees with {agree}, disagrees with {len(opinion.verdicts) - agree}")
@@ -160,7 +167,7 @@ def second_opinion(
     return opinion
 
 
-def _ask(client: Any, anthropic: Any, item: FindingToAsk, opinion: Opinion) -> None:
+def _ask(session: ai.Session, anthropic: Any, item: FindingToAsk, opinion: Opinion) -> None:
     f = item.finding
     a, b = item.first, item.second
     m = f.get("measured") or {}
@@ -189,7 +196,8 @@ def _ask(client: Any, anthropic: Any, item: FindingToAsk, opinion: Opinion) -> N
     ]
     opinion.requests += 1
     try:
-        message = client.messages.create(
+        answer = ai.complete(
+            session,
             model=opinion.model,
             max_tokens=MAX_TOKENS,
             system=SYSTEM_PROMPT,
@@ -202,8 +210,7 @@ def _ask(client: Any, anthropic: Any, item: FindingToAsk, opinion: Opinion) -> N
     except anthropic.APIError as exc:  # connection problems and timeouts, after the SDK's retries
         opinion.errors.append(f"{f['id']}: {type(exc).__name__} ({_short(str(exc))})")
         return
-    text = "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", None) == "text")
-    parsed = parse_answer(text, f["id"], opinion.model)
+    parsed = parse_answer(answer.text, f["id"], opinion.model)
     (opinion.verdicts if "reason" in parsed and "verdict" in parsed else opinion.rejected).append(parsed)
 
 

@@ -18,7 +18,7 @@ second opinion's status.
 External AI: the tool itself measures everything locally, so its spec says `uses_external_ai=False`;
 the optional second opinion is the parameter `external_ai` (off by default), which the portal only
 lets a studio that allows external AI turn on (`requests_external_ai(params)` is the one question it
-asks). Even then, nothing is sent without an `ANTHROPIC_API_KEY` in the environment.
+asks). Even then, nothing is sent without a model provider the run may use (`studio_tools.ai`).
 """
 
 from __future__ import annotations
@@ -71,13 +71,20 @@ class ContinuityParams(ToolParams):
     external_ai: bool = Field(
         False,
         description="Ask Claude to agree or disagree with each measured finding (sends crops of the two frames "
-        "to Anthropic; it never adds a finding). "
-        "Only where the studio allows external AI, and only with ANTHROPIC_API_KEY set.",
+        "to the model provider; it never adds a finding). "
+        "Only where the studio allows external AI and a model provider.",
+    )
+    ai_provider: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="Which model provider to ask, when external_ai is on (default: the studio's default for this tool).",
+        json_schema_extra={"x-ai-provider": True},
     )
     ai_model: str | None = Field(
         None,
         pattern=r"^[a-z0-9][a-z0-9.\-]{1,63}$",
         description="Claude model for the second opinion (default: $CONTINUITY_AI_MODEL or built-in).",
+        json_schema_extra={"x-ai-model": True},
     )
     ai_max_pairs: int = Field(6, ge=1, le=20, description="At most this many measured findings are sent for a second opinion.")
 
@@ -182,6 +189,7 @@ class ContinuityTool:
         opinion = second_opinion(
             _to_ask(checked, references),
             allowed=params.external_ai,
+            provider=params.ai_provider,
             model=params.ai_model,
             max_findings=params.ai_max_pairs,
             environ=self._environ,
@@ -302,6 +310,9 @@ class ContinuityTool:
             "characters": _characters(references, findings, checked, people),
             "pairs": [p.describe() for p in checked.pairs],
             "second_opinion": opinion.describe(),
+            "ai": opinion.session.summary() if opinion.session is not None and opinion.requests else None,
+            "provider": opinion.session.provider.id if opinion.session is not None and opinion.requests else None,
+            "region": opinion.session.provider.region if opinion.session is not None and opinion.requests else None,
             "findings": findings,
         }
 

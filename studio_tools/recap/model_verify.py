@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from studio_tools import ai
 from studio_tools.recap.claims import Claim, speaker_and_text, split_speakers
 from studio_tools.recap.episodes import CueRef
 from studio_tools.recap.verify import Sentence, combine
@@ -111,7 +112,8 @@ def check(
     last = "no answer"
     for attempt in range(1, attempts + 1):
         try:
-            message = client.messages.create(
+            answer_ = ai.complete(
+                client,
                 model=model,
                 max_tokens=1024,
                 system=INSTRUCTIONS,
@@ -128,8 +130,8 @@ def check(
         result.requests += 1
         if usage is not None:
             usage.requests += 1
-            usage.add(getattr(message, "usage", None))
-        text = "".join(getattr(b, "text", "") for b in message.content if getattr(b, "type", "") == "text")
+            usage.add(getattr(answer_.message, "usage", None))
+        text = answer_.text
         try:
             answer = _Answer.model_validate(json.loads(text))
         except json.JSONDecodeError as exc:

@@ -21,25 +21,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from studio_tools import ai
+from studio_tools.ai.prices import cost_usd
 from studio_tools.recap.episodes import CueRef
 from studio_tools.recap.moments import Salience, content_words
 from studio_tools.recap.verify import Sentence
 
 MODEL_ENV = "STUDIO_TOOLS_RECAP_MODEL"
-PRICES_ENV = "STUDIO_TOOLS_AI_PRICES"  # JSON {"model": [input $/MTok, output $/MTok]} to add or override prices
 DEFAULT_MODEL = "claude-sonnet-4-6"
-# List prices in USD per million tokens (input, output) when this was written; cache writes cost 1.25x
-# input, cache reads 0.1x. A model not listed gets no cost (null), never a guess; add it with PRICES_ENV.
-PRICES: dict[str, tuple[float, float]] = {
-    "claude-sonnet-4-6": (3.0, 15.0),
-    "claude-opus-4-6": (5.0, 25.0),
-    "claude-sonnet-4-5": (3.0, 15.0),
-    "claude-sonnet-4-5-20250929": (3.0, 15.0),
-    "claude-haiku-4-5": (1.0, 5.0),
-    "claude-haiku-4-5-20251001": (1.0, 5.0),
-    "claude-opus-4-5": (5.0, 25.0),
-    "claude-opus-4-5-20251101": (5.0, 25.0),
-}
+# The price table lives with the provider seam (studio_tools/ai/prices.py); STUDIO_TOOLS_AI_PRICES adds to it.
 EXTRACTIVE_LABEL = (
     "Extractive narration: lines quoted from the episodes' subtitles (speaker labels and stage directions left out); "
     "no AI model wrote it."
@@ -100,22 +90,13 @@ class Usage:
         self.cache_read_tokens += int(getattr(usage, "cache_read_input_tokens", 0) or 0)
 
     def cost(self, model: str) -> float | None:
-        prices = dict(PRICES)
-        try:
-            extra = json.loads(os.environ.get(PRICES_ENV, "") or "{}")
-            prices.update({str(k): (float(v[0]), float(v[1])) for k, v in extra.items()})
-        except (ValueError, TypeError, IndexError, AttributeError):
-            pass
-        if model not in prices:
-            return None
-        p_in, p_out = prices[model]
-        total = (
-            self.input_tokens * p_in
-            + self.cache_write_tokens * p_in * 1.25
-            + self.cache_read_tokens * p_in * 0.1
-            + self.output_tokens * p_out
+        return cost_usd(
+            model,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+            cache_read_tokens=self.cache_read_tokens,
         )
-        return round(total / 1_000_000, 6)
 
 
 @dataclass
@@ -127,6 +108,7 @@ class Narration:
     usage: Usage = field(default_factory=Usage)
     attempts: list[str] = field(default_factory=list)  # what happened on each attempt, for the report
     fallback_reason: str | None = None
+    session: Any = None  # the studio_tools.ai session the model was asked through, for provenance
 
 
 def resolve_model(param: str | None) -> str:
@@ -188,7 +170,8 @@ def claude_narration(
         if cancelled is not None:
             cancelled()
         try:
-            message = client.messages.create(
+            answer_ = ai.complete(
+                client,
                 model=model,
                 max_tokens=2048,
                 system=system,
@@ -201,10 +184,10 @@ def claude_narration(
         except anthropic.APIError as exc:
             raise NarrationUnavailable(f"the API could not be reached: {_short(str(exc))}", result) from exc
         result.usage.requests += 1
-        result.usage.add(getattr(message, "usage", None))
-        text = "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
+        result.usage.add(getattr(answer_.message, "usage", None))
+        text = answer_.text
         problem = None
-        if message.stop_reason == "refusal":
+        if answer_.stop_reason == "refusal":
             problem = "the model declined"
         else:
             try:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from studio_tools import ai
 from studio_tools.core import (
     BadInput,
     InputKind,
@@ -109,7 +110,14 @@ class RecapParams(ToolParams):
     model: str | None = Field(
         None,
         pattern=r"^[a-z0-9][a-z0-9.:@-]{1,79}$",
-        description="Claude model (default: STUDIO_TOOLS_RECAP_MODEL or claude-sonnet-4-6).",
+        description="Claude model (default: the provider's default, STUDIO_TOOLS_RECAP_MODEL or claude-sonnet-4-6).",
+        json_schema_extra={"x-ai-model": True},
+    )
+    ai_provider: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="Which model provider to ask, when external_ai is on (default: the studio's default for this tool).",
+        json_schema_extra={"x-ai-provider": True},
     )
     narration_attribution: bool = Field(
         False, description="Extractive narration: name the speaker of a quoted line (“Marta: …”) when its subtitle does."
@@ -165,12 +173,6 @@ SPEC = ToolSpec(
     params_model=RecapParams,
     uses_external_ai=False,
 )
-
-
-def default_client() -> Any:
-    import anthropic
-
-    return anthropic.Anthropic(max_retries=4, timeout=120.0)
 
 
 class Recap:
@@ -274,6 +276,8 @@ class Recap:
             told = self._narrate(params, cues, in_recap, salience, chosen.duration, shares, cancelled=progress.check_cancelled)
         verify.verify(told.sentences, cue_map, known_ids)
         verify_model = self._model_check(params, told, cue_map, progress.check_cancelled)
+        if told.session is not None:
+            told.session.close()  # no more requests; its calls stay for the report
         # Unverified sentences are rendered (a person must see them to sign them off); contradicted ones never are.
         shipped = [s for s in told.sentences if s.verdict in verify.SHIPPED]
         voices: list[tuple[Path, float]] | None = None
@@ -380,19 +384,20 @@ class Recap:
         if not cues:
             return narration.Narration(mode="off", label="No narration: no episode has subtitles to ground it in.")
         if params.external_ai:
-            factory = self._client_factory
-            if factory is None and not os.environ.get(API_KEY_ENV, "").strip():
-                reason = f"external_ai was on, but {API_KEY_ENV} is not set on this worker"
+            session, unavailable = self._open_ai(params)
+            if session is None:
+                reason = f"external_ai was on, but {unavailable}"
             else:
-                client = (factory or default_client)()
-                model = narration.resolve_model(params.model)
+                model = session.model
                 try:
-                    return narration.claude_narration(
-                        client, cues, in_recap, model=model, sentences=count, language=params.language,
+                    told = narration.claude_narration(
+                        session, cues, in_recap, model=model, sentences=count, language=params.language,
                         target_seconds=duration, backoff=self._ai_backoff, cancelled=cancelled,
                     )  # fmt: skip
+                    told.session = session
+                    return told
                 except narration.NarrationUnavailable as exc:
-                    reason = f"Claude ({model}) could not be used: {exc.reason}"
+                    reason = f"Claude ({model} on {session.provider.label}) could not be used: {exc.reason}"
                     fallback = narration.extractive_narration(
                         cues, in_recap, salience, sentences=quotes, shares=shares, attribute=params.narration_attribution
                     )
@@ -400,6 +405,7 @@ class Recap:
                     fallback.usage = exc.partial.usage
                     fallback.model = model
                     fallback.attempts = exc.partial.attempts
+                    fallback.session = session
                     return fallback
         result = narration.extractive_narration(
             cues, in_recap, salience, sentences=quotes, shares=shares, attribute=params.narration_attribution
@@ -412,15 +418,28 @@ class Recap:
         (or a client) is there; returns the model used, or None when only the local verifier ran."""
         if not params.external_ai or not told.sentences:
             return None
-        factory = self._client_factory
-        if factory is None and not os.environ.get(API_KEY_ENV, "").strip():
-            return None
-        model = narration.resolve_model(params.model)
+        session = told.session
+        if session is None:
+            session, _unavailable = self._open_ai(params)
+            if session is None:
+                return None
+            told.session = session
         model_verify.check_all(
-            (factory or default_client)(), told.sentences, cue_map, model=model, usage=told.usage,
+            session, told.sentences, cue_map, model=session.model, usage=told.usage,
             backoff=self._ai_backoff, cancelled=cancelled,
         )  # fmt: skip
-        return model
+        return session.model
+
+    def _open_ai(self, params: RecapParams) -> tuple[ai.Session | None, str | None]:
+        """The run's model session (the provider it names, or the one its policy gives), or why there is none.
+        A provider the run may not use raises AIRefused: the run fails, and nothing was sent."""
+        model = params.model or os.environ.get(narration.MODEL_ENV, "").strip() or None
+        if self._client_factory is not None:
+            return ai.session_for_client(self._client_factory(), model or narration.DEFAULT_MODEL), None
+        try:
+            return ai.open_session(params.ai_provider, model=model, default_model=narration.DEFAULT_MODEL, max_retries=4), None
+        except ai.AIUnavailable as exc:
+            return None, exc.reason
 
     # --- report ----------------------------------------------------------------------------------
 
@@ -577,8 +596,11 @@ class Recap:
             "external_ai": {
                 "allowed_by_params": params.external_ai,
                 "used": told.mode == "claude" or bool(told.usage.requests),
-                "provider": "Anthropic" if told.usage.requests else None,
+                "provider": told.session.provider.label if told.session is not None and told.usage.requests else None,
             },
+            "ai": told.session.summary() if told.session is not None and told.session.calls else None,
+            "provider": told.session.provider.id if told.session is not None and told.session.calls else None,
+            "region": told.session.provider.region if told.session is not None and told.session.calls else None,
             "cache": {"enabled": cache is not None},
         }
 
@@ -588,6 +610,8 @@ class Recap:
         usage = told.usage
         priced = told.model or verify_model
         cost = usage.cost(priced) if priced and usage.requests else (0.0 if not usage.requests else None)
+        if told.session is not None and told.session.calls:
+            cost = told.session.summary()["cost_usd"]  # per call, with the provider's price factor
         return {
             "episodes": len(analyses),
             "analysis_cache_hits": sum(1 for a in analyses.values() if a.from_cache),

@@ -197,6 +197,11 @@ CATALOG: dict[str, Entry] = {
         },
     ),
     "studios:audit": Entry(S, _studio, {"GET": Call(A.AUDIT_VIEW)}),
+    # pages: the studio's model providers (no provider is configured here: an allowed call ends in a message)
+    "providers:allow": Entry(
+        S, lambda t: {**_studio(t), "provider": "anthropic"}, {"POST": Call(A.STUDIO_MANAGE, lambda t: {"allowed": "1"})}
+    ),
+    "providers:tool_default": Entry(S, _studio, {"POST": Call(A.STUDIO_MANAGE, lambda t: {"tool": "recap", "provider": ""})}),
     "studios:audit_export": Entry(S, _studio, {"GET": Call(A.AUDIT_VIEW)}),
     # pages: project
     "projects:detail": Entry(P, _project, {"GET": Call(A.PROJECT_VIEW)}),
@@ -244,6 +249,15 @@ CATALOG: dict[str, Entry] = {
         S, lambda t: {**_api_studio(t), "pk": t.invitation.pk}, {"POST": Call(A.STUDIO_MEMBERS_MANAGE)}
     ),
     "api:studio-audit-event-list": Entry(S, _api_studio, {"GET": Call(A.AUDIT_VIEW)}),
+    "api:studio-ai-provider-list": Entry(S, _api_studio, {"GET": Call(A.STUDIO_VIEW)}),
+    "api:studio-ai-provider-allow": Entry(
+        S, lambda t: {**_api_studio(t), "pk": "anthropic"}, {"POST": Call(A.STUDIO_MANAGE, lambda t: {"allowed": True})}
+    ),
+    "api:studio-ai-tool-default-list": Entry(
+        S,
+        _api_studio,
+        {"GET": Call(A.STUDIO_VIEW), "POST": Call(A.STUDIO_MANAGE, lambda t: {"tool": "recap", "provider": ""})},
+    ),
     # GET (the caller's own projects) is in EXEMPT_METHODS; POST creates a project in the studio named in the body.
     "api:project-list": Entry(
         S,

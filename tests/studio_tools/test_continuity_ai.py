@@ -174,7 +174,7 @@ def test_no_key_means_no_model_and_an_honest_report(stills, tmp_path):
     assert api.requests == []
     assert report["second_opinion"]["ran"] is False
     assert report["second_opinion"]["status"].startswith(
-        "Not run: external AI was allowed, but no API key is set (ANTHROPIC_API_KEY)"
+        "Not run: external AI was allowed, but no model provider is configured on this worker"
     )
     assert all(f["source"] == "measured" and "second_opinion" not in f for f in report["findings"])
 

@@ -77,10 +77,12 @@ def test_spec_and_registration():
         "keyframes",
         "analysis_width",
         "external_ai",
+        "ai_provider",
         "ai_model",
         "ai_max_pairs",
     }
     assert props["external_ai"]["default"] is False
+    assert props["ai_provider"]["x-ai-provider"] is True and props["ai_model"]["x-ai-model"] is True
 
 
 def test_params_validation_and_policy_question():

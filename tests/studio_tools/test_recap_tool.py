@@ -289,7 +289,12 @@ def test_claude_narration_through_the_tool_is_verified_before_it_ships(episodes,
     assert metrics["ai_cost_usd"] == pytest.approx((7 * 900 * 3 + 4000 * 3.75 + 7 * 120 * 15) / 1e6)
     assert metrics["verifier"] == "local claims + claude-sonnet-4-6"
     assert (metrics["narration_verified"], metrics["narration_unverified"], metrics["narration_contradicted"]) == (1, 4, 1)
-    assert record.result.report["external_ai"] == {"allowed_by_params": True, "used": True, "provider": "Anthropic"}
+    assert record.result.report["external_ai"] == {"allowed_by_params": True, "used": True, "provider": "Anthropic API"}
+    # every request went through the provider seam, which keeps where it went and what it cost
+    ai_record = record.result.report["ai"]
+    assert (ai_record["provider"], ai_record["kind"], ai_record["model"]) == ("anthropic", "anthropic", "claude-sonnet-4-6")
+    assert ai_record["requests"] == 7 and ai_record["input_tokens"] == 7 * 900
+    assert ai_record["cost_usd"] == pytest.approx(metrics["ai_cost_usd"])
     assert "claude-sonnet-4-6" in next(o.label for o in record.result.outputs if o.name == "recap")
     assert "4 sentence(s) unverified" in next(o.label for o in record.result.outputs if o.name == "recap")
 
@@ -308,9 +313,11 @@ def test_external_ai_needs_the_param_and_a_key(episodes, monkeypatch):
     assert told.mode == "extractive" and calls == []  # external_ai is off: the client is never even built
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("AI_PROVIDERS", raising=False)
+    monkeypatch.delenv("AI_PROVIDERS_FILE", raising=False)
     params = get("recap").spec.parse_params({"target_seconds": 60, EXTERNAL_AI_PARAM: True})
     told = Recap()._narrate(params, cues, set(), salience, 60.0, cancelled=lambda: None)
-    assert told.mode == "extractive" and "ANTHROPIC_API_KEY is not set" in told.fallback_reason
+    assert told.mode == "extractive" and "no model provider is configured on this worker" in told.fallback_reason
 
 
 def test_spec_declares_no_external_ai_and_marks_the_opt_in_param():
