@@ -50,6 +50,11 @@ _EXTERNAL_AI_HELP = L(
     "is configured; otherwise the run stays on the portal's own machines."
 )
 
+_PROVIDER_HELP = L(
+    "Where the requests go: one of the providers your studio allows (see the studio settings for what each "
+    "promises). Empty: the studio's default for this tool."
+)
+
 TOOLS: dict[str, ToolWords] = {
     "crowd": ToolWords(
         title=L("Crowd extension"),
@@ -169,6 +174,7 @@ TOOLS: dict[str, ToolWords] = {
                 L("Analysis width"), L("Frames are looked at this wide (never enlarged). Wider is slower."), PIXELS
             ),
             "external_ai": ParamWords(L("Ask an external AI for a second opinion"), _EXTERNAL_AI_HELP),
+            "ai_provider": ParamWords(L("Model provider"), _PROVIDER_HELP),
             "ai_model": ParamWords(L("Model for the second opinion"), L("Leave empty for the portal's default.")),
             "ai_max_pairs": ParamWords(
                 L("Most findings sent for a second opinion"), L("Only measured findings are sent, never whole shots.")
@@ -216,6 +222,7 @@ TOOLS: dict[str, ToolWords] = {
                     "an external AI provider, and every sentence it writes is checked against the lines it cites."
                 ),
             ),
+            "ai_provider": ParamWords(L("Model provider"), _PROVIDER_HELP),
             "model": ParamWords(L("Model for the narration"), L("Leave empty for the portal's default.")),
             "narration_attribution": ParamWords(
                 L("Name who speaks"), L("A quoted line names its speaker (“Marta: …”) when the subtitles do.")
