@@ -22,6 +22,7 @@ from portal.core.errors import Conflict
 from portal.footage.models import Asset, AssetVersion
 from portal.live.services import publish_on_commit
 from portal.review.models import Decision, Drawing, Note, Notification
+from portal.webhooks import events as webhook_events
 
 User = get_user_model()
 
@@ -220,6 +221,7 @@ def note_create(
                 actor=actor,
             )
         publish_on_commit(project.pk, "review.note", {"version": version.pk, "note": note.pk, "action": "created"})
+        webhook_events.note_added(note)
     return note
 
 
@@ -387,6 +389,7 @@ def decision_create(
             actor=actor,
         )
         publish_on_commit(project.pk, "review.decision", {"version": version.pk, "verdict": verdict})
+        webhook_events.decision_made(decision)
         if verdict == Decision.Verdict.APPROVED:
             from portal.footage.tasks import rederive_version
 

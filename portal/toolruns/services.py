@@ -45,6 +45,7 @@ from portal.live.services import publish, publish_on_commit
 from portal.projects.models import Project
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import ASSET_TO_INPUT_KIND, get_tool
+from portal.webhooks import events as webhook_events
 from studio_tools.core import (
     BadInput,
     BadParams,
@@ -348,6 +349,8 @@ def toolrun_cancel(*, actor, run: ToolRun) -> ToolRun:
         record(action="toolrun.cancel", actor=actor, project=run.project, target=run, details={"status_then": run.status})
         event = "toolrun.finished" if run.status == ToolRun.Status.CANCELLED else "toolrun.progress"
         publish_on_commit(run.project_id, event, run_event(run))
+        if run.status == ToolRun.Status.CANCELLED:
+            webhook_events.run_finished(run)
     return run
 
 
@@ -614,6 +617,7 @@ def _finish(run: ToolRun, token: str, status: str, *, error: str = "") -> bool:
 def _after_end(run: ToolRun, *, details: dict) -> None:
     record(action=f"toolrun.{run.status}", project=run.project, target=run, details={"attempts": run.attempts, **details})
     publish_on_commit(run.project_id, "toolrun.finished", run_event(run))
+    webhook_events.run_finished(run)
 
 
 # --- outputs ----------------------------------------------------------------------------------
@@ -783,6 +787,7 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
                 publish_on_commit(
                     run.project_id, "asset.ready", {"asset": version.asset_id, "version": version.pk, "status": "ready"}
                 )
+                webhook_events.asset_ready(AssetVersion.objects.select_related("asset__project__studio").get(pk=version.pk))
             _import_findings(run, record_)
             run.refresh_from_db()
             _after_end(
