@@ -198,10 +198,10 @@ def endpoint_send_test(*, actor, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """The "send test event" button: a webhook.test event to this one endpoint, signed and retried
     like any other."""
     require(actor, Action.WEBHOOKS_MANAGE, endpoint.project)
-    if not endpoint.is_active:
-        raise ValidationError(_("This endpoint is disabled: enable it before sending a test event."))
     with transaction.atomic():
         endpoint = _locked(endpoint)
+        if not endpoint.is_active:
+            raise ValidationError(_("This endpoint is disabled: enable it before sending a test event."))
         data = {"message": "A test event sent from the portal.", "sent_by": actor.email, "endpoint": endpoint.pk}
         (delivery,) = _create_deliveries(endpoint.project, TEST_EVENT, data, [endpoint])
         record(
