@@ -177,20 +177,22 @@ class Response:
     body_excerpt: str
     error: str
     duration_ms: int
+    # The guard said no: waiting will not change that, so the delivery is not retried.
+    refused: bool = False
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Response:
     """POST body to url through the guard. Never raises: the outcome is in the Response."""
     started = time.monotonic()
 
-    def done(status: int | None = None, excerpt: str = "", error: str = "") -> Response:
-        return Response(status, excerpt, error[:300], int((time.monotonic() - started) * 1000))
+    def done(status: int | None = None, excerpt: str = "", error: str = "", refused: bool = False) -> Response:
+        return Response(status, excerpt, error[:300], int((time.monotonic() - started) * 1000), refused)
 
     try:
         target = parse(url)
         addresses = checked_addresses(target)
     except UnsafeURL as exc:
-        return done(error=_("Refused: %(reason)s") % {"reason": str(exc)})
+        return done(error=_("Refused: %(reason)s") % {"reason": str(exc)}, refused=True)
     last_error = ""
     for address in addresses:
         if target.scheme == "https":

@@ -335,10 +335,8 @@ def delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
     endpoint = delivery.endpoint
     started_at = timezone.now()
     body = delivery.body.encode()
-    refused = False
     if not endpoint.is_active:
-        response = net.Response(None, "", _("The endpoint was disabled before this event could be delivered."), 0)
-        refused = True
+        response = net.Response(None, "", _("The endpoint was disabled before this event could be delivered."), 0, refused=True)
     else:
         timestamp = int(time.time())
         headers = {
@@ -350,8 +348,6 @@ def delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
             signing.SIGNATURE_HEADER: signing.signature_header(secrets_for_signing(endpoint), timestamp, body),
         }
         response = net.post(endpoint.url, body, headers, timeout=settings.WEBHOOKS_TIMEOUT_SECONDS)
-        # The guard's refusal (a local address in production) will not change by waiting.
-        refused = response.status_code is None and response.error.startswith(_("Refused:"))
     ok = response.status_code is not None and 200 <= response.status_code < 300
     now = timezone.now()
     with transaction.atomic():
@@ -373,7 +369,7 @@ def delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
         retry_at = now + timedelta(seconds=backoff_seconds(delivery.attempts))
         if ok:
             fields.update(state=WebhookDelivery.State.SUCCEEDED, finished_at=now, next_attempt_at=None)
-        elif refused or retry_at > delivery.retry_until:
+        elif response.refused or retry_at > delivery.retry_until:
             fields.update(state=WebhookDelivery.State.FAILED, finished_at=now, next_attempt_at=None)
         else:
             fields.update(state=WebhookDelivery.State.RETRYING, next_attempt_at=retry_at)
