@@ -311,6 +311,9 @@ WEBHOOKS_ENCRYPTION_KEYS = [k.strip() for k in (env("WEBHOOKS_ENCRYPTION_KEY", "
 WEBHOOKS_REQUIRE_HTTPS = PRODUCTION or env_bool("WEBHOOKS_REQUIRE_HTTPS", False)
 WEBHOOKS_ALLOW_LOCAL_ADDRESSES = (not PRODUCTION) and env_bool("WEBHOOKS_ALLOW_LOCAL_ADDRESSES", DEBUG)
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
+# The queue deliveries go to (workers consume `default,tools`; a queue of their own keeps slow endpoints
+# from delaying other work when dedicated workers consume it).
+WEBHOOKS_QUEUE = env("WEBHOOKS_QUEUE", "default")
 WEBHOOKS_LEASE_SECONDS = 60  # above the timeout: a claim that outlives it means the worker died
 # Backoff after the n-th failure: base * 2^(n-1), at most the max delay, for a day after the event.
 WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 30)

@@ -283,7 +283,7 @@ def _enqueue_on_commit(delivery_id: int, countdown: float | None = None) -> None
         from portal.webhooks.tasks import deliver
 
         try:
-            deliver.apply_async((delivery_id,), countdown=countdown) if countdown else deliver.delay(delivery_id)
+            deliver.apply_async((delivery_id,), countdown=countdown or None, queue=settings.WEBHOOKS_QUEUE)
         except Exception:  # noqa: BLE001 - the periodic dispatch sends it again
             log.exception("webhook delivery %s could not be queued", delivery_id)
 
@@ -427,7 +427,7 @@ def deliveries_dispatch_due(*, now=None, limit: int = 500) -> int:
 
     for delivery_id in ids:
         try:
-            deliver.delay(delivery_id)
+            deliver.apply_async((delivery_id,), queue=settings.WEBHOOKS_QUEUE)
         except Exception:  # noqa: BLE001 - the next pass tries again
             log.exception("webhook delivery %s could not be queued", delivery_id)
     return len(ids)

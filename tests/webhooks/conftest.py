@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.footage.conftest import clips  # noqa: F401 - re-exported fixture
+from tests.footage.conftest import clips, world_tx  # noqa: F401 - re-exported fixtures
 from tests.webhooks.receiver import Receiver
 
 
