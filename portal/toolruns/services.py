@@ -787,7 +787,7 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
                 publish_on_commit(
                     run.project_id, "asset.ready", {"asset": version.asset_id, "version": version.pk, "status": "ready"}
                 )
-                webhook_events.asset_ready(AssetVersion.objects.select_related("asset__project__studio").get(pk=version.pk))
+                webhook_events.asset_ready(version, project=run.project)
             _import_findings(run, record_)
             run.refresh_from_db()
             _after_end(

@@ -42,15 +42,15 @@ def _version(version) -> dict:
 
 def run_finished(run) -> None:
     """A tool run ended: succeeded, failed or cancelled."""
-    outputs = [
-        {"name": o.name, "kind": o.kind, "version": o.version_id, "asset": o.version.asset_id, "sha256": o.version.sha256}
-        for o in run.outputs.select_related("version")
-    ]
     project = run.project
-    emit(
-        project=project,
-        event_type=Event.RUN_FINISHED,
-        data={
+
+    def data() -> dict:
+        outputs = [
+            {"name": o.name, "kind": o.kind, "version": o.version_id, "asset": o.version.asset_id, "sha256": o.version.sha256}
+            for o in run.outputs.select_related("version")
+        ]
+        page = reverse("toolruns:run", kwargs={"studio": project.studio.slug, "project": project.code, "run_id": run.pk})
+        return {
             "run": {
                 "id": run.pk,
                 "tool": run.tool,
@@ -63,23 +63,21 @@ def run_finished(run) -> None:
                 "outputs": outputs,
                 "links": {
                     "api": _absolute(reverse("api:project-toolrun-detail", kwargs={"project_pk": project.pk, "pk": run.pk})),
-                    "page": _absolute(
-                        reverse("toolruns:run", kwargs={"studio": project.studio.slug, "project": project.code, "run_id": run.pk})
-                    ),
+                    "page": _absolute(page),
                 },
             }
-        },
-    )
+        }
+
+    emit(project=project, event_type=Event.RUN_FINISHED, data=data)
 
 
 def decision_made(decision) -> None:
     """A producer approved a generated output, rejected it or asked for changes."""
     event = Event.OUTPUT_APPROVED if decision.verdict == "approved" else Event.OUTPUT_REJECTED
     version = decision.version
-    emit(
-        project=version.asset.project,
-        event_type=event,
-        data={
+
+    def data() -> dict:
+        return {
             "decision": {
                 "id": decision.pk,
                 "verdict": decision.verdict,
@@ -88,17 +86,17 @@ def decision_made(decision) -> None:
                 "decided_at": decision.created_at,
             },
             "version": _version(version),
-        },
-    )
+        }
+
+    emit(project=version.asset.project, event_type=event, data=data)
 
 
 def note_added(note) -> None:
     """A person added a note (or a reply) on a version."""
     version = note.version
-    emit(
-        project=version.asset.project,
-        event_type=Event.NOTE_ADDED,
-        data={
+
+    def data() -> dict:
+        return {
             "note": {
                 "id": note.pk,
                 "frame_start": note.frame_start,
@@ -109,10 +107,18 @@ def note_added(note) -> None:
                 "created_at": note.created_at,
             },
             "version": _version(version),
-        },
-    )
+        }
+
+    emit(project=version.asset.project, event_type=Event.NOTE_ADDED, data=data)
 
 
-def asset_ready(version) -> None:
-    """A version finished processing (an upload's ingest, or a tool run's output) and can be used."""
-    emit(project=version.asset.project, event_type=Event.ASSET_READY, data={"version": _version(version)})
+def asset_ready(version, *, project=None) -> None:
+    """A version finished processing (an upload's ingest, or a tool run's output) and can be used.
+    The version is read again when the payload is built: the caller's copy may predate the update."""
+    from portal.footage.models import AssetVersion
+
+    def data() -> dict:
+        fresh = AssetVersion.objects.select_related("asset__project__studio").get(pk=version.pk)
+        return {"version": _version(fresh)}
+
+    emit(project=project or version.asset.project, event_type=Event.ASSET_READY, data=data)

@@ -207,7 +207,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> R
                 continue
             connection.request("POST", target.path, body=body, headers={**headers, "Content-Length": str(len(body))})
             answer = connection.getresponse()
-            excerpt = answer.read(RESPONSE_READ_LIMIT)[:500].decode("utf-8", "replace")
+            excerpt = _read_some(answer, deadline=time.monotonic() + timeout)[:500].decode("utf-8", "replace")
             error = ""
             if 300 <= answer.status < 400:
                 error = _("The endpoint answered with a redirect (%(status)s); redirects are not followed.") % {
@@ -221,6 +221,19 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> R
         finally:
             connection.close()
     return done(error=last_error)
+
+
+def _read_some(answer, *, deadline: float) -> bytes:
+    """At most RESPONSE_READ_LIMIT bytes of the answer, and no more time than the deadline allows: a
+    receiver that drips its answer must not hold the delivery past its lease."""
+    chunks, size = [], 0
+    while size < RESPONSE_READ_LIMIT and time.monotonic() < deadline:
+        chunk = answer.read1(min(8192, RESPONSE_READ_LIMIT - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _reason(exc: BaseException) -> str:

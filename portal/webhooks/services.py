@@ -14,6 +14,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -203,6 +204,7 @@ def endpoint_send_test(*, actor, endpoint: WebhookEndpoint) -> WebhookDelivery:
         if not endpoint.is_active:
             raise ValidationError(_("This endpoint is disabled: enable it before sending a test event."))
         data = {"message": "A test event sent from the portal.", "sent_by": actor.email, "endpoint": endpoint.pk}
+
         (delivery,) = _create_deliveries(endpoint.project, TEST_EVENT, data, [endpoint])
         record(
             action="webhook.test",
@@ -261,9 +263,10 @@ def _create_deliveries(project: Project, event_type: str, data: dict, endpoints)
     return deliveries
 
 
-def emit(*, project: Project, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
+def emit(*, project: Project, event_type: str, data: Callable[[], dict[str, Any]]) -> list[WebhookDelivery]:
     """Announce an event of a project to the endpoints that asked for it. Call inside the transaction
-    of the change: the deliveries commit with it and are sent after. A failure here is logged and never
+    of the change: the deliveries commit with it and are sent after. `data` builds the payload, only
+    when some endpoint wants the event (one query otherwise). A failure here is logged and never
     undoes the change being announced."""
     if event_type not in Event.values:
         raise ValueError(f"unknown webhook event {event_type}")
@@ -272,7 +275,7 @@ def emit(*, project: Project, event_type: str, data: dict[str, Any]) -> list[Web
         return []
     try:
         with transaction.atomic():
-            return _create_deliveries(project, event_type, data, endpoints)
+            return _create_deliveries(project, event_type, data(), endpoints)
     except Exception:  # noqa: BLE001 - a webhook must never undo the change it announces
         log.exception("webhook deliveries for %s in project %s could not be created", event_type, project.pk)
         return []
@@ -339,15 +342,25 @@ def delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
         response = net.Response(None, "", _("The endpoint was disabled before this event could be delivered."), 0, refused=True)
     else:
         timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            signing.ID_HEADER: str(delivery.event_id),
-            signing.EVENT_HEADER: delivery.event_type,
-            signing.TIMESTAMP_HEADER: str(timestamp),
-            signing.SIGNATURE_HEADER: signing.signature_header(secrets_for_signing(endpoint), timestamp, body),
-        }
-        response = net.post(endpoint.url, body, headers, timeout=settings.WEBHOOKS_TIMEOUT_SECONDS)
+        try:
+            signature = signing.signature_header(secrets_for_signing(endpoint), timestamp, body)
+        except signing.SignatureError:
+            # WEBHOOKS_ENCRYPTION_KEY changed without keeping the old key: retrying cannot help.
+            log.error("webhook endpoint %s: its secret cannot be decrypted with the configured keys", endpoint.pk)
+            signature = None
+        if signature is None:
+            message = _("The signing secret cannot be decrypted with the configured key: rotate the secret.")
+            response = net.Response(None, "", message, 0, refused=True)
+        else:
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                signing.ID_HEADER: str(delivery.event_id),
+                signing.EVENT_HEADER: delivery.event_type,
+                signing.TIMESTAMP_HEADER: str(timestamp),
+                signing.SIGNATURE_HEADER: signature,
+            }
+            response = net.post(endpoint.url, body, headers, timeout=settings.WEBHOOKS_TIMEOUT_SECONDS)
     ok = response.status_code is not None and 200 <= response.status_code < 300
     now = timezone.now()
     with transaction.atomic():

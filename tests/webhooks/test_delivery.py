@@ -249,3 +249,14 @@ def test_a_closed_port_is_a_retryable_failure(world, version):
     delivery = services.delivery_attempt(WebhookDelivery.objects.get(endpoint=endpoint).pk)
     assert delivery.state == WebhookDelivery.State.RETRYING
     assert "connection refused" in delivery.last_error
+
+
+def test_a_secret_the_configured_key_cannot_decrypt_fails_the_delivery_without_sending(world, version, receiver, settings):
+    r = receiver([200])
+    endpoint, _secret = _register(world, r.url)
+    note_create(actor=world.a.users["artist"], version=version, frame_start=0, text="note")
+    settings.WEBHOOKS_ENCRYPTION_KEYS = ["a key that never encrypted this secret"]
+    delivery = services.delivery_attempt(WebhookDelivery.objects.get(endpoint=endpoint).pk)
+    assert delivery.state == WebhookDelivery.State.FAILED
+    assert "cannot be decrypted" in delivery.last_error
+    assert r.requests == []
