@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.footage.conftest import clips, world_tx  # noqa: F401 - re-exported fixtures
+from tests.toolruns.conftest import clip_version, lavfi_clip  # noqa: F401 - re-exported fixtures
 from tests.webhooks.receiver import Receiver
 
 

@@ -127,3 +127,32 @@ def test_a_rolled_back_change_announces_nothing(world):
         note_create(actor=world.a.users["artist"], version=version, frame_start=0, text="hello")
         raise RuntimeError("the request failed after the note")
     assert not WebhookDelivery.objects.filter(endpoint=endpoint).exists()
+
+
+def test_a_finished_tool_run_announces_its_outputs_then_its_end(world_tx, clip_version, receiver, eager_celery):
+    """The whole path, committed for real: start a contactsheet run (executed at once by the eager
+    worker), its output becomes ready, the run succeeds, and the receiver hears both, signed."""
+    from portal.toolruns import services as toolruns
+
+    world = world_tx
+    r = receiver([200])
+    endpoint, secret = services.endpoint_create(
+        actor=world.a.users["studio_admin"], project=world.a.project, url=r.url, events=["run.finished", "asset.ready"]
+    )
+    version = clip_version(world.a.project, world.a.users["artist"])
+    run = toolruns.toolrun_create(
+        actor=world.a.users["artist"], project=world.a.project, tool="contactsheet", params={}, input_version_ids=[version.pk]
+    )
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    outputs = {o.version_id: o.version.sha256 for o in run.outputs.select_related("version")}
+    requests = r.wait_for(len(outputs) + 1)
+    for request in requests:
+        signing.verify(secret, request.headers[signing.SIGNATURE_HEADER], request.body)
+    payloads = [json.loads(request.body) for request in requests]
+    assert [p["type"] for p in payloads] == ["asset.ready"] * len(outputs) + ["run.finished"]
+    assert {p["data"]["version"]["id"]: p["data"]["version"]["sha256"] for p in payloads[:-1]} == outputs
+    finished = payloads[-1]["data"]["run"]
+    assert finished["id"] == run.pk and finished["status"] == "succeeded"
+    assert {o["version"]: o["sha256"] for o in finished["outputs"]} == outputs
+    assert WebhookDelivery.objects.filter(endpoint=endpoint, state="succeeded").count() == len(outputs) + 1
