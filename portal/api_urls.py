@@ -10,6 +10,7 @@ from portal.providers.api import ProviderViewSet, ToolDefaultViewSet
 from portal.review.api import DecisionViewSet, NoteViewSet, NotificationViewSet
 from portal.studios.api import AuditEventViewSet, InvitationViewSet, StudioMemberViewSet, StudioViewSet
 from portal.toolruns.api import ToolRunViewSet, ToolViewSet
+from portal.webhooks.api import WebhookDeliveryViewSet, WebhookEndpointViewSet
 
 router = SimpleRouter()
 router.register("studios", StudioViewSet, basename="studio")
@@ -33,6 +34,12 @@ router.register(
 router.register(r"projects/(?P<project_pk>[0-9]+)/versions/(?P<version_pk>[0-9]+)/notes", NoteViewSet, basename="version-note")
 router.register(
     r"projects/(?P<project_pk>[0-9]+)/versions/(?P<version_pk>[0-9]+)/decisions", DecisionViewSet, basename="version-decision"
+)
+router.register(r"projects/(?P<project_pk>[0-9]+)/webhooks", WebhookEndpointViewSet, basename="project-webhook")
+router.register(
+    r"projects/(?P<project_pk>[0-9]+)/webhooks/(?P<webhook_pk>[0-9]+)/deliveries",
+    WebhookDeliveryViewSet,
+    basename="webhook-delivery",
 )
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("tokens", ApiTokenViewSet, basename="token")

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "portal.characters",
     "portal.providers",
     "portal.review",
+    "portal.webhooks",
     "portal.access",
     "portal.audit",
     "portal.live",
@@ -275,6 +276,8 @@ CELERY_BEAT_SCHEDULE = {
     # every 15 s: runs queued when the broker restarted are sent again within 30 s (a cheap pass)
     "recover-toolruns": {"task": "toolruns.recover", "schedule": 15},
     "audit-anchor": {"task": "audit.anchor_heads", "schedule": 5 * 60},
+    # webhook deliveries that are due and whose message was lost (retries are also sent with a countdown)
+    "webhooks-dispatch-due": {"task": "webhooks.dispatch_due", "schedule": 30},
 }
 
 # --- Tool runs (portal/toolruns) ---------------------------------------------------------------
@@ -300,6 +303,27 @@ if REDIS_URL:
 # However many notes, replies and decisions happen, a person gets at most one email per project
 # in this many minutes (the in-app list is immediate).
 REVIEW_EMAIL_INTERVAL_MINUTES = env_int("REVIEW_EMAIL_INTERVAL_MINUTES", 5)
+
+# --- Webhooks (portal/webhooks, docs/webhooks.md) ---------------------------------------------
+# Signing secrets are stored encrypted with this key (comma-separated: the first encrypts, all decrypt,
+# so a key can be rotated); unset, a key derived from SECRET_KEY.
+WEBHOOKS_ENCRYPTION_KEYS = [k.strip() for k in (env("WEBHOOKS_ENCRYPTION_KEY", "") or "").split(",") if k.strip()] or [SECRET_KEY]
+# Production always requires https and public addresses (the SSRF guard); elsewhere they can be relaxed
+# for a receiver on this machine.
+WEBHOOKS_REQUIRE_HTTPS = PRODUCTION or env_bool("WEBHOOKS_REQUIRE_HTTPS", False)
+WEBHOOKS_ALLOW_LOCAL_ADDRESSES = (not PRODUCTION) and env_bool("WEBHOOKS_ALLOW_LOCAL_ADDRESSES", DEBUG)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
+# The queue deliveries go to (workers consume `default,tools`; a queue of their own keeps slow endpoints
+# from delaying other work when dedicated workers consume it).
+WEBHOOKS_QUEUE = env("WEBHOOKS_QUEUE", "default")
+WEBHOOKS_LEASE_SECONDS = 60  # above the timeout: a claim that outlives it means the worker died
+# Backoff after the n-th failure: base * 2^(n-1), at most the max delay, for a day after the event.
+WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 30)
+WEBHOOKS_RETRY_MAX_DELAY_SECONDS = env_int("WEBHOOKS_RETRY_MAX_DELAY_SECONDS", 2 * 60 * 60)
+WEBHOOKS_RETRY_WINDOW_SECONDS = env_int("WEBHOOKS_RETRY_WINDOW_SECONDS", 24 * 60 * 60)
+# After a secret rotation the old secret keeps signing (a second v1) this long by default.
+WEBHOOKS_SECRET_GRACE_HOURS = 24
+WEBHOOKS_SECRET_GRACE_MAX_HOURS = 7 * 24
 
 # --- Email ------------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "AI Studio Partner Portal <no-reply@portal.localhost>")

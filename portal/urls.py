@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("portal.toolruns.urls")),
     path("", include("portal.characters.urls")),
     path("", include("portal.providers.urls")),
+    path("", include("portal.webhooks.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -43,6 +43,7 @@ class Action(StrEnum):
     REVIEW_COMMENT = "review.comment"
     PLATE_APPROVE = "plate.approve"
     CHARACTERS_EDIT = "characters.edit"
+    WEBHOOKS_MANAGE = "webhooks.manage"
 
 
 SCOPE: dict[Action, Scope] = {
@@ -74,6 +75,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.REVIEW_COMMENT: gettext_noop("Comment and draw on frames"),
     Action.PLATE_APPROVE: gettext_noop("Approve or reject generated plates"),
     Action.CHARACTERS_EDIT: gettext_noop("Edit the character sheet (characters, reference stills, costumes)"),
+    Action.WEBHOOKS_MANAGE: gettext_noop("Register webhook endpoints, rotate their secrets and read their delivery log"),
 }
 
 STUDIO_ADMIN = "studio_admin"
@@ -106,6 +108,8 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.PROJECT_VIEW,
             Action.PROJECT_MANAGE,
             Action.MEMBERS_MANAGE,
+            # where the project's events are sent: a studio decision, like its members
+            Action.WEBHOOKS_MANAGE,
         }
     ),
     STUDIO_MEMBER: frozenset({Action.STUDIO_VIEW}),

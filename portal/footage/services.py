@@ -28,6 +28,7 @@ from portal.footage import partstore, storage
 from portal.footage.models import Asset, AssetVersion, Upload
 from portal.live.services import publish_on_commit
 from portal.projects.models import Project
+from portal.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -619,6 +620,7 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
                 "asset.ready",
                 {"asset": version.asset_id, "version": version.pk, "status": version.status},
             )
+            webhook_events.asset_ready(version)
         if upload is not None:
             partstore.delete(upload)
         return version

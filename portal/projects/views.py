@@ -30,7 +30,7 @@ class ProjectDetailView(ProjectScopedView):
         role_table = [
             (DESCRIPTIONS[a], [a in ROLE_ACTIONS[r] for r in PROJECT_ROLES])
             for a in Action
-            if SCOPE[a] is Scope.PROJECT and a != Action.PROJECT_MANAGE
+            if SCOPE[a] is Scope.PROJECT and a not in (Action.PROJECT_MANAGE, Action.WEBHOOKS_MANAGE)
         ]
         return render(
             request,

@@ -25,6 +25,7 @@ from portal.footage.models import Asset, AssetVersion
 from portal.live.services import publish_on_commit
 from portal.review import credentials
 from portal.review.models import ContentCredential, Decision, Drawing, Note, Notification
+from portal.webhooks import events as webhook_events
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ def note_create(
                 actor=actor,
             )
         publish_on_commit(project.pk, "review.note", {"version": version.pk, "note": note.pk, "action": "created"})
+        webhook_events.note_added(note)
     return note
 
 
@@ -391,6 +393,7 @@ def decision_create(
             actor=actor,
         )
         publish_on_commit(project.pk, "review.decision", {"version": version.pk, "verdict": verdict})
+        webhook_events.decision_made(decision)
         if verdict == Decision.Verdict.APPROVED:
             _credential_start(decision)
             from portal.footage.tasks import rederive_version

@@ -48,6 +48,7 @@ from portal.providers.services import run_provider
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import ASSET_TO_INPUT_KIND, get_tool
 from portal.toolruns.wording import plain_problem
+from portal.webhooks import events as webhook_events
 from studio_tools import ai
 from studio_tools.core import (
     BadInput,
@@ -360,6 +361,8 @@ def toolrun_cancel(*, actor, run: ToolRun) -> ToolRun:
         record(action="toolrun.cancel", actor=actor, project=run.project, target=run, details={"status_then": run.status})
         event = "toolrun.finished" if run.status == ToolRun.Status.CANCELLED else "toolrun.progress"
         publish_on_commit(run.project_id, event, run_event(run))
+        if run.status == ToolRun.Status.CANCELLED:
+            webhook_events.run_finished(run)
     return run
 
 
@@ -638,6 +641,7 @@ def _finish(run: ToolRun, token: str, status: str, *, error: str = "") -> bool:
 def _after_end(run: ToolRun, *, details: dict) -> None:
     record(action=f"toolrun.{run.status}", project=run.project, target=run, details={"attempts": run.attempts, **details})
     publish_on_commit(run.project_id, "toolrun.finished", run_event(run))
+    webhook_events.run_finished(run)
 
 
 # --- outputs ----------------------------------------------------------------------------------
@@ -812,6 +816,7 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
                 publish_on_commit(
                     run.project_id, "asset.ready", {"asset": version.asset_id, "version": version.pk, "status": "ready"}
                 )
+                webhook_events.asset_ready(version, project=run.project)
             _import_findings(run, record_)
             run.refresh_from_db()
             ended = {"outputs": [v.pk for v, _n, _f in stored], "duration_seconds": provenance["duration_seconds"]}

@@ -42,6 +42,7 @@ from portal.review.services import note_create
 from portal.studios.models import Invitation, Studio, StudioMembership
 from portal.studios.services import invitation_send
 from portal.toolruns.models import ToolRunOutput
+from portal.webhooks.services import endpoint_create, endpoint_send_test
 from tests.factories import ROLE_SPECS, Side, World
 from tests.footage.helpers import make_ready_version
 from tests.toolruns.helpers import start_run
@@ -64,6 +65,8 @@ class Targets:
     character: Any = None  # characters: a character with one reference still: edit / delete target
     reference: Any = None  # characters: that reference still
     still: Any = None  # characters: a ready still image, for "add a reference"
+    webhook: Any = None  # webhooks: an endpoint of the project (on a closed loopback port: nothing is sent)
+    delivery: Any = None  # webhooks: a delivery of its test event
 
 
 def _store_small_jpeg(key: str) -> None:
@@ -100,6 +103,10 @@ def targets_for(side: Side) -> Targets:
     targets.still.save(update_fields=["media_info"])
     targets.character = character_create(actor=side.users["artist"], project=side.project, name="Anna")  # characters
     targets.reference = reference_add(actor=side.users["artist"], character=targets.character, version_id=targets.still.pk)
+    targets.webhook, _secret = endpoint_create(
+        actor=admin, project=side.project, url="http://127.0.0.1:9/matrix-hook", events=["note.added"]
+    )  # webhooks
+    targets.delivery = endpoint_send_test(actor=admin, endpoint=targets.webhook)
     return targets
 
 
@@ -169,6 +176,18 @@ def _api_project(t: Targets) -> dict:
 
 def _api_project_pk(t: Targets) -> dict:
     return {"pk": t.side.project.pk}
+
+
+def _webhook(t: Targets) -> dict:
+    return {**_project(t), "endpoint_id": t.webhook.pk}
+
+
+def _api_webhook(t: Targets) -> dict:
+    return {**_api_project(t), "pk": t.webhook.pk}
+
+
+def _api_delivery(t: Targets) -> dict:
+    return {**_api_project(t), "webhook_pk": t.webhook.pk, "pk": t.delivery.pk}
 
 
 def _new_invitation(t: Targets) -> dict:
@@ -384,6 +403,43 @@ CATALOG: dict[str, Entry] = {
         lambda t: {**_api_project(t), "character_pk": t.character.pk},
         {"GET": Call(A.FOOTAGE_VIEW), "POST": Call(A.CHARACTERS_EDIT, lambda t: {"version": t.still.pk, "scene": "9"})},
     ),
+    # webhooks: pages (studio admins only; redeliver of a delivery that did not fail: a message, once allowed)
+    "webhooks:create": Entry(
+        P,
+        _project,
+        {"POST": Call(A.WEBHOOKS_MANAGE, lambda t: {"url": "http://127.0.0.1:9/another", "events": ["asset.ready"]})},
+    ),
+    "webhooks:update": Entry(P, _webhook, {"POST": Call(A.WEBHOOKS_MANAGE, lambda t: {"is_active": "0"})}),
+    "webhooks:rotate": Entry(P, _webhook, {"POST": Call(A.WEBHOOKS_MANAGE)}),
+    "webhooks:delete": Entry(P, _webhook, {"POST": Call(A.WEBHOOKS_MANAGE)}),
+    "webhooks:test": Entry(P, _webhook, {"POST": Call(A.WEBHOOKS_MANAGE)}),
+    "webhooks:deliveries": Entry(P, _webhook, {"GET": Call(A.WEBHOOKS_MANAGE)}),
+    "webhooks:redeliver": Entry(P, lambda t: {**_webhook(t), "delivery_id": t.delivery.pk}, {"POST": Call(A.WEBHOOKS_MANAGE)}),
+    # webhooks: API
+    "api:project-webhook-list": Entry(
+        P,
+        _api_project,
+        {
+            "GET": Call(A.WEBHOOKS_MANAGE),
+            "POST": Call(A.WEBHOOKS_MANAGE, lambda t: {"url": "http://127.0.0.1:9/another", "events": ["asset.ready"]}),
+        },
+    ),
+    "api:project-webhook-detail": Entry(
+        P,
+        _api_webhook,
+        {
+            "GET": Call(A.WEBHOOKS_MANAGE),
+            "PATCH": Call(A.WEBHOOKS_MANAGE, lambda t: {"description": "Pipeline"}),
+            "DELETE": Call(A.WEBHOOKS_MANAGE),
+        },
+    ),
+    "api:project-webhook-rotate-secret": Entry(P, _api_webhook, {"POST": Call(A.WEBHOOKS_MANAGE, lambda t: {})}),
+    "api:project-webhook-test": Entry(P, _api_webhook, {"POST": Call(A.WEBHOOKS_MANAGE)}),
+    "api:webhook-delivery-list": Entry(
+        P, lambda t: {"project_pk": t.side.project.pk, "webhook_pk": t.webhook.pk}, {"GET": Call(A.WEBHOOKS_MANAGE)}
+    ),
+    "api:webhook-delivery-detail": Entry(P, _api_delivery, {"GET": Call(A.WEBHOOKS_MANAGE)}),
+    "api:webhook-delivery-redeliver": Entry(P, _api_delivery, {"POST": Call(A.WEBHOOKS_MANAGE)}),
     "api:character-reference-detail": Entry(
         P,
         lambda t: {**_api_project(t), "character_pk": t.character.pk, "pk": t.reference.pk},
@@ -705,7 +761,7 @@ def missing_targets() -> Targets:
     """URL parts that point at nothing: what an outsider's probe is compared with."""
     nothing = SimpleNamespace(pk=10**9, asset_id=10**9)
     studio, project = SimpleNamespace(slug="no-such-studio", pk=10**9), SimpleNamespace(code="NO_SUCH", pk=10**9)
-    return Targets(SimpleNamespace(studio=studio, project=project), *[nothing] * 10)  # type: ignore[arg-type]
+    return Targets(SimpleNamespace(studio=studio, project=project), *[nothing] * 12)  # type: ignore[arg-type]
 
 
 def _status(client, method: str, url: str) -> str:
