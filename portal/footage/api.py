@@ -10,7 +10,6 @@ from portal.access.policy import Action
 from portal.footage import selectors
 from portal.footage.models import Asset, AssetVersion
 from portal.projects.api import _project
-from portal.review.services import approval_state, is_released
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -73,13 +72,13 @@ class VersionSerializer(serializers.ModelSerializer):
         ):
             if getattr(version, field):
                 links[what] = reverse("footage:media", kwargs={**base, "what": what})
-        if version.file_key and is_released(version):
+        if version.file_key and version.is_released:
             links["download"] = reverse("footage:download", kwargs=base)
         links["review"] = reverse("review:review", kwargs=base)
         return links
 
     def get_approval(self, version) -> str:
-        return approval_state(version)
+        return version.approval_state
 
     def get_frame_rate(self, version) -> str | None:
         return version.video.get("frame_rate")

@@ -134,9 +134,7 @@ class DownloadView(_VersionMixin, ProjectScopedView):
         version = self.load_version(version_id)
         if not version.file_key or version.status != AssetVersion.Status.READY:
             raise Http404("Not found")
-        from portal.review.services import is_released
-
-        if not is_released(version):
+        if not version.is_released:
             # The gate: a generated original leaves only once a producer approved these exact bytes.
             record_denial(request.user, "asset.download.unapproved", version, visible=True)
             raise PermissionDenied("This generated plate is not approved yet: only its labelled proxy can be watched.")
@@ -162,8 +160,6 @@ class AssetDetailView(ProjectScopedView):
         wanted = request.GET.get("v")
         if wanted and wanted.isdigit():
             chosen = next((v for v in versions if v.number == int(wanted)), chosen)
-        from portal.review.services import approval_state, is_released
-
         return render(
             request,
             "footage/asset_detail.html",
@@ -171,8 +167,8 @@ class AssetDetailView(ProjectScopedView):
                 asset=asset,
                 versions=versions,
                 version=chosen,
-                released=bool(chosen) and is_released(chosen),
-                approval=approval_state(chosen) if chosen else "",
+                released=bool(chosen) and chosen.is_released,
+                approval=chosen.approval_state if chosen else "",
             ),
         )
 
