@@ -160,10 +160,15 @@ def enqueue(kind: str, object_id: int) -> None:
         options["soft_time_limit"] = chosen.soft_time_limit()
     if chosen.time_limit is not None:
         options["time_limit"] = chosen.time_limit()
+    # Addressed by name through the app's registry (portal.jobs.tasks registers it), so the engine
+    # does not import its own task module: that would be an import cycle.
+    task = app.tasks["jobs.run"]
+    if app.conf.task_always_eager:
+        # Eager (tests, scripts): the job runs right here, and what it raises is the job's, not a send error.
+        task.apply_async((kind, object_id), **options)
+        return
     try:
-        # Addressed by name through the app's registry (portal.jobs.tasks registers it), so the engine
-        # does not import its own task module: that would be an import cycle.
-        app.tasks["jobs.run"].apply_async((kind, object_id), **options)
+        task.apply_async((kind, object_id), **options)
     except Exception:  # noqa: BLE001 - the row is the truth; recovery re-dispatches
         log.exception("could not dispatch job %s %s; the recovery pass will", kind, object_id)
 
