@@ -587,6 +587,10 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
             return version
         with transaction.atomic():
             version = AssetVersion.objects.select_for_update().select_related("asset__project__studio").get(pk=version.pk)
+            if version.ingest_claim_token != job.token or version.status != AssetVersion.Status.PROCESSING:
+                # Our lease lapsed and another worker took the version over (or it was given up): theirs wins.
+                log.warning("ingest of version %s lost its claim; this worker stops", version.pk)
+                return None
             version.sha256 = digest
             version.size = size
             version.media_info = info

@@ -156,3 +156,27 @@ def test_no_import_cycle_in_portal():
     found = cycles(graph)
     if found:
         pytest.fail("Import cycles in portal/:\n" + "\n\n".join(describe(c, graph) for c in found))
+
+
+def test_services_never_import_a_task_module():
+    """Services enqueue with jobs.enqueue_on_commit(kind, id); only the jobs app loads its task module."""
+    graph = import_graph()
+    offenders = {
+        module: sorted(t for t in targets if t.endswith(".tasks"))
+        for module, targets in graph.items()
+        if module.rsplit(".", 1)[-1] in ("services", "selectors", "models", "engine")
+        and any(t.endswith(".tasks") for t in targets)
+    }
+    assert offenders == {}
+
+
+def test_toolruns_uses_only_public_footage_services():
+    """Tool outputs become versions through footage's public services, not its private helpers."""
+    for path in (PACKAGE / "toolruns").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("portal.footage"):
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "footage":
+                assert not node.attr.startswith("_"), f"{path.name} uses footage.{node.attr}"
