@@ -1,7 +1,7 @@
 """The one job engine: claim, lease, heartbeat, attempts, recovery; handlers registered by name.
 
-Services enqueue with `jobs.enqueue_on_commit(kind, id)` (from `portal.jobs.engine`, re-exported here
-lazily so that importing the package never imports a model). See docs/architecture.md."""
+Services enqueue with `jobs.enqueue_on_commit(kind, id)` (`from portal import jobs`). The engine imports
+no model and no app it runs jobs for, so importing it is safe while apps load. See docs/architecture.md."""
 
 from __future__ import annotations
 
