@@ -101,7 +101,7 @@ def _recover_on_worker_start(sender, **kwargs):
     @worker_ready.connect(weak=False)
     def recover(**_kwargs):
         # Services mode: each worker that starts asks for a recovery pass (idempotent).
-        for entry in ("footage.recover_ingests", "toolruns.recover"):
+        for entry in ("jobs.recover",):
             try:
                 app.send_task(entry)
             except Exception:  # noqa: BLE001

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "portal.webhooks",
     "portal.access",
     "portal.audit",
+    "portal.jobs",
     "portal.live",
 ]
 
@@ -266,15 +267,17 @@ FOOTAGE_TEMP_DIR = env("FOOTAGE_TEMP_DIR", str(DATA_DIR / "tmp"))
 Path(FOOTAGE_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FOOTAGE_INGEST_MAX_ATTEMPTS = 3
 FOOTAGE_INGEST_LEASE_SECONDS = env_int("FOOTAGE_INGEST_LEASE_SECONDS", 600)
+FOOTAGE_INGEST_SOFT_TIME_LIMIT = 60 * 60 * 3
+FOOTAGE_INGEST_TIME_LIMIT = FOOTAGE_INGEST_SOFT_TIME_LIMIT + 120
 
 # Periodic work: `celery -A portal beat` in services mode, a timer thread on the embedded default.
 CELERY_BEAT_SCHEDULE = {
     "expire-uploads": {"task": "footage.expire_uploads", "schedule": 15 * 60},
-    "recover-ingests": {"task": "footage.recover_ingests", "schedule": 5 * 60},
     "email-notifications": {"task": "review.email_notifications", "schedule": 60},
     "recover-credentials": {"task": "review.recover_credentials", "schedule": 5 * 60},
-    # every 15 s: runs queued when the broker restarted are sent again within 30 s (a cheap pass)
-    "recover-toolruns": {"task": "toolruns.recover", "schedule": 15},
+    # every 15 s, the one recovery pass of every job kind (ingest, tool run): jobs queued when the
+    # broker restarted are sent again within 30 s (a cheap pass)
+    "recover-jobs": {"task": "jobs.recover", "schedule": 15},
     "audit-anchor": {"task": "audit.anchor_heads", "schedule": 5 * 60},
     # webhook deliveries that are due and whose message was lost (retries are also sent with a countdown)
     "webhooks-dispatch-due": {"task": "webhooks.dispatch_due", "schedule": 30},
@@ -282,7 +285,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Tool runs (portal/toolruns) ---------------------------------------------------------------
 TOOLRUNS_QUEUE = env("TOOLRUNS_QUEUE", "tools")
-CELERY_TASK_ROUTES = {"toolruns.execute": {"queue": TOOLRUNS_QUEUE}}
+# Each job kind names its queue when it is sent (portal/jobs): tool runs go to TOOLRUNS_QUEUE.
 # Extra tool packages besides studio_tools' built-ins (comma-separated module names with a TOOL).
 TOOLRUNS_EXTRA_TOOL_PACKAGES = [p.strip() for p in (env("TOOLRUNS_EXTRA_TOOL_PACKAGES", "") or "").split(",") if p.strip()]
 TOOLRUN_SOFT_TIME_LIMIT = env_int("TOOLRUN_SOFT_TIME_LIMIT", 2 * 60 * 60)

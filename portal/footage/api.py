@@ -10,7 +10,6 @@ from portal.access.policy import Action
 from portal.footage import selectors
 from portal.footage.models import Asset, AssetVersion
 from portal.projects.api import _project
-from portal.review.services import approval_state, current_credential, released_original
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -73,16 +72,15 @@ class VersionSerializer(serializers.ModelSerializer):
         ):
             if getattr(version, field):
                 links[what] = reverse("footage:media", kwargs={**base, "what": what})
-        if version.file_key and released_original(version) is not None:
+        if version.file_key and version.released_file is not None:
             links["download"] = reverse("footage:download", kwargs=base)
-            credential = current_credential(version)
-            if credential is not None and credential.sidecar_key:
+            if version.release_sidecar_key:
                 links["credentials"] = reverse("review:credentials_sidecar", kwargs=base)
         links["review"] = reverse("review:review", kwargs=base)
         return links
 
     def get_approval(self, version) -> str:
-        return approval_state(version)
+        return version.approval_state
 
     def get_frame_rate(self, version) -> str | None:
         return version.video.get("frame_rate")

@@ -73,6 +73,23 @@ class AssetVersion(models.Model):
     # Held by the worker ingesting this version and renewed as it works; a lapsed lease means the
     # worker died, and the recovery pass dispatches the version again.
     ingest_lease_until = models.DateTimeField(null=True, blank=True)
+    # The ingest job's claim (portal/jobs): the worker's token, and when its message was last sent.
+    ingest_claim_token = models.CharField(max_length=32, blank=True)
+    ingest_dispatched_at = models.DateTimeField(null=True, blank=True)
+    # Approval as data, stamped by review's decision service: the latest verdict and the bytes it was
+    # about, and the SHA-256 a producer approved ("" unless the latest verdict approved).
+    approval_verdict = models.CharField(max_length=24, blank=True)
+    approval_sha256 = models.CharField(max_length=64, blank=True)
+    approved_sha256 = models.CharField(max_length=64, blank=True)
+    # What a download of an approved generated version hands out, stamped by review when the approval's
+    # content credentials are settled: the signed copy, or the original itself (no certificate, or a
+    # sidecar manifest). Empty while the credentials are being signed or signing failed; `release_hold`
+    # says which ("signing" | "signing_failed", with the reason in `release_note`).
+    released_key = models.CharField(max_length=500, blank=True)
+    released_sha256 = models.CharField(max_length=64, blank=True)
+    release_hold = models.CharField(max_length=16, blank=True)
+    release_note = models.CharField(max_length=500, blank=True)
+    release_sidecar_key = models.CharField(max_length=500, blank=True)  # the C2PA manifest beside it, if any
 
     class Meta:
         ordering = ["asset", "-number"]
@@ -98,6 +115,36 @@ class AssetVersion(models.Model):
     @property
     def is_generated(self) -> bool:
         return self.asset.kind == Asset.Kind.GENERATED
+
+    @property
+    def approval_state(self) -> str:
+        """not_required (not generated) | pending | approved | changes_requested | rejected, for the
+        exact bytes of this version: a verdict on other bytes (a re-ingest) does not carry over."""
+        if self.asset.kind != Asset.Kind.GENERATED:
+            return "not_required"
+        if not self.sha256 or self.approval_sha256 != self.sha256 or not self.approval_verdict:
+            return "pending"
+        return self.approval_verdict
+
+    @property
+    def is_released(self) -> bool:
+        """May this version's original leave the portal? Always for footage; for generated media only
+        once a producer approved these exact bytes. (What else can hold back an approval, a recap's
+        unsigned narration, is checked when the decision is made, and cannot come back after: sign-offs
+        are never withdrawn and a finished run's report never changes.)"""
+        if self.asset.kind != Asset.Kind.GENERATED:
+            return True
+        return bool(self.sha256) and self.approved_sha256 == self.sha256
+
+    @property
+    def released_file(self) -> tuple[str, str] | None:
+        """(storage key, SHA-256) of exactly what a download hands out, or None while nothing may
+        leave: footage as it is; a generated version only once approved and its credentials settled."""
+        if self.asset.kind != Asset.Kind.GENERATED:
+            return self.file_key, self.sha256
+        if not self.is_released or not self.released_key:
+            return None
+        return self.released_key, self.released_sha256
 
     @property
     def duration(self) -> float | None:

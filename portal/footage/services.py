@@ -20,14 +20,16 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from portal import jobs
 from portal.access.enforce import require
 from portal.access.policy import Action
 from portal.audit.services import record
 from portal.footage import partstore, storage
 from portal.footage.models import Asset, AssetVersion, Upload
 from portal.live.services import publish_on_commit
-from portal.projects.models import Project
+from portal.projects.models import Project, ProjectMembership
 from portal.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
@@ -385,7 +387,8 @@ def _upload_completed(upload: Upload) -> None:
     version = AssetVersion.objects.select_for_update().get(pk=upload.version_id)
     version.status = AssetVersion.Status.PROCESSING
     version.size = upload.length
-    version.save(update_fields=["status", "size"])
+    version.ingest_dispatched_at = timezone.now()
+    version.save(update_fields=["status", "size", "ingest_dispatched_at"])
     record(
         action="footage.upload.complete",
         actor=upload.user,
@@ -396,9 +399,7 @@ def _upload_completed(upload: Upload) -> None:
     publish_on_commit(
         upload.project_id, "asset.changed", {"asset": version.asset_id, "version": version.pk, "status": version.status}
     )
-    from portal.footage.tasks import ingest_version
-
-    transaction.on_commit(lambda: ingest_version.delay(version.pk))
+    jobs.enqueue_on_commit(INGEST, version.pk)
 
 
 def upload_terminate(*, actor, upload_id) -> None:
@@ -442,53 +443,42 @@ def uploads_expire(*, now=None) -> int:
 # --- ingest -----------------------------------------------------------------------------------
 
 
-def _claim_for_ingest(version_id: int) -> AssetVersion | None:
-    """Compare-and-set so a redelivered task never ingests a version twice at once or again."""
+INGEST = "ingest"
+REDERIVE = "rederive"
+
+
+def _claim_for_ingest(version_id: int) -> tuple[AssetVersion, jobs.Claim] | None:
+    """The job engine's compare-and-set, so a redelivered task never ingests a version twice at once
+    or again; a version out of attempts is rejected instead (`_ingest_give_up`)."""
+    job = jobs.claim(INGEST, version_id)
+    if job is None:
+        return None
+    version = AssetVersion.objects.select_related("asset__project__studio").get(pk=version_id)
+    return version, job
+
+
+def _ingest_give_up(version_id: int, now) -> bool:
+    """A version that killed its worker (or timed out) FOOTAGE_INGEST_MAX_ATTEMPTS times: rejected."""
     with transaction.atomic():
-        now = timezone.now()
         version = (
             AssetVersion.objects.select_for_update()
             .select_related("asset__project__studio")
-            .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
-            .filter(Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=now))
+            .filter(pk=version_id, ingest_attempts__gte=settings.FOOTAGE_INGEST_MAX_ATTEMPTS)
+            .filter(jobs.handler(INGEST).claimable(now))
             .first()
         )
         if version is None:
-            return None
-        if version.ingest_attempts >= settings.FOOTAGE_INGEST_MAX_ATTEMPTS:
-            upload = Upload.objects.filter(version=version).first()
-            _reject(version, "Processing this file failed repeatedly; upload it again or contact support.", upload=upload)
-            return None
-        version.ingest_attempts += 1
-        version.ingest_lease_until = now + timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS)
-        version.save(update_fields=["ingest_attempts", "ingest_lease_until"])
-    return version
+            return False
+        upload = Upload.objects.filter(version=version).first()
+        _reject(version, "Processing this file failed repeatedly; upload it again or contact support.", upload=upload)
+    return True
 
 
-def _renew_lease(version_id: int) -> None:
-    AssetVersion.objects.filter(pk=version_id, status=AssetVersion.Status.PROCESSING).update(
-        ingest_lease_until=timezone.now() + timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS)
-    )
-
-
-def ingests_recover() -> int:
-    """Periodic and at start-up: versions still processing whose worker's lease lapsed (the
-    worker died, or the message was lost) are dispatched again; the claim's attempt counter
-    turns a file that kills its worker every time into a rejection after a few tries."""
-    from portal.footage.tasks import ingest_version
-
-    stale = list(
-        AssetVersion.objects.filter(status=AssetVersion.Status.PROCESSING)
-        .filter(Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=timezone.now()))
-        .exclude(upload__completed_at__gt=timezone.now() - timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS))
-        .values_list("pk", flat=True)[:200]
-    )
-    for version_id in stale:
-        ingest_version.delay(version_id)
-    # Scratch folders of killed workers on this machine: ingests no longer running, and any
-    # scratch folder (a re-derivation's) older than the longest a task may run.
-    _sweep_scratch(older_than=4 * 3600)
-    return len(stale)
+def ingest_scratch_sweep() -> int:
+    """The ingest job's part of the recovery pass: scratch folders of killed workers on this machine
+    (ingests no longer running, and any scratch folder, a re-derivation's, older than the longest a
+    task may run). One small function, so other clean-ups of killed ingests can hook in here."""
+    return _sweep_scratch(older_than=4 * 3600)
 
 
 def _reject(version: AssetVersion, reason: str, *, upload: Upload | None = None) -> None:
@@ -527,9 +517,10 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
     from studio_tools.media import MediaRejected, parse_subtitles, probe, sha256_file
     from studio_tools.media.sandbox import ProcessFailed
 
-    version = _claim_for_ingest(version_id)
-    if version is None:
+    claimed = _claim_for_ingest(version_id)
+    if claimed is None:
         return None
+    version, job = claimed
     # We hold the lease: scratch folders of this version are an earlier attempt's, whose worker died.
     _sweep_scratch(version.pk)
     upload = Upload.objects.select_related("project__studio").filter(version=version).first()
@@ -571,13 +562,13 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
             with transaction.atomic():
                 _reject(version, exc.reason, upload=upload)
             return version
-        _renew_lease(version.pk)
+        job.renew()
         # Local storage: the part file moves into place (no copy); object storage: it is uploaded.
         storage.move_local_into(file_key, local)
         local_original = storage.local_path_or_copy(file_key, workdir, "original") if storage.is_local() else local
         version.media_info = info
         try:
-            derived = _make_derivatives(version, media, local_original, workdir) if media is not None else {}
+            derived = _make_derivatives(version, media, local_original, workdir, renew=job.renew) if media is not None else {}
         except MediaRejected as exc:  # accepted by the probe, but a derivative came out missing or short
             with transaction.atomic():
                 _reject(version, exc.reason, upload=upload)
@@ -598,6 +589,10 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
             return version
         with transaction.atomic():
             version = AssetVersion.objects.select_for_update().select_related("asset__project__studio").get(pk=version.pk)
+            if version.ingest_claim_token != job.token or version.status != AssetVersion.Status.PROCESSING:
+                # Our lease lapsed and another worker took the version over (or it was given up): theirs wins.
+                log.warning("ingest of version %s lost its claim; this worker stops", version.pk)
+                return None
             version.sha256 = digest
             version.size = size
             version.media_info = info
@@ -607,6 +602,7 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
             version.status = AssetVersion.Status.READY
             version.ready_at = timezone.now()
             version.ingest_lease_until = None
+            version.ingest_claim_token = ""
             version.save()
             record(
                 action="footage.ingest.ready",
@@ -628,28 +624,27 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _make_derivatives(version: AssetVersion, media, source: Path, workdir: Path) -> dict:
+def _make_derivatives(version: AssetVersion, media, source: Path, workdir: Path, *, renew=None) -> dict:
     """Proxy, poster, filmstrip, waveform (whichever the media has), each stored under the
     version's keys. Returns the fields to set on the version, `media_info` among them: the probe's
     description (the version's own, or `media`'s) with what was made added under "proxy" (how it was
     made: remuxed or encoded, and its rate, frame count and size, read back from it) and "waveform"
-    (made, or why not). Renews the ingest lease as it goes, so a long transcode is not mistaken for a
-    dead worker. A step that yields nothing, or a proxy short of its frames, raises MediaRejected."""
+    (made, or why not). Calls `renew` (an ingest's claim renewal) every 30 s as it goes, so a long
+    transcode is not mistaken for a dead worker. A step that yields nothing, or a proxy short of its
+    frames, raises MediaRejected."""
     from studio_tools.media import make_filmstrip, make_poster, make_review_proxy, make_waveform
 
     last_renewal = [time.monotonic()]
 
     def progress(_fraction: float) -> None:
-        if time.monotonic() - last_renewal[0] > 30:
+        if renew is not None and time.monotonic() - last_renewal[0] > 30:
             last_renewal[0] = time.monotonic()
-            _renew_lease(version.pk)
+            renew()
 
     out: dict = {}
     info = dict(version.media_info or media.to_dict())
     # Generated media is watchable before a producer approves it, but only with the label burned in.
-    from portal.review.services import is_released
-
-    label = None if is_released(version) else GENERATED_LABEL
+    label = None if version.is_released else GENERATED_LABEL
 
     def keep(field: str, name: str) -> None:
         out[field] = storage.save_file(storage.version_key(version, name), workdir / name)
@@ -773,7 +768,7 @@ def version_rederive(*, version_id: int) -> AssetVersion | None:
 
 
 def version_fail_ingest(*, version_id: int, reason: str) -> None:
-    """The ingest task gave up (time limit, worker lost too often): the user sees why."""
+    """The ingest job gave up (time limit, worker lost too often): the user sees why."""
     with transaction.atomic():
         version = (
             AssetVersion.objects.select_for_update()
@@ -795,3 +790,148 @@ def download_record(*, actor, version: AssetVersion, what: str) -> None:
         target=version,
         details={"asset": version.asset_id, "version": version.number},
     )
+
+
+# --- generated versions (tool outputs) --------------------------------------------------------
+
+
+def generated_version_create(
+    *, project_id: int, name: str, created_by, original_name: str, size: int, media_info: dict, provenance: dict
+) -> AssetVersion:
+    """A tool's output becomes a new generated asset, version 1, with its provenance. Its status is
+    uploading (nothing else in the portal processes those) until `generated_version_ready`; the storage
+    keys exist from here, so `generated_version_store` can put the bytes under them. Called inside the
+    caller's transaction (the tool run's), which decides whether the row stays."""
+    asset = Asset(project_id=project_id, name=name[:200], kind=Asset.Kind.GENERATED, created_by=created_by)
+    asset.full_clean()
+    asset.save()
+    return AssetVersion.objects.create(
+        asset=asset,
+        number=1,
+        status=AssetVersion.Status.UPLOADING,
+        original_name=original_name,
+        size=size,
+        media_info=media_info,
+        provenance=provenance,
+        uploaded_by=created_by,
+    )
+
+
+def generated_version_store(*, version: AssetVersion, path: Path, media, scratch: Path) -> dict:
+    """Store the output's bytes (and, for media, the same derivatives as uploaded footage: proxy,
+    poster, filmstrip, waveform, labelled while unapproved), outside any transaction. Returns the
+    fields `generated_version_ready` sets; on failure the caller removes what was stored with
+    `version_files_delete`."""
+    from studio_tools.media import sha256_file
+
+    fields = {"sha256": sha256_file(path), "file_key": storage.save_file(storage.version_key(version, "original"), path)}
+    if media is not None:
+        folder = scratch / str(version.pk)
+        folder.mkdir(parents=True, exist_ok=True)
+        fields.update(_make_derivatives(version, media, path, folder))
+    return fields
+
+
+def download_blocker(version: AssetVersion) -> str:
+    """Why this version's original cannot be downloaded now, in words that say what happens next
+    (read from the row review stamps: approval and content credentials)."""
+    if version.release_hold == "signing":
+        return _("Approved: the content credentials are being signed. The original can be downloaded in a moment.")
+    if version.release_hold == "signing_failed":
+        return _("Approved, but signing the content credentials failed (%(reason)s). Ask platform staff.") % {
+            "reason": version.release_note
+        }
+    state = version.approval_state
+    if state == "rejected":
+        return _("This generated plate was rejected in review: its original cannot be downloaded.")
+    if state == "changes_requested":
+        return _(
+            "Changes were requested on this generated plate: its original can be downloaded once a producer approves a version."
+        )
+    producers = [
+        m.user.full_name or m.user.email
+        for m in ProjectMembership.objects.filter(
+            project_id=version.asset.project_id, role=ProjectMembership.Role.PRODUCER
+        ).select_related("user")
+    ]
+    if producers:
+        return _(
+            "This generated plate is awaiting approval by a producer of the project (%(who)s): until then only its "
+            "labelled proxy can be watched."
+        ) % {"who": ", ".join(sorted(producers))}
+    return _(
+        "This generated plate is awaiting a producer's approval, and the project has no producer yet: until then only "
+        "its labelled proxy can be watched."
+    )
+
+
+def generated_version_ready(*, version: AssetVersion, fields: dict, now) -> None:
+    """The stored output is ready (inside the caller's transaction, with the run's success)."""
+    AssetVersion.objects.filter(pk=version.pk).update(status=AssetVersion.Status.READY, ready_at=now, **fields)
+    publish_on_commit(
+        version.asset.project_id, "asset.ready", {"asset": version.asset_id, "version": version.pk, "status": "ready"}
+    )
+    webhook_events.asset_ready(version, project=version.asset.project)
+
+
+def version_files_delete(version: AssetVersion) -> None:
+    """Every stored file under the version's folder (an interrupted output's bytes)."""
+    prefix = storage.version_key(version, "").rstrip("/")
+    try:
+        _dirs, files = storage.default_storage.listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    storage.delete_quietly(*(f"{prefix}/{name}" for name in files))
+
+
+def generated_version_discard(*, version: AssetVersion) -> None:
+    """An output that never became ready (its worker died while storing it): row, asset if it has no
+    other version, and bytes go (the bytes once the transaction commits)."""
+    asset = version.asset
+    project_id = asset.project_id
+    version.delete()
+    if not asset.versions.exists():
+        asset.delete()
+    transaction.on_commit(lambda: version_files_delete(version))
+    publish_on_commit(project_id, "asset.changed", {"asset": asset.pk, "status": "removed"})
+
+
+# --- the jobs ---------------------------------------------------------------------------------
+
+
+def _ingest_job(version_id: int) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    try:
+        version_ingest(version_id=version_id)
+    except SoftTimeLimitExceeded:
+        version_fail_ingest(version_id=version_id, reason="Processing took longer than the portal allows.")
+        raise
+
+
+INGEST_JOB = jobs.Handler(
+    kind=INGEST,
+    execute=_ingest_job,
+    soft_time_limit=jobs.from_settings("FOOTAGE_INGEST_SOFT_TIME_LIMIT"),
+    time_limit=jobs.from_settings("FOOTAGE_INGEST_TIME_LIMIT"),
+    model=AssetVersion,
+    waiting=AssetVersion.Status.PROCESSING,
+    running=AssetVersion.Status.PROCESSING,
+    token_field="ingest_claim_token",
+    lease_field="ingest_lease_until",
+    attempts_field="ingest_attempts",
+    dispatched_field="ingest_dispatched_at",
+    lease_seconds=jobs.from_settings("FOOTAGE_INGEST_LEASE_SECONDS"),
+    max_attempts=jobs.from_settings("FOOTAGE_INGEST_MAX_ATTEMPTS"),
+    # a message younger than a lease may still be on its way to a worker
+    redispatch_seconds=jobs.from_settings("FOOTAGE_INGEST_LEASE_SECONDS"),
+    end=_ingest_give_up,
+    sweep=ingest_scratch_sweep,
+)
+# Re-derivation keeps no claim: it is made again from the stored original, so a double is harmless.
+REDERIVE_JOB = jobs.Handler(
+    kind=REDERIVE,
+    execute=lambda version_id: version_rederive(version_id=version_id),
+    soft_time_limit=jobs.from_settings("FOOTAGE_INGEST_SOFT_TIME_LIMIT"),
+    time_limit=jobs.from_settings("FOOTAGE_INGEST_TIME_LIMIT"),
+)

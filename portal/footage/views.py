@@ -135,14 +135,12 @@ class DownloadView(_VersionMixin, ProjectScopedView):
         version = self.load_version(version_id)
         if not version.file_key or version.status != AssetVersion.Status.READY:
             raise Http404("Not found")
-        from portal.review.services import download_blocker, released_original
-
-        released = released_original(version)
+        released = version.released_file
         if released is None:
             # The gate: a generated original leaves only once a producer approved these exact bytes,
             # and, where the platform signs, only as the signed copy whose SHA-256 the approval names.
             record_denial(request.user, "asset.download.unapproved", version, visible=True)
-            raise PermissionDenied(download_blocker(version))
+            raise PermissionDenied(services.download_blocker(version))
         key, sha256 = released
         services.download_record(actor=request.user, version=version, what="download")
         response = serve_key(
@@ -171,8 +169,6 @@ class AssetDetailView(ProjectScopedView):
         wanted = request.GET.get("v")
         if wanted and wanted.isdigit():
             chosen = next((v for v in versions if v.number == int(wanted)), chosen)
-        from portal.review.services import approval_state, released_original
-
         return render(
             request,
             "footage/asset_detail.html",
@@ -180,8 +176,8 @@ class AssetDetailView(ProjectScopedView):
                 asset=asset,
                 versions=versions,
                 version=chosen,
-                released=bool(chosen) and released_original(chosen) is not None,
-                approval=approval_state(chosen) if chosen else "",
+                released=bool(chosen) and chosen.released_file is not None,
+                approval=chosen.approval_state if chosen else "",
             ),
         )
 

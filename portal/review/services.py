@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from portal import jobs
 from portal.access.enforce import require
 from portal.access.policy import Action, can
 from portal.audit.services import record
@@ -320,30 +321,41 @@ def findings_import(*, run, version: AssetVersion, findings: list[dict]) -> list
 # --- approval of generated plates -------------------------------------------------------------
 
 
+def _current(version: AssetVersion) -> AssetVersion:
+    # The caller's instance may predate a decision: the row, as it is now, is the answer.
+    return AssetVersion.objects.select_related("asset").get(pk=version.pk)
+
+
 def approval_state(version: AssetVersion) -> str:
-    """pending | approved | changes_requested | rejected, for the exact bytes of this version."""
-    if version.asset.kind != Asset.Kind.GENERATED:
-        return "not_required"
-    latest = Decision.objects.filter(version=version, sha256=version.sha256).order_by("-created_at", "-pk").first()
-    return latest.verdict if latest else "pending"
+    """pending | approved | changes_requested | rejected, for the exact bytes of this version, as the
+    decision service stamped it on the version row (see AssetVersion.approval_state). Lists read the
+    property of the rows they already hold; this asks the database for one version's current state."""
+    return _current(version).approval_state
 
 
 def is_released(version: AssetVersion) -> bool:
-    """May this version's original leave the portal? Always for footage; for generated media only
-    once a producer approved these exact bytes (and, for a recap's outputs, while every unverified
-    narration sentence is signed off)."""
-    if version.asset.kind != Asset.Kind.GENERATED:
-        return True
-    if not (bool(version.sha256) and approval_state(version) == Decision.Verdict.APPROVED):
-        return False
-    return approval_blocker(version) is None
+    """May this version's original leave the portal? (AssetVersion.is_released, read now: always for
+    footage; for generated media only once a producer approved these exact bytes.)"""
+    return _current(version).is_released
+
+
+# Apps that can hold back an approval register a function here (toolruns: a recap's unsigned
+# sentences), from their AppConfig.ready(): review never imports them.
+APPROVAL_BLOCKERS: list = []
+
+
+def register_approval_blocker(blocker) -> None:
+    if blocker not in APPROVAL_BLOCKERS:
+        APPROVAL_BLOCKERS.append(blocker)
 
 
 def approval_blocker(version: AssetVersion) -> str | None:
     """Why this generated version cannot be approved yet, beyond its own review (None: nothing blocks)."""
-    from portal.toolruns.recap import approval_blocker as recap_blocker
-
-    return recap_blocker(version)
+    for blocker in APPROVAL_BLOCKERS:
+        reason = blocker(version)
+        if reason:
+            return reason
+    return None
 
 
 def decision_create(
@@ -372,6 +384,13 @@ def decision_create(
         if blocker:
             raise ValidationError({"verdict": blocker})
         decision = Decision.objects.create(version=version, verdict=verdict, sha256=version.sha256, note=note, decided_by=actor)
+        # Approval as data: the version row says which bytes were approved, so whoever asks (a list of
+        # versions, the download gate, ingest's label) reads it without a query into review.
+        version.approval_verdict = verdict
+        version.approval_sha256 = version.sha256
+        version.approved_sha256 = version.sha256 if verdict == Decision.Verdict.APPROVED else ""
+        version.save(update_fields=["approval_verdict", "approval_sha256", "approved_sha256"])
+        release_stamp(version)
         project = version.asset.project
         record(
             action=f"review.decision.{verdict}",
@@ -396,10 +415,8 @@ def decision_create(
         webhook_events.decision_made(decision)
         if verdict == Decision.Verdict.APPROVED:
             _credential_start(decision)
-            from portal.footage.tasks import rederive_version
-
             # The review copies lose their "not approved" label now that these bytes are approved.
-            transaction.on_commit(lambda: rederive_version.delay(version.pk))
+            jobs.enqueue_on_commit("rederive", version.pk)
     return decision
 
 
@@ -437,6 +454,7 @@ def _credential_start(decision: Decision) -> ContentCredential:
         from portal.review.tasks import sign_credentials
 
         transaction.on_commit(lambda: sign_credentials.delay(credential.pk))
+    release_stamp(decision.version)
     return credential
 
 
@@ -479,6 +497,7 @@ def credentials_sign(*, credential_id: int) -> ContentCredential:
             ContentCredential.objects.filter(pk=credential.pk, status=ContentCredential.Status.PENDING).update(
                 status=ContentCredential.Status.UNSIGNED, reason=NO_CERTIFICATE
             )
+            release_stamp(version)
             credential.refresh_from_db()
             return credential
         suffix = Path(version.original_name or "").suffix.lower()[:10]
@@ -560,6 +579,7 @@ def credentials_sign(*, credential_id: int) -> ContentCredential:
                 publish_on_commit(project.pk, "review.credentials", {"version": version.pk, "status": "failed"})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    release_stamp(version)
     credential.refresh_from_db()
     return credential
 
@@ -603,6 +623,27 @@ def released_original(version: AssetVersion) -> tuple[str, str] | None:
     if credential.status == ContentCredential.Status.SIGNED and credential.signed_key:
         return credential.signed_key, credential.signed_sha256
     return None  # pending or failed: the approved original never leaves without its credentials
+
+
+def release_stamp(version: AssetVersion) -> None:
+    """Write on the version row what a download hands out now (footage reads only the row): the
+    signed copy, the original, or nothing while the credentials are pending or failed."""
+    version = AssetVersion.objects.select_related("asset").get(pk=version.pk)
+    released = released_original(version)
+    credential = current_credential(version)
+    hold, note = "", ""
+    if released is None and version.is_released and credential is not None:
+        if credential.status == ContentCredential.Status.FAILED:
+            hold, note = "signing_failed", (credential.reason or "")[:500]
+        else:
+            hold = "signing"
+    AssetVersion.objects.filter(pk=version.pk).update(
+        released_key=released[0] if released else "",
+        released_sha256=released[1] if released else "",
+        release_hold=hold,
+        release_note=note,
+        release_sidecar_key=credential.sidecar_key if released and credential is not None else "",
+    )
 
 
 def download_blocker(version: AssetVersion) -> str:

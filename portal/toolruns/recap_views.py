@@ -37,9 +37,8 @@ class RunOutputImageView(ProjectScopedView):
         if version.status != AssetVersion.Status.READY or not version.file_key:
             raise Http404("Not found")
         from portal.footage.services import GENERATED_LABEL, download_record
-        from portal.review.services import is_released
 
-        if is_released(version):
+        if version.is_released:
             download_record(actor=request.user, version=version, what="preview")
             response = serve_key(request, version.file_key, content_type=output.media_type)
             response["Cache-Control"] = "private, max-age=3600"

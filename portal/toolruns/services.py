@@ -20,7 +20,6 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -29,18 +28,20 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from portal import jobs
 from portal.access.enforce import record_denial, require
 from portal.access.policy import Action
 from portal.audit.services import record
 from portal.characters.runs import METADATA_KEYS as SHEET_METADATA_KEYS
 from portal.characters.runs import sheet_inputs
 from portal.core.errors import Conflict, ServiceError
+from portal.footage import services as footage
 from portal.footage import storage
-from portal.footage.models import Asset, AssetVersion
+from portal.footage.models import AssetVersion
 from portal.live.services import publish, publish_on_commit
 from portal.projects.models import Project
 from portal.providers.selectors import ai_params, allowed_provider_ids
@@ -65,7 +66,7 @@ from studio_tools.core import (
     UnknownTool,
     run_tool,
 )
-from studio_tools.media.hashing import sha256_copy, sha256_file
+from studio_tools.media.hashing import sha256_copy
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,6 @@ TIME_LIMIT_FAILURE = "The run took longer than the portal allows and was stopped
 # Media types that are probed and get browser derivatives (proxy, poster...) like uploaded footage.
 _MEDIA_PREFIXES = ("video/", "image/", "audio/")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
-# Any run dispatched before this process started was dispatched by an earlier process; on the
-# in-memory broker its message died with that process.
-_PROCESS_STARTED_AT = timezone.now()
 
 
 class ExternalAINotAllowed(ServiceError):
@@ -101,22 +99,25 @@ class _LostClaim(Cancelled):
 
 
 def run_event(run: ToolRun, **extra: Any) -> dict[str, Any]:
-    """What pages hear about a run: enough to draw its row without asking the server."""
+    """What pages hear about a run (the job engine's one event shape): enough to draw its row
+    without asking the server."""
     elapsed = run.elapsed_seconds()
     eta = run.eta_seconds()
-    return {
-        "run": run.pk,
-        "tool": run.tool,
-        "status": run.status,
-        "progress": round(run.progress, 4),
-        "stage": run.stage,
-        "message": run.message,
-        "attempts": run.attempts,
-        "cancel_requested": run.cancel_requested,
-        "elapsed": round(elapsed, 1) if elapsed is not None else None,
-        "eta": round(eta, 1) if eta is not None else None,
+    return jobs.progress_event(
+        JOB_KIND,
+        run.pk,
+        status=run.status,
+        progress=run.progress,
+        stage=run.stage,
+        message=run.message,
+        attempts=run.attempts,
+        run=run.pk,
+        tool=run.tool,
+        cancel_requested=run.cancel_requested,
+        elapsed=round(elapsed, 1) if elapsed is not None else None,
+        eta=round(eta, 1) if eta is not None else None,
         **extra,
-    }
+    )
 
 
 # --- start ------------------------------------------------------------------------------------
@@ -322,19 +323,13 @@ def toolrun_create(
             },
         )
         publish_on_commit(project.pk, "toolrun.queued", run_event(run, created_by=getattr(actor, "email", "")))
-        transaction.on_commit(lambda: dispatch(run.pk))
+        jobs.enqueue_on_commit(JOB_KIND, run.pk)
     return run
 
 
 def dispatch(run_id: int) -> None:
-    """Send "run job N" to the tools queue. Never raises: a message that could not be sent is a run
-    the recovery pass sends again."""
-    from portal.toolruns.tasks import execute_toolrun
-
-    try:
-        execute_toolrun.apply_async((run_id,), queue=settings.TOOLRUNS_QUEUE)
-    except Exception:  # noqa: BLE001 - the row is the truth; recovery re-dispatches
-        log.exception("could not dispatch tool run %s; the recovery pass will", run_id)
+    """Send "run job N" now (outside any transaction). Never raises: see jobs.enqueue."""
+    jobs.enqueue(JOB_KIND, run_id)
 
 
 # --- cancel -----------------------------------------------------------------------------------
@@ -369,20 +364,16 @@ def toolrun_cancel(*, actor, run: ToolRun) -> ToolRun:
 # --- execute ----------------------------------------------------------------------------------
 
 
-def _claimable(now) -> Q:
-    lapsed = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    return Q(status=ToolRun.Status.QUEUED) | (Q(status=ToolRun.Status.RUNNING) & lapsed)
-
-
-def _end_unclaimable(run_id: int, now) -> None:
-    """A claimable run that must not run again: cancel asked for while its worker died, or too many attempts."""
-    base = ToolRun.objects.filter(pk=run_id).filter(_claimable(now))
+def _end_unclaimable(run_id: int, now) -> bool:
+    """A claimable run that must not run again: cancel asked for while its worker died, or too many
+    attempts. The job engine calls it when a claim or the recovery pass finds such a run."""
+    base = ToolRun.objects.filter(pk=run_id).filter(jobs.handler(JOB_KIND).claimable(now))
     with transaction.atomic():
         if base.filter(cancel_requested=True).update(
             status=ToolRun.Status.CANCELLED, finished_at=now, lease_until=None, claim_token="", message=""
         ):
             _after_end(ToolRun.objects.select_related("project__studio").get(pk=run_id), details={"reason": "cancelled"})
-            return
+            return True
         attempts = settings.TOOLRUN_MAX_ATTEMPTS
         if base.filter(attempts__gte=attempts).update(
             status=ToolRun.Status.FAILED,
@@ -394,44 +385,29 @@ def _end_unclaimable(run_id: int, now) -> None:
             run = ToolRun.objects.select_related("project__studio").get(pk=run_id)
             _cleanup_leftover_outputs(run)
             _after_end(run, details={"reason": "too many attempts", "attempts": run.attempts})
+            return True
+    return False
+
+
+def _claim_fields(now) -> dict[str, Any]:
+    return {"started_at": now, "progress": 0.0, "stage": "", "message": "", "worker": _worker_name()}
+
+
+def _claimed(job: jobs.Claim) -> None:
+    """Inside the claim's transaction: the run is on record and on the pages as started."""
+    run = ToolRun.objects.select_related("project__studio").get(pk=job.object_id)
+    if run.attempts > 1:
+        run.message = f"Started again after a worker was lost (attempt {run.attempts} of {settings.TOOLRUN_MAX_ATTEMPTS})."
+        ToolRun.objects.filter(pk=run.pk, claim_token=job.token).update(message=run.message)
+    record(action="toolrun.running", project=run.project, target=run, details={"attempt": run.attempts, "worker": run.worker})
+    publish_on_commit(run.project_id, "toolrun.started", run_event(run))
+    job.row = run
 
 
 def _claim(run_id: int) -> tuple[ToolRun, str] | None:
-    """Compare-and-set: queued (or running under a lapsed lease) -> running, attempts + 1."""
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    with transaction.atomic():
-        claimed = (
-            ToolRun.objects.filter(pk=run_id)
-            .filter(_claimable(now))
-            .filter(cancel_requested=False, attempts__lt=settings.TOOLRUN_MAX_ATTEMPTS)
-            .update(
-                status=ToolRun.Status.RUNNING,
-                attempts=F("attempts") + 1,
-                claim_token=token,
-                lease_until=now + timedelta(seconds=settings.TOOLRUN_LEASE_SECONDS),
-                started_at=now,
-                progress=0.0,
-                stage="",
-                message="",
-                worker=_worker_name(),
-            )
-        )
-        if not claimed:
-            _end_unclaimable(run_id, now)
-            return None
-        run = ToolRun.objects.select_related("project__studio").get(pk=run_id)
-        if run.attempts > 1:
-            run.message = f"Started again after a worker was lost (attempt {run.attempts} of {settings.TOOLRUN_MAX_ATTEMPTS})."
-            ToolRun.objects.filter(pk=run.pk, claim_token=token).update(message=run.message)
-        record(
-            action="toolrun.running",
-            project=run.project,
-            target=run,
-            details={"attempt": run.attempts, "worker": run.worker},
-        )
-        publish_on_commit(run.project_id, "toolrun.started", run_event(run))
-    return run, token
+    """Compare-and-set (by the job engine): queued (or running under a lapsed lease) -> running, attempts + 1."""
+    job = jobs.claim(JOB_KIND, run_id)
+    return None if job is None else (job.row, job.token)
 
 
 def _worker_name() -> str:
@@ -442,40 +418,11 @@ def _worker_name() -> str:
     return (hostname or f"{socket.gethostname()}:{threading.current_thread().name}")[:200]
 
 
-class _Heartbeat:
-    """Renews the run's lease while the tool works, from its own thread (a tool may not report for
-    minutes). Notices when the claim is lost, so the next cancellation check stops the tool."""
+class _Heartbeat(jobs.Heartbeat):
+    """The engine's heartbeat on a run's claim."""
 
     def __init__(self, run_id: int, token: str):
-        self.run_id = run_id
-        self.token = token
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"toolrun-{run_id}-heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        interval = max(0.5, settings.TOOLRUN_LEASE_SECONDS / 3)
-        try:
-            while not self._stop.wait(interval):
-                try:
-                    renewed = ToolRun.objects.filter(
-                        pk=self.run_id, claim_token=self.token, status=ToolRun.Status.RUNNING
-                    ).update(lease_until=timezone.now() + timedelta(seconds=settings.TOOLRUN_LEASE_SECONDS))
-                except Exception:  # noqa: BLE001 - a database hiccup: try again at the next beat
-                    log.warning("could not renew the lease of tool run %s", self.run_id, exc_info=True)
-                    continue
-                if not renewed:
-                    self.lost = True
-                    return
-        finally:
-            connection.close()
+        super().__init__(jobs.Claim(JOB_KIND, run_id, token))
 
 
 class _Reporter:
@@ -647,18 +594,6 @@ def _after_end(run: ToolRun, *, details: dict) -> None:
 # --- outputs ----------------------------------------------------------------------------------
 
 
-def _version_prefix(version: AssetVersion) -> str:
-    return storage.version_key(version, "").rstrip("/")
-
-
-def _delete_stored(prefix: str) -> None:
-    try:
-        _dirs, files = storage.default_storage.listdir(prefix)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    storage.delete_quietly(*(f"{prefix}/{name}" for name in files))
-
-
 def _cleanup_leftover_outputs(run: ToolRun) -> None:
     """Outputs of an attempt that never finished (its worker died while storing them): rows and bytes go."""
     leftovers = list(
@@ -667,14 +602,7 @@ def _cleanup_leftover_outputs(run: ToolRun) -> None:
         .select_related("version__asset__project")
     )
     for output in leftovers:
-        version = output.version
-        prefix = _version_prefix(version)
-        asset = version.asset
-        version.delete()
-        if not asset.versions.exists():
-            asset.delete()
-        transaction.on_commit(lambda prefix=prefix: _delete_stored(prefix))
-        publish_on_commit(run.project_id, "asset.changed", {"asset": asset.pk, "status": "removed"})
+        footage.generated_version_discard(version=output.version)
 
 
 def _describe_output(path: Path, media_type: str, name: str):
@@ -722,9 +650,8 @@ def _output_provenance(run: ToolRun, record_: RunRecord, output) -> dict[str, An
 
 
 def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) -> None:
-    """Outputs -> generated assets, READY with provenance, then the run succeeds: all or nothing per attempt."""
-    from portal.footage.services import _make_derivatives
-
+    """Outputs -> generated versions (footage's services), READY with provenance, then the run
+    succeeds: all or nothing per attempt."""
     described = []
     for output in record_.result.outputs:
         path = record_.output_path(output)
@@ -739,23 +666,14 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
         _cleanup_leftover_outputs(run)
         created = []
         for output, path, info, media, size in described:
-            asset = Asset(
+            version = footage.generated_version_create(
                 project_id=run.project_id,
-                name=(output.label or f"{run.tool} {output.name}")[:200],
-                kind=Asset.Kind.GENERATED,
+                name=output.label or f"{run.tool} {output.name}",
                 created_by=run.created_by,
-            )
-            asset.full_clean()
-            asset.save()
-            version = AssetVersion.objects.create(
-                asset=asset,
-                number=1,
-                status=AssetVersion.Status.UPLOADING,
                 original_name=Path(output.path).name,
                 size=size,
                 media_info=info,
                 provenance=_output_provenance(run, record_, output),
-                uploaded_by=run.created_by,
             )
             ToolRunOutput.objects.create(
                 run=run,
@@ -767,16 +685,11 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
             )
             created.append((version, output, path, media))
 
-    # 2. Bytes, outside any transaction.
+    # 2. Bytes (and the derivatives uploaded footage gets), outside any transaction.
     stored: list[tuple[AssetVersion, str, dict]] = []
     try:
         for version, output, path, media in created:
-            fields = {"sha256": sha256_file(path), "file_key": storage.save_file(storage.version_key(version, "original"), path)}
-            if media is not None:
-                # Proxy, poster, filmstrip, waveform: the same derivatives as uploaded footage.
-                folder = scratch / str(version.pk)
-                folder.mkdir(parents=True, exist_ok=True)
-                fields.update(_make_derivatives(version, media, path, folder))
+            fields = footage.generated_version_store(version=version, path=path, media=media, scratch=scratch)
             stored.append((version, output.name, fields))
 
         # 3. Ready, and the run succeeded, in one transaction conditional on our claim.
@@ -806,17 +719,13 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
             if not done:
                 raise _LostClaim()
             for version, name, fields in stored:
-                AssetVersion.objects.filter(pk=version.pk).update(status=AssetVersion.Status.READY, ready_at=now, **fields)
+                footage.generated_version_ready(version=version, fields=fields, now=now)
                 record(
                     action="toolrun.output",
                     project=run.project,
                     target=version,
                     details={"run": run.pk, "name": name, "sha256": fields["sha256"]},
                 )
-                publish_on_commit(
-                    run.project_id, "asset.ready", {"asset": version.asset_id, "version": version.pk, "status": "ready"}
-                )
-                webhook_events.asset_ready(version, project=run.project)
             _import_findings(run, record_)
             run.refresh_from_db()
             ended = {"outputs": [v.pk for v, _n, _f in stored], "duration_seconds": provenance["duration_seconds"]}
@@ -828,7 +737,7 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
         # Whatever made it to storage for this attempt goes; the rows go with the run's failure or the
         # next attempt's clean-up.
         for version, _output, _path, _media in created:
-            _delete_stored(_version_prefix(version))
+            footage.version_files_delete(version)
         raise
 
 
@@ -871,19 +780,12 @@ def _import_findings(run: ToolRun, record_: RunRecord) -> int:
     return count
 
 
-# --- recovery ---------------------------------------------------------------------------------
+# --- the job ---------------------------------------------------------------------------------
 
 
-def toolruns_recover(*, now=None) -> dict[str, int]:
-    """At start-up and periodically: no run is ever lost.
-
-    - running, lease lapsed (its worker died): dispatched again; the claim takes it over, or fails it
-      once it has used up its attempts, or ends it cancelled if a cancel was asked for meanwhile;
-    - queued, but its message is older than TOOLRUN_REDISPATCH_SECONDS (lost with a broker restart,
-      or with the process on the in-memory broker): dispatched again; the claim makes doubles no-ops;
-    - queued for longer than TOOLRUN_QUEUED_TIMEOUT_SECONDS: failed, with a message saying so."""
-    now = now or timezone.now()
-    counts = {"redispatched": 0, "ended": 0}
+def _expire_queued(now) -> int:
+    """Queued for longer than TOOLRUN_QUEUED_TIMEOUT_SECONDS: failed, with a message saying so."""
+    ended = 0
     give_up = now - timedelta(seconds=settings.TOOLRUN_QUEUED_TIMEOUT_SECONDS)
     for run_id in ToolRun.objects.filter(status=ToolRun.Status.QUEUED, created_at__lt=give_up).values_list("pk", flat=True)[:200]:
         with transaction.atomic():
@@ -893,54 +795,30 @@ def toolruns_recover(*, now=None) -> dict[str, int]:
                 error="No worker picked this run up in time. Start it again; if it keeps happening, contact support.",
             ):
                 _after_end(ToolRun.objects.select_related("project__studio").get(pk=run_id), details={"reason": "never started"})
-                counts["ended"] += 1
-
-    stale_message = now - timedelta(seconds=settings.TOOLRUN_REDISPATCH_SECONDS)
-    if settings.CELERY_BROKER_URL.startswith("memory://"):
-        stale_message = max(stale_message, _PROCESS_STARTED_AT)
-    elif broker_lost_its_messages():
-        # A Redis restart (or flush) took every queued message with it: every queued run is sent
-        # again now, not after TOOLRUN_REDISPATCH_SECONDS (the claim makes any double a no-op).
-        stale_message = now
-        counts["broker_restarted"] = 1
-    lost_queued = Q(status=ToolRun.Status.QUEUED) & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_message))
-    dead_running = Q(status=ToolRun.Status.RUNNING) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-    for run_id, attempts, cancel_requested in (
-        ToolRun.objects.filter(lost_queued | dead_running).order_by("pk").values_list("pk", "attempts", "cancel_requested")[:500]
-    ):
-        if cancel_requested or attempts >= settings.TOOLRUN_MAX_ATTEMPTS:
-            # Nothing left to run: end it here rather than wait for a worker to say so.
-            _end_unclaimable(run_id, now)
-            counts["ended"] += 1
-            continue
-        if ToolRun.objects.filter(pk=run_id).filter(lost_queued | dead_running).update(dispatched_at=now):
-            transaction.on_commit(lambda run_id=run_id: dispatch(run_id))
-            counts["redispatched"] += 1
-    counts["swept"] = sweep_scratch()
-    if any(counts.values()):
-        log.info("tool run recovery: %s", counts)
-    return counts
+                ended += 1
+    return ended
 
 
-BROKER_MARK = "portal:toolruns:broker-mark"
-
-
-def broker_lost_its_messages() -> bool:
-    """True when the Redis broker came back empty since the last recovery pass: a mark this pass
-    leaves there (no expiry) is missing. Redis keeps nothing on disk in the shipped setup, so a
-    restart loses the queue and the mark together. The first pass after a deploy finds no mark
-    either: it sends queued runs again, which the claim makes harmless."""
-    url = settings.CELERY_BROKER_URL
-    if not url.startswith(("redis://", "rediss://")):
-        return False
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        return bool(client.set(BROKER_MARK, timezone.now().isoformat(), nx=True))
-    except redis.RedisError:
-        log.warning("tool run recovery: the broker cannot be reached to check for a restart")
-        return False
+JOB_KIND = "toolrun"
+JOB = jobs.Handler(
+    kind=JOB_KIND,
+    execute=lambda run_id: toolrun_execute(run_id),
+    queue=jobs.from_settings("TOOLRUNS_QUEUE"),
+    soft_time_limit=jobs.from_settings("TOOLRUN_SOFT_TIME_LIMIT"),
+    time_limit=jobs.from_settings("TOOLRUN_TIME_LIMIT"),
+    model=ToolRun,
+    waiting=ToolRun.Status.QUEUED,
+    running=ToolRun.Status.RUNNING,
+    lease_seconds=jobs.from_settings("TOOLRUN_LEASE_SECONDS"),
+    max_attempts=jobs.from_settings("TOOLRUN_MAX_ATTEMPTS"),
+    redispatch_seconds=jobs.from_settings("TOOLRUN_REDISPATCH_SECONDS"),
+    claim_filter=Q(cancel_requested=False),
+    claim_fields=_claim_fields,
+    on_claimed=_claimed,
+    end=_end_unclaimable,
+    expire=_expire_queued,
+    sweep=lambda: sweep_scratch(),
+)
 
 
 _SCRATCH_RE = re.compile(r"^toolrun-(\d+)-")

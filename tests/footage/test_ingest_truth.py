@@ -147,7 +147,7 @@ def test_scratch_folders_of_a_killed_ingest_are_removed(
 ):
     from django.utils import timezone
 
-    from portal.footage.services import ingests_recover
+    from portal import jobs
 
     # A worker was SIGKILLed mid-ingest (its `finally` never ran): a folder with half a proxy stays,
     # the version stays processing and its lease runs out.
@@ -170,7 +170,7 @@ def test_scratch_folders_of_a_killed_ingest_are_removed(
     AssetVersion.objects.filter(pk=other.pk).update(status=AssetVersion.Status.REJECTED)
     (scratch / f"ingest-{other.pk}-killed").mkdir()
     with django_capture_on_commit_callbacks(execute=True):
-        assert ingests_recover() == 1  # dispatched again; eager: it runs to the end here
+        assert jobs.recover(only=["ingest"])["ingest"]["redispatched"] == 1  # dispatched again; eager: it runs here
     version.refresh_from_db()
     assert version.status == AssetVersion.Status.READY, version.reject_reason
     assert list(scratch.iterdir()) == []

@@ -68,7 +68,7 @@ def _toolruns_settings(settings, tmp_path):
         # restarts removes the mark itself)
         import redis
 
-        from portal.toolruns.services import BROKER_MARK
+        from portal.jobs.engine import BROKER_MARK
 
         redis.Redis.from_url(settings.CELERY_BROKER_URL).set(BROKER_MARK, "test")
 
@@ -112,12 +112,17 @@ def dispatched(request, monkeypatch) -> list[tuple[int, str]]:
     sent: list[tuple[int, str]] = []
     if "real_dispatch" in request.fixturenames:
         return sent
-    from portal.toolruns.tasks import execute_toolrun
+    from portal.celery import app
+
+    task = app.tasks["jobs.run"]
+    real_apply_async = task.apply_async
 
     def fake_apply_async(args=None, kwargs=None, queue=None, **options):
-        sent.append((args[0], queue))
+        if args[0] != "toolrun":  # other jobs (an ingest) go their usual way
+            return real_apply_async(args, kwargs, queue=queue, **options)
+        sent.append((args[1], queue))
 
-    monkeypatch.setattr(execute_toolrun, "apply_async", fake_apply_async)
+    monkeypatch.setattr(task, "apply_async", fake_apply_async)
     return sent
 
 

@@ -9,3 +9,10 @@ from portal.toolruns.models import ToolRun
 
 def start_run(project, *, actor, version, tool: str = "contactsheet", params: dict | None = None) -> ToolRun:
     return services.toolrun_create(actor=actor, project=project, tool=tool, params=params or {}, input_version_ids=[version.pk])
+
+
+def recover_runs() -> dict[str, int]:
+    """The job engine's recovery pass over tool runs alone: its counts for them."""
+    from portal import jobs
+
+    return jobs.recover(only=[services.JOB_KIND])[services.JOB_KIND]

@@ -77,7 +77,7 @@ def embedded_worker(monkeypatch, settings):
     # The worker's start-up recovery pass is not what this test is about, and the in-memory test
     # database takes one writer at a time: keep those tasks out.
     real_send = app.send_task
-    skipped = ("footage.recover_ingests", "toolruns.recover")
+    skipped = ("jobs.recover",)
     monkeypatch.setattr(app, "send_task", lambda name, *a, **kw: None if name in skipped else real_send(name, *a, **kw))
     if settings.CELERY_BROKER_URL.startswith("memory://"):
         # The in-process broker is this process's alone: start from empty queues.

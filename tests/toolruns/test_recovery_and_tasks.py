@@ -10,11 +10,14 @@ from django.core import checks
 from django.utils import timezone
 
 from portal.celery import app
+from portal.jobs import engine as jobs_engine
+from portal.jobs.tasks import recover as recover_jobs
+from portal.jobs.tasks import run as run_job
 from portal.toolruns import services
 from portal.toolruns.checks import visibility_timeout_problem
 from portal.toolruns.models import ToolRun
-from portal.toolruns.tasks import execute_toolrun, recover_toolruns
 from tests.footage.helpers import make_ready_version
+from tests.toolruns.helpers import recover_runs
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def test_recovery_redispatches_runs_whose_worker_died(make_run, dispatched, djan
     alive = make_run(status=ToolRun.Status.RUNNING, attempts=1, lease_until=timezone.now() + timedelta(seconds=60))
     dispatched.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        counts = services.toolruns_recover()
+        counts = recover_runs()
     assert counts == {"redispatched": 1, "ended": 0, "swept": 0}
     assert dispatched == [(dead.pk, "tools")]
     dead.refresh_from_db()
@@ -57,12 +60,12 @@ def test_recovery_redispatches_queued_runs_whose_message_is_old(
     fresh = make_run()
     dispatched.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.toolruns_recover() == {"redispatched": 1, "ended": 0, "swept": 0}
+        assert recover_runs() == {"redispatched": 1, "ended": 0, "swept": 0}
     assert dispatched == [(lost.pk, "tools")]
     # sent again just now: the next pass leaves it alone
     dispatched.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.toolruns_recover() == {"redispatched": 0, "ended": 0, "swept": 0}
+        assert recover_runs() == {"redispatched": 0, "ended": 0, "swept": 0}
     assert fresh.pk not in [run_id for run_id, _queue in dispatched]
 
 
@@ -70,7 +73,7 @@ def test_recovery_fails_runs_out_of_attempts_and_cancels_runs_asked_to_stop(make
     exhausted = make_run(status=ToolRun.Status.RUNNING, attempts=3, lease_until=ago(5))
     stopping = make_run(status=ToolRun.Status.RUNNING, attempts=1, lease_until=ago(5), cancel_requested=True)
     dispatched.clear()
-    assert services.toolruns_recover() == {"redispatched": 0, "ended": 2, "swept": 0}
+    assert recover_runs() == {"redispatched": 0, "ended": 2, "swept": 0}
     assert dispatched == []
     exhausted.refresh_from_db()
     stopping.refresh_from_db()
@@ -80,35 +83,39 @@ def test_recovery_fails_runs_out_of_attempts_and_cancels_runs_asked_to_stop(make
 
 def test_recovery_fails_runs_no_worker_picked_up_for_a_day(make_run, settings):
     stale = make_run(created_at=ago(settings.TOOLRUN_QUEUED_TIMEOUT_SECONDS + 60))
-    services.toolruns_recover()
+    recover_runs()
     stale.refresh_from_db()
     assert stale.status == ToolRun.Status.FAILED and "No worker picked this run up" in stale.error
 
 
 def test_recovery_is_periodic_and_runs_when_a_worker_starts():
     schedule = {entry["task"]: entry["schedule"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
-    assert schedule["toolruns.recover"] <= 60
-    assert recover_toolruns.name == "toolruns.recover"
+    assert schedule["jobs.recover"] <= 60
+    assert recover_jobs.name == "jobs.recover"
 
 
-def test_the_execute_task_is_late_acked_time_limited_and_on_the_tools_queue():
-    assert execute_toolrun.name == "toolruns.execute"
-    assert execute_toolrun.acks_late is True and execute_toolrun.reject_on_worker_lost is True
-    assert 0 < execute_toolrun.soft_time_limit < execute_toolrun.time_limit
-    route = app.amqp.router.route({}, "toolruns.execute", args=(1,))
-    assert route["queue"].name == "tools"
+def test_the_execute_task_is_late_acked_time_limited_and_on_the_tools_queue(monkeypatch):
+    assert run_job.name == "jobs.run"
+    assert run_job.acks_late is True and run_job.reject_on_worker_lost is True
+    assert 0 < run_job.soft_time_limit < run_job.time_limit
+    sent = []
+    monkeypatch.setattr(app.tasks["jobs.run"], "apply_async", lambda args, **options: sent.append((args, options)))
+    jobs_engine.enqueue(services.JOB_KIND, 1)
+    ((args, options),) = sent
+    assert args == ("toolrun", 1) and options["queue"] == "tools"
+    assert 0 < options["soft_time_limit"] < options["time_limit"] <= run_job.time_limit
 
 
 def test_the_task_calls_the_service_with_the_id(world_tx, monkeypatch):
     called = []
     monkeypatch.setattr(services, "toolrun_execute", lambda run_id: called.append(run_id))
-    execute_toolrun.run(42)
+    run_job.run("toolrun", 42)
     assert called == [42]
 
 
 def test_redis_visibility_timeout_must_exceed_every_hard_time_limit(settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": execute_toolrun.time_limit}
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": run_job.time_limit}
     problem = visibility_timeout_problem()
     assert problem and "visibility_timeout" in problem
     errors = checks.run_checks()
@@ -136,7 +143,7 @@ def test_services_mode_settings_set_a_safe_visibility_timeout():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "REDIS_URL": "redis://cache.internal:6379/0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     options, problem = json.loads(out.stdout.strip().splitlines()[-1])
-    assert options["visibility_timeout"] > execute_toolrun.time_limit
+    assert options["visibility_timeout"] > run_job.time_limit
     assert problem is None
 
 
@@ -147,7 +154,7 @@ def test_recovery_sweeps_temp_folders_a_dead_worker_left_behind(make_run, scratc
         (scratch / f"toolrun-{run.pk}-abc123" / "in").mkdir(parents=True)
     (scratch / "toolrun-999999-zzz").mkdir()  # its run is gone altogether
     (scratch / "ingest-5-xyz").mkdir()  # not ours
-    assert services.toolruns_recover()["swept"] == 2
+    assert recover_runs()["swept"] == 2
     assert sorted(p.name for p in scratch.iterdir()) == ["ingest-5-xyz", f"toolrun-{running.pk}-abc123"]
 
 
@@ -157,19 +164,19 @@ def test_runs_queued_when_the_broker_restarted_are_sent_again_at_the_next_pass(
     """Finding 12: a Redis restart took the queued messages; recovery waited TOOLRUN_REDISPATCH_SECONDS
     (10 min) before sending them again. It now notices the broker came back empty at its next pass
     (every 15 s), so a queued run is sent again within 30 s."""
-    assert settings.CELERY_BEAT_SCHEDULE["recover-toolruns"]["schedule"] <= 15
+    assert settings.CELERY_BEAT_SCHEDULE["recover-jobs"]["schedule"] <= 15
     settings.CELERY_BROKER_URL = private_redis.url
-    private_redis.client().set(services.BROKER_MARK, "before")
+    private_redis.client().set(jobs_engine.BROKER_MARK, "before")
     queued = make_run()  # its message was sent just now
     dispatched.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.toolruns_recover()["redispatched"] == 0  # the broker still has it
+        assert recover_runs()["redispatched"] == 0  # the broker still has it
     private_redis.kill()
     private_redis.start()  # back, empty (no persistence): the message is gone
     with django_capture_on_commit_callbacks(execute=True):
-        counts = services.toolruns_recover()
+        counts = recover_runs()
     assert counts["redispatched"] == 1 and counts["broker_restarted"] == 1
     assert dispatched == [(queued.pk, "tools")]
     dispatched.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.toolruns_recover()["redispatched"] == 0  # once, not at every pass
+        assert recover_runs()["redispatched"] == 0  # once, not at every pass

@@ -30,9 +30,9 @@ from django.db import connection
 
 from portal.audit.models import AuditEvent
 from portal.footage.models import Asset, AssetVersion
-from portal.toolruns import services
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from tests.toolruns.conftest import TEST_TOOL_PACKAGES
+from tests.toolruns.helpers import recover_runs
 from tests.toolruns.test_workers_services import Workers, start, wait_until
 
 pytestmark = [
@@ -197,7 +197,7 @@ def test_redis_restarted_mid_run_loses_nothing_and_doubles_nothing(world_tx, wor
         timeout=60,
         what="all four runs to finish after the Redis restart",
         workers=workers,
-        tick=services.toolruns_recover,
+        tick=recover_runs,
     )
     # Whatever duplicate messages recovery sent are taken and dropped before we count.
     wait_until(
@@ -225,5 +225,5 @@ def test_redis_restarted_mid_run_loses_nothing_and_doubles_nothing(world_tx, wor
     assert not AssetVersion.objects.filter(asset__project=world.a.project).exclude(status=AssetVersion.Status.READY).exists()
     # Both workers lived through it, and no temp folder is left behind.
     assert all(proc.poll() is None for proc in workers.procs.values()), workers.log_text()
-    services.toolruns_recover()
+    recover_runs()
     assert not list(scratch.iterdir())

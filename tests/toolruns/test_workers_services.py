@@ -27,6 +27,7 @@ from portal.footage.models import Asset, AssetVersion
 from portal.toolruns import services
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from tests.toolruns.conftest import TEST_TOOL_PACKAGES
+from tests.toolruns.helpers import recover_runs
 
 pytestmark = [
     pytest.mark.services,
@@ -215,7 +216,7 @@ def test_sigkill_mid_run_finishes_once_on_the_other_worker(world_tx, workers, cl
         timeout=90,
         what="the run to finish on the other worker",
         workers=workers,
-        tick=services.toolruns_recover,
+        tick=recover_runs,
     )
     run.refresh_from_db()
     assert run.status == ToolRun.Status.SUCCEEDED, f"{run.error}\n{workers.log_text()}"
@@ -224,7 +225,7 @@ def test_sigkill_mid_run_finishes_once_on_the_other_worker(world_tx, workers, cl
     assert Asset.objects.filter(project=world.a.project, kind=Asset.Kind.GENERATED).count() == 1
     assert AuditEvent.objects.filter(action="toolrun.succeeded", target_id=str(run.pk)).count() == 1
     # the dead worker's temp folder goes with the next recovery pass
-    services.toolruns_recover()
+    recover_runs()
     assert not [p for p in scratch.iterdir() if p.name.startswith(f"toolrun-{run.pk}-")]
 
 
@@ -237,7 +238,7 @@ def test_a_run_that_kills_its_worker_every_time_fails_after_three_attempts(world
         timeout=120,
         what="the run to be given up",
         workers=workers,
-        tick=services.toolruns_recover,
+        tick=recover_runs,
     )
     run.refresh_from_db()
     assert run.status == ToolRun.Status.FAILED and run.attempts == 3
