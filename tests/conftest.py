@@ -20,6 +20,17 @@ def _fast_and_isolated(settings, tmp_path):
     settings.WHITENOISE_AUTOREFRESH = True
 
 
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in French leaves French active in the thread (the locale middleware does not reset
+    it): each test starts and ends in the default language, so a later test's messages are English."""
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def world(db) -> World:
     """Two studios (a, b), each with a project and one user per role; plus platform staff."""

@@ -11,6 +11,11 @@ from django.http import Http404
 from portal.access.policy import Action, can, is_visible
 
 
+class RoleDenied(PermissionDenied):
+    """The policy said no for the user's role (the 403 page explains roles); other refusals carry a
+    reason of their own for the person (awaiting approval, being signed) and the page shows that."""
+
+
 def record_denial(user, action, obj, *, visible: bool) -> None:
     from portal.access.policy import _studio_and_project
     from portal.audit.services import record
@@ -35,4 +40,4 @@ def require(user, action: Action | str, obj) -> None:
     record_denial(user, action, obj, visible=visible)
     if not visible:
         raise Http404("Not found")
-    raise PermissionDenied(f"Your role does not allow this ({action}).")
+    raise RoleDenied(f"Your role does not allow this ({action}).")

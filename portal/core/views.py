@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
+from portal.access.enforce import RoleDenied
 from portal.accounts.selectors import user_studios
 from portal.projects.selectors import projects_for_user
 from portal.studios.selectors import studios_for_user
@@ -39,3 +40,10 @@ def healthz(request):
             body.update(status="degraded", worker="no worker answered within 10 s")
             return JsonResponse(body, status=503)
     return JsonResponse(body)
+
+
+def permission_denied(request, exception=None):
+    """403 page: the refusal's own reason when it has one for the person; the role text for policy
+    denials (portal.access.enforce.RoleDenied) and refusals without words."""
+    reason = "" if exception is None or isinstance(exception, RoleDenied) else str(exception)
+    return render(request, "403.html", {"exception": reason}, status=403)

@@ -20,6 +20,7 @@ from portal.jobs.engine import (
     recover,
     register,
     run,
+    send_task,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "recover",
     "register",
     "run",
+    "send_task",
 ]

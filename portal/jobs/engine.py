@@ -173,6 +173,18 @@ def enqueue(kind: str, object_id: int) -> None:
         log.exception("could not dispatch job %s %s; the recovery pass will", kind, object_id)
 
 
+def send_task(name: str, args: tuple = (), **options: Any) -> None:
+    """Send a Celery task of another app by its registered name, for work that keeps its own claim
+    on its own row (content-credential signing, webhook deliveries): the caller never imports a task
+    module (docs/architecture.md). Raises what the broker raises; callers decide (their rows are the
+    truth and their periodic passes send again)."""
+    if name not in app.tasks:
+        # Each app's tasks.py is autodiscovered lazily (a worker loads them at start; a web process
+        # only when it first sends one): load them now, as the worker does.
+        app.loader.import_default_modules()
+    app.tasks[name].apply_async(args, **options)
+
+
 def enqueue_on_commit(kind: str, object_id: int) -> None:
     """What services call: the message leaves once the transaction that wrote the row commits."""
     handler(kind)  # an unknown kind fails now, in the service, not later in a worker

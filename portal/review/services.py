@@ -451,9 +451,7 @@ def _credential_start(decision: Decision) -> ContentCredential:
         source_sha256=decision.sha256,
     )
     if configured:
-        from portal.review.tasks import sign_credentials
-
-        transaction.on_commit(lambda: sign_credentials.delay(credential.pk))
+        transaction.on_commit(lambda: jobs.send_task("review.sign_credentials", (credential.pk,)))
     release_stamp(decision.version)
     return credential
 
@@ -587,8 +585,6 @@ def credentials_sign(*, credential_id: int) -> ContentCredential:
 def credentials_recover(*, older_than_minutes: int = 10) -> int:
     """Periodic: an approval whose signing message was lost (broker restart, dead worker) is sent
     again; signing is a compare-and-set on the row, so a second delivery changes nothing."""
-    from portal.review.tasks import sign_credentials
-
     cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
     ids = list(
         ContentCredential.objects.filter(status=ContentCredential.Status.PENDING, created_at__lt=cutoff).values_list(
@@ -596,7 +592,7 @@ def credentials_recover(*, older_than_minutes: int = 10) -> int:
         )[:200]
     )
     for credential_id in ids:
-        sign_credentials.delay(credential_id)
+        jobs.send_task("review.sign_credentials", (credential_id,))
     return len(ids)
 
 

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal import jobs
 from portal.access.enforce import require
 from portal.access.policy import Action
 from portal.audit.services import record
@@ -283,10 +284,8 @@ def emit(*, project: Project, event_type: str, data: Callable[[], dict[str, Any]
 
 def _enqueue_on_commit(delivery_id: int, countdown: float | None = None) -> None:
     def send():
-        from portal.webhooks.tasks import deliver
-
         try:
-            deliver.apply_async((delivery_id,), countdown=countdown or None, queue=settings.WEBHOOKS_QUEUE)
+            jobs.send_task("webhooks.deliver", (delivery_id,), countdown=countdown or None, queue=settings.WEBHOOKS_QUEUE)
         except Exception:  # noqa: BLE001 - the periodic dispatch sends it again
             log.exception("webhook delivery %s could not be queued", delivery_id)
 
@@ -436,11 +435,9 @@ def deliveries_dispatch_due(*, now=None, limit: int = 500) -> int:
     """Periodic: every due delivery (or one whose worker died) is sent again; claims make doubles no-ops."""
     now = now or timezone.now()
     ids = list(WebhookDelivery.objects.filter(_claimable(now)).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
-    from portal.webhooks.tasks import deliver
-
     for delivery_id in ids:
         try:
-            deliver.apply_async((delivery_id,), queue=settings.WEBHOOKS_QUEUE)
+            jobs.send_task("webhooks.deliver", (delivery_id,), queue=settings.WEBHOOKS_QUEUE)
         except Exception:  # noqa: BLE001 - the next pass tries again
             log.exception("webhook delivery %s could not be queued", delivery_id)
     return len(ids)

@@ -55,9 +55,10 @@ def eager_tasks(settings):
 @pytest.fixture(autouse=True)
 def _no_rederive(monkeypatch):
     # Approval also re-makes the review copies (tested in test_review_api): not what these tests are about.
-    from portal.footage import tasks
+    from portal.jobs import engine
 
-    monkeypatch.setattr(tasks.rederive_version, "delay", lambda *args, **kwargs: None)
+    real = engine.enqueue
+    monkeypatch.setattr(engine, "enqueue", lambda kind, object_id: None if kind == "rederive" else real(kind, object_id))
 
 
 def ffmpeg(*args: str) -> None:
@@ -297,7 +298,7 @@ def test_nothing_leaves_before_the_credentials_are_attached(
     from portal.review import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.sign_credentials, "delay", lambda credential_id: queued.append(credential_id))
+    monkeypatch.setattr(tasks.sign_credentials, "apply_async", lambda args, **options: queued.append(args[0]))
     version, _plate = generated_output(world, tmp_path, name="comp.mov", make=prores)
     approve(api_for, world, version, django_capture_on_commit_callbacks)
     assert len(queued) == 1
@@ -328,7 +329,7 @@ def test_a_stored_original_that_changed_is_not_signed(
     from portal.review import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.sign_credentials, "delay", lambda credential_id: queued.append(credential_id))
+    monkeypatch.setattr(tasks.sign_credentials, "apply_async", lambda args, **options: queued.append(args[0]))
     version, _plate = generated_output(world, tmp_path, name="comp.mov", make=prores)
     approve(api_for, world, version, django_capture_on_commit_callbacks)
     storage.default_storage.delete(version.file_key)
@@ -419,7 +420,7 @@ def test_a_missing_stored_original_fails_signing_without_a_path_in_the_reason(
     from portal.review import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.sign_credentials, "delay", lambda credential_id: queued.append(credential_id))
+    monkeypatch.setattr(tasks.sign_credentials, "apply_async", lambda args, **options: queued.append(args[0]))
     version, _plate = generated_output(world, tmp_path, name="comp.mov", make=prores)
     approve(api_for, world, version, django_capture_on_commit_callbacks)
     storage.default_storage.delete(version.file_key)
