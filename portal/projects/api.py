@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from portal.access.api import ScopedViewSet
 from portal.access.enforce import require
 from portal.access.policy import Action
+from portal.core.api import StrictModelSerializer, StrictSerializer, takes_no_body
 from portal.projects import selectors, services
 from portal.projects.models import FRAME_RATES, Project, ProjectMembership
 from portal.studios.api import UserBriefSerializer
@@ -27,22 +28,16 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProjectCreateSerializer(serializers.Serializer):
+class ProjectCreateSerializer(StrictSerializer):
     studio = serializers.IntegerField()
     code = serializers.CharField(max_length=32)
     name = serializers.CharField(max_length=150)
     frame_rate = serializers.ChoiceField(choices=FRAME_RATES, default="24/1")
 
 
-class ProjectUpdateSerializer(serializers.Serializer):
+class ProjectUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=150, required=False)
     frame_rate = serializers.ChoiceField(choices=FRAME_RATES, required=False)
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
-        return attrs
 
 
 def _project(pk) -> Project:
@@ -97,16 +92,18 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def archive(self, request, pk=None):
         return Response(ProjectSerializer(services.project_archive(actor=request.user, project=_project(pk))).data)
 
     @extend_schema(request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def unarchive(self, request, pk=None):
         return Response(ProjectSerializer(services.project_unarchive(actor=request.user, project=_project(pk))).data)
 
 
-class ProjectMemberSerializer(serializers.ModelSerializer):
+class ProjectMemberSerializer(StrictModelSerializer):
     user = UserBriefSerializer(read_only=True)
     user_id = serializers.IntegerField(write_only=True, required=False)
     email = serializers.EmailField(write_only=True, required=False)
