@@ -39,3 +39,11 @@ def healthz(request):
             body.update(status="degraded", worker="no worker answered within 10 s")
             return JsonResponse(body, status=503)
     return JsonResponse(body)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any path under /api/v1/ that names no endpoint (an empty or malformed id, a typo): the API's
+    own JSON 404, never an HTML page. Paths without the trailing slash still get Django's redirect."""
+    response = JsonResponse({"detail": "Not found."}, status=404)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -57,6 +57,8 @@ def _expires(upload) -> str:
 class _TusView(APIView):
     # The body is the file: no DRF parser may touch it.
     parser_classes: list = []
+    error_content_type = "text/plain"
+    error_statuses = {"post": {400, 404, 412, 413}}
 
     def options(self, request, *args, **kwargs):
         response = HttpResponse(status=204)
@@ -106,7 +108,7 @@ class UploadCreateView(_TusView):
         parameters=[
             OpenApiParameter("Upload-Length", int, OpenApiParameter.HEADER),
             OpenApiParameter("Upload-Metadata", str, OpenApiParameter.HEADER),
-            OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, required=True, enum=[TUS_VERSION]),
         ],
     )
     def post(self, request, project_pk: int):

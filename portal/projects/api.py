@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -47,12 +47,14 @@ def _project(pk) -> Project:
     return project
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("studio", int, description="only this studio's projects")]))
 class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Projects the caller may open, across their studios (filter with ?studio=ID)."""
 
     lookup_value_regex = "[0-9]+"
     serializer_class = ProjectSerializer
     queryset = Project.objects.none()
+    error_statuses = {"create": {404}}  # the studio named in the body: unknown or not the caller's
 
     def get_queryset(self):
         qs = selectors.projects_for_user(self.request.user)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -110,6 +110,9 @@ class _VersionScoped(ScopedViewSet):
         return self._version
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("source", str, enum=Note.Source.values, description="human or machine")])
+)
 class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScoped):
     """Notes on one version: people's notes and machine findings (filter with ?source=human|machine)."""
 
@@ -201,6 +204,7 @@ class DecisionViewSet(mixins.ListModelMixin, _VersionScoped):
     serializer_class = DecisionSerializer
     queryset = Decision.objects.none()
     policy_actions = {"GET": Action.FOOTAGE_VIEW, "POST": Action.PLATE_APPROVE}
+    error_statuses = {"create": {409}}  # the version changed since the producer looked
 
     def scoped_queryset(self, scope):
         return selectors.decisions_for_version(self.version)
@@ -239,6 +243,7 @@ class MarkReadSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("unread", str, enum=["1"], description="1: unread only")]))
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own notifications (?unread=1 for unread only)."""
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -107,6 +107,7 @@ class StudioMemberViewSet(mixins.ListModelMixin, StudioScoped):
     serializer_class = StudioMemberSerializer
     queryset = StudioMembership.objects.none()  # for the schema; rows come from scoped_queryset
     policy_actions = {"GET": Action.STUDIO_VIEW, "PATCH": Action.STUDIO_MEMBERS_MANAGE, "DELETE": Action.STUDIO_MEMBERS_MANAGE}
+    error_statuses = {"destroy": {400}}  # the last studio admin stays
 
     def scoped_queryset(self, scope):
         return StudioMembership.objects.filter(studio=scope).select_related("user").order_by("user__email")
@@ -150,6 +151,7 @@ class InvitationSerializer(StrictModelSerializer):
         extra_kwargs = {"email": {"validators": []}}
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("all", str, enum=["1"], description="1: also closed ones")]))
 class InvitationViewSet(mixins.ListModelMixin, StudioScoped):
     serializer_class = InvitationSerializer
     queryset = Invitation.objects.none()

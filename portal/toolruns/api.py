@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -150,6 +150,14 @@ def _recap_narration(run) -> dict:
     return {k: data[k] for k in ("sentences", "gate", "shortfall", "duration", "target")}
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=ToolRun.Status.values, description="only runs in this state"),
+            OpenApiParameter("tool", str, description="only runs of this tool"),
+        ]
+    )
+)
 class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """The project's tool runs, newest first (filter with ?status= and ?tool=); start one with POST."""
 
@@ -163,6 +171,8 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         "signoff": Action.PLATE_APPROVE,
         "narration": Action.FOOTAGE_VIEW,
     }
+    # a run that already ended; a sentence changed or already signed; a run that is not a finished recap
+    error_statuses = {"cancel": {409}, "signoff": {409}, "narration": {400}}
 
     def get_scope(self):
         return _project(self.kwargs["project_pk"])
