@@ -150,7 +150,7 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            OpenApiParameter("asset", int, description="only versions of this asset"),
+            OpenApiParameter("asset", {"type": "integer", "minimum": 1}, description="only versions of this asset"),
             OpenApiParameter("status", str, enum=AssetVersion.Status.values, description="only versions in this state"),
         ]
     )

@@ -106,7 +106,7 @@ class UploadCreateView(_TusView):
         request=None,
         responses={201: None},
         parameters=[
-            OpenApiParameter("Upload-Length", int, OpenApiParameter.HEADER),
+            OpenApiParameter("Upload-Length", {"type": "integer", "minimum": 1}, OpenApiParameter.HEADER),
             OpenApiParameter("Upload-Metadata", str, OpenApiParameter.HEADER),
             OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, required=True, enum=[TUS_VERSION]),
         ],

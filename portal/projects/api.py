@@ -47,7 +47,11 @@ def _project(pk) -> Project:
     return project
 
 
-@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("studio", int, description="only this studio's projects")]))
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("studio", {"type": "integer", "minimum": 1}, description="only this studio's projects")]
+    )
+)
 class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Projects the caller may open, across their studios (filter with ?studio=ID)."""
 

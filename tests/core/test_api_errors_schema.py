@@ -77,5 +77,13 @@ def test_an_unknown_api_path_is_a_json_404(world, api_for):
         assert response.status_code == 404, path
         assert response["Content-Type"] == "application/json"
         assert response.json() == {"detail": "Not found."}
+    # Any method, with no CSRF cookie (an API client's case): still the JSON 404, not a "form expired" page.
+    from rest_framework.test import APIClient
+
+    strict = APIClient(enforce_csrf_checks=True)
+    strict.force_authenticate(world.a.users["producer"])
+    for method in ("post", "patch", "delete"):
+        response = getattr(strict, method)("/api/v1/studios/%C2%84/", {"name": "x"}, format="json")
+        assert (response.status_code, response["Content-Type"]) == (404, "application/json"), method
     # Without the trailing slash Django still redirects to the endpoint.
     assert client.get("/api/v1/me").status_code == 301
