@@ -42,6 +42,6 @@ urlpatterns = [
     path("projects/<int:project_pk>/uploads/", UploadCreateView.as_view(), name="tus-create"),
     path("uploads/<uuid:upload_id>/", UploadView.as_view(), name="tus-upload"),
     path("", include(router.urls)),
-    # Last: whatever else ends in a slash is an unknown endpoint, answered in JSON like the rest.
-    re_path(r"^.*/$", api_not_found, name="not-found"),
+    # Last: whatever else ends in a slash (newlines in it too) is an unknown endpoint, answered in JSON like the rest.
+    re_path(r"^[\s\S]*/$", api_not_found, name="not-found"),
 ]

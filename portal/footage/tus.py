@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.views import APIView
 
 from portal.access.enforce import require
@@ -76,8 +76,14 @@ class _TusView(APIView):
             return _error(400, "The connection closed before the chunk was complete; nothing of it was kept.")
         if isinstance(exc, Http404):
             return _error(404, "No such upload.")
-        if isinstance(exc, NotAuthenticated):
-            return _error(401, "Sign in, or send an API token, to upload.")
+        if isinstance(exc, (NotAuthenticated, AuthenticationFailed)):
+            # A bad token is told why (revoked, expired, malformed), in plain text like every tus error.
+            message = str(exc.detail) if isinstance(exc, AuthenticationFailed) else "Sign in, or send an API token, to upload."
+            response = _error(401, message)
+            challenge = self.get_authenticate_header(self.request)
+            if challenge:
+                response["WWW-Authenticate"] = challenge
+            return response
         if isinstance(exc, PermissionDenied):
             return _error(403, str(exc.detail))
         from django.core.exceptions import PermissionDenied as DjangoPermissionDenied

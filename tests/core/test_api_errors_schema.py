@@ -72,7 +72,12 @@ def test_strict_request_bodies_say_they_take_no_other_field(schema):
 
 def test_an_unknown_api_path_is_a_json_404(world, api_for):
     client = api_for(world.a.users["producer"])
-    for path in ("/api/v1/projects//characters/0/", "/api/v1/no-such-thing/", f"/api/v1/projects/{world.a.project.pk}/nope/"):
+    for path in (
+        "/api/v1/projects//characters/0/",
+        "/api/v1/no-such-thing/",
+        "/api/v1/projects/%0Ax/archive/",
+        f"/api/v1/projects/{world.a.project.pk}/nope/",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response["Content-Type"] == "application/json"
@@ -87,3 +92,22 @@ def test_an_unknown_api_path_is_a_json_404(world, api_for):
         assert (response.status_code, response["Content-Type"]) == (404, "application/json"), method
     # Without the trailing slash Django still redirects to the endpoint.
     assert client.get("/api/v1/me").status_code == 301
+
+
+def test_tus_answers_a_bad_token_in_its_documented_plain_text(world):
+    from rest_framework.test import APIClient
+
+    from portal.accounts.services import api_token_create, api_token_revoke
+
+    artist = world.a.users["artist"]
+    token, raw = api_token_create(user=artist, name="uploader")
+    api_token_revoke(user=artist, token=token)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}", HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_LENGTH="10")
+    response = client.post(f"/api/v1/projects/{world.a.project.pk}/uploads/")
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("text/plain")
+    assert "revoked" in response.content.decode()
+    assert response["WWW-Authenticate"] == "Bearer"
+    anonymous = APIClient().post(f"/api/v1/projects/{world.a.project.pk}/uploads/", HTTP_TUS_RESUMABLE="1.0.0")
+    assert anonymous.status_code == 401 and anonymous["Content-Type"].startswith("text/plain")
