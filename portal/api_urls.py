@@ -1,8 +1,9 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from portal.accounts.api import ApiTokenViewSet, MeView
 from portal.characters.api import CharacterReferenceViewSet, CharacterViewSet
+from portal.core.views import api_not_found
 from portal.footage.api import AssetViewSet, VersionViewSet
 from portal.footage.tus import UploadCreateView, UploadView
 from portal.projects.api import ProjectMemberViewSet, ProjectViewSet
@@ -51,4 +52,6 @@ urlpatterns = [
     path("projects/<int:project_pk>/uploads/", UploadCreateView.as_view(), name="tus-create"),
     path("uploads/<uuid:upload_id>/", UploadView.as_view(), name="tus-upload"),
     path("", include(router.urls)),
+    # Last: whatever else ends in a slash (newlines in it too) is an unknown endpoint, answered in JSON like the rest.
+    re_path(r"^[\s\S]*/$", api_not_found, name="not-found"),
 ]

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from portal.accounts import selectors, services
 from portal.accounts.models import ApiToken
+from portal.core.api import StrictSerializer
 from portal.projects.selectors import projects_for_user
 from portal.studios.models import StudioMembership
 
@@ -48,7 +49,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "hint", "created_at", "last_used_at", "expires_at"]
 
 
-class ApiTokenCreateSerializer(serializers.Serializer):
+class ApiTokenCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     expires_in_days = serializers.IntegerField(min_value=1, max_value=365, default=90)
 

@@ -14,15 +14,8 @@ from portal.access.policy import Action
 from portal.characters import selectors, services
 from portal.characters.models import Character, CharacterReference
 from portal.characters.views import poster_url
+from portal.core.api import StrictSerializer
 from portal.projects.api import _project
-
-
-class _StrictSerializer(serializers.Serializer):
-    def validate(self, attrs):
-        unknown = set(getattr(self.initial_data, "keys", lambda: [])()) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
-        return attrs
 
 
 class CharacterReferenceSerializer(serializers.ModelSerializer):
@@ -63,12 +56,12 @@ class CharacterSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CharacterWriteSerializer(_StrictSerializer):
+class CharacterWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=services.NAME_MAX, required=False)
     notes = serializers.CharField(max_length=services.NOTES_MAX, required=False, allow_blank=True)
 
 
-class ReferenceCreateSerializer(_StrictSerializer):
+class ReferenceCreateSerializer(StrictSerializer):
     version = serializers.IntegerField(min_value=1, required=False, help_text="A ready still image version of the project.")
     image = serializers.FileField(
         required=False, help_text="Or upload an image (multipart/form-data): stored as a reference asset of the project."
@@ -83,7 +76,7 @@ class ReferenceCreateSerializer(_StrictSerializer):
         return attrs
 
 
-class ReferenceUpdateSerializer(_StrictSerializer):
+class ReferenceUpdateSerializer(StrictSerializer):
     scene = serializers.CharField(max_length=services.SCENE_MAX, required=False, allow_blank=True)
     costume = serializers.CharField(max_length=services.COSTUME_MAX, required=False, allow_blank=True)
 

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 
 from portal.access.enforce import RoleDenied
 from portal.accounts.selectors import user_studios
@@ -47,3 +48,12 @@ def permission_denied(request, exception=None):
     denials (portal.access.enforce.RoleDenied) and refusals without words."""
     reason = "" if exception is None or isinstance(exception, RoleDenied) else str(exception)
     return render(request, "403.html", {"exception": reason}, status=403)
+
+
+@csrf_exempt  # it changes nothing, and an API client has no CSRF cookie: a 404, not a "form expired" page
+def api_not_found(request, *args, **kwargs):
+    """Any path under /api/v1/ that names no endpoint (an empty or malformed id, a typo): the API's
+    own JSON 404, never an HTML page. Paths without the trailing slash still get Django's redirect."""
+    response = JsonResponse({"detail": "Not found."}, status=404)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

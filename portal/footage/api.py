@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
 from portal.access.api import ScopedViewSet
@@ -118,6 +119,9 @@ class AssetSerializer(serializers.ModelSerializer):
         return VersionSerializer(latest, context=self.context).data if latest is not None else None
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("kind", str, enum=Asset.Kind.values, description="only assets of this kind")])
+)
 class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """The project's assets, newest first, each with its latest version (filter with ?kind=)."""
 
@@ -144,6 +148,14 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
         return selectors.attach_latest([asset])[0]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("asset", {"type": "integer", "minimum": 1}, description="only versions of this asset"),
+            OpenApiParameter("status", str, enum=AssetVersion.Status.values, description="only versions in this state"),
+        ]
+    )
+)
 class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Every version in the project with its ingest status and media info (filter with ?asset=, ?status=)."""
 

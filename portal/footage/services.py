@@ -478,7 +478,7 @@ def ingest_scratch_sweep() -> int:
     """The ingest job's part of the recovery pass: scratch folders of killed workers on this machine
     (ingests no longer running, and any scratch folder, a re-derivation's, older than the longest a
     task may run). One small function, so other clean-ups of killed ingests can hook in here."""
-    return _sweep_scratch(older_than=4 * 3600)
+    return _sweep_scratch(older_than=UNLEASED_SCRATCH_SECONDS)
 
 
 def _reject(version: AssetVersion, reason: str, *, upload: Upload | None = None) -> None:
@@ -686,47 +686,56 @@ def _is_our_fault(exc) -> bool:
     return any(sign in text for sign in ("no space left on device", "cannot allocate memory", "resource temporarily"))
 
 
-_SCRATCH_PREFIXES = ("ingest-", "rederive-")
+# Scratch in FOOTAGE_TEMP_DIR is named after its job: "ingest-<version>-*" (leased in the database),
+# "rederive-<version>-*" and "character-*" (no lease: bounded by their task's or request's limits),
+# and the tus chunk spools "tus-chunk-*" (files).
+_LEASED_PREFIX = "ingest-"
+_UNLEASED_PREFIXES = ("rederive-", "character-", "tus-chunk-")
+# Unleased scratch older than this belongs to no live job: longer than a re-derivation may run (3 h).
+UNLEASED_SCRATCH_SECONDS = 4 * 3600
 
 
 def _sweep_scratch(version_id: int | None = None, *, older_than: float | None = None) -> int:
-    """Remove scratch folders a killed worker left in FOOTAGE_TEMP_DIR (its `finally` never ran).
+    """Remove scratch a killed worker or server left in FOOTAGE_TEMP_DIR (its `finally` never ran).
 
     With `version_id`: that version's ingest folders (the caller holds its lease or it is done, so
-    none is in use). Without: every ingest folder whose version is no longer processing under a
-    live lease, and any scratch folder older than `older_than` seconds. Returns how many went."""
+    none is in use). Without: every ingest folder whose version holds no live ingest lease (however
+    young: a live ingest claims its lease before it makes its folder), and unleased scratch last
+    touched more than `older_than` seconds ago. An ingest under a live lease keeps its folder however
+    old it is: a long transcode renews its lease, not its folder's time. Returns how many went."""
     root = Path(settings.FOOTAGE_TEMP_DIR)
     if not root.is_dir():
         return 0
-    candidates: list[tuple[Path, int | None]] = []
+    ingests: dict[int, list[Path]] = {}
+    unleased: list[Path] = []
     for entry in root.iterdir():
-        if not entry.is_dir() or not entry.name.startswith(_SCRATCH_PREFIXES):
-            continue
-        number = entry.name.split("-")[1]
-        pk = int(number) if number.isdigit() else None
-        if version_id is not None:
-            if entry.name.startswith(f"ingest-{version_id}-"):
-                candidates.append((entry, pk))
-            continue
-        candidates.append((entry, pk))
-    if version_id is None and candidates:
+        if entry.name.startswith(_LEASED_PREFIX) and entry.is_dir():
+            number = entry.name.split("-")[1]
+            if number.isdigit() and (version_id is None or int(number) == version_id):
+                ingests.setdefault(int(number), []).append(entry)
+        elif version_id is None and older_than is not None and entry.name.startswith(_UNLEASED_PREFIXES):
+            unleased.append(entry)
+    if version_id is None and ingests:
         live = set(
             AssetVersion.objects.filter(
-                pk__in=[pk for entry, pk in candidates if pk is not None and entry.name.startswith("ingest-")],
-                status=AssetVersion.Status.PROCESSING,
-                ingest_lease_until__gt=timezone.now(),
+                pk__in=list(ingests), status=AssetVersion.Status.PROCESSING, ingest_lease_until__gt=timezone.now()
             ).values_list("pk", flat=True)
         )
-        now = time.time()
-        candidates = [
-            (entry, pk)
-            for entry, pk in candidates
-            if (entry.name.startswith("ingest-") and pk is not None and pk not in live)
-            or (older_than is not None and now - entry.stat().st_mtime > older_than)
-        ]
-    for entry, _pk in candidates:
-        shutil.rmtree(entry, ignore_errors=True)
-    return len(candidates)
+        ingests = {pk: folders for pk, folders in ingests.items() if pk not in live}
+    now = time.time()
+    stale = [folder for folders in ingests.values() for folder in folders]
+    for entry in unleased:
+        try:
+            if now - entry.stat().st_mtime > older_than:
+                stale.append(entry)
+        except FileNotFoundError:  # its job ended while we looked
+            continue
+    for entry in stale:
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return len(stale)
 
 
 def version_rederive(*, version_id: int) -> AssetVersion | None:

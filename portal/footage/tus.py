@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.views import APIView
 
 from portal.access.enforce import require
@@ -57,6 +57,8 @@ def _expires(upload) -> str:
 class _TusView(APIView):
     # The body is the file: no DRF parser may touch it.
     parser_classes: list = []
+    error_content_type = "text/plain"
+    error_statuses = {"post": {400, 404, 412, 413}}
 
     def options(self, request, *args, **kwargs):
         response = HttpResponse(status=204)
@@ -74,8 +76,14 @@ class _TusView(APIView):
             return _error(400, "The connection closed before the chunk was complete; nothing of it was kept.")
         if isinstance(exc, Http404):
             return _error(404, "No such upload.")
-        if isinstance(exc, NotAuthenticated):
-            return _error(401, "Sign in, or send an API token, to upload.")
+        if isinstance(exc, (NotAuthenticated, AuthenticationFailed)):
+            # A bad token is told why (revoked, expired, malformed), in plain text like every tus error.
+            message = str(exc.detail) if isinstance(exc, AuthenticationFailed) else "Sign in, or send an API token, to upload."
+            response = _error(401, message)
+            challenge = self.get_authenticate_header(self.request)
+            if challenge:
+                response["WWW-Authenticate"] = challenge
+            return response
         if isinstance(exc, PermissionDenied):
             return _error(403, str(exc.detail))
         from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -104,9 +112,9 @@ class UploadCreateView(_TusView):
         request=None,
         responses={201: None},
         parameters=[
-            OpenApiParameter("Upload-Length", int, OpenApiParameter.HEADER),
+            OpenApiParameter("Upload-Length", {"type": "integer", "minimum": 1}, OpenApiParameter.HEADER),
             OpenApiParameter("Upload-Metadata", str, OpenApiParameter.HEADER),
-            OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, required=True, enum=[TUS_VERSION]),
         ],
     )
     def post(self, request, project_pk: int):

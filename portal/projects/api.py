@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from portal.access.api import ScopedViewSet
 from portal.access.enforce import require
 from portal.access.policy import Action
+from portal.core.api import StrictModelSerializer, StrictSerializer, takes_no_body
 from portal.projects import selectors, services
 from portal.projects.models import FRAME_RATES, Project, ProjectMembership
 from portal.studios.api import UserBriefSerializer
@@ -27,22 +28,16 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProjectCreateSerializer(serializers.Serializer):
+class ProjectCreateSerializer(StrictSerializer):
     studio = serializers.IntegerField()
     code = serializers.CharField(max_length=32)
     name = serializers.CharField(max_length=150)
     frame_rate = serializers.ChoiceField(choices=FRAME_RATES, default="24/1")
 
 
-class ProjectUpdateSerializer(serializers.Serializer):
+class ProjectUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=150, required=False)
     frame_rate = serializers.ChoiceField(choices=FRAME_RATES, required=False)
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
-        return attrs
 
 
 def _project(pk) -> Project:
@@ -52,12 +47,18 @@ def _project(pk) -> Project:
     return project
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("studio", {"type": "integer", "minimum": 1}, description="only this studio's projects")]
+    )
+)
 class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Projects the caller may open, across their studios (filter with ?studio=ID)."""
 
     lookup_value_regex = "[0-9]+"
     serializer_class = ProjectSerializer
     queryset = Project.objects.none()
+    error_statuses = {"create": {404}}  # the studio named in the body: unknown or not the caller's
 
     def get_queryset(self):
         qs = selectors.projects_for_user(self.request.user)
@@ -97,16 +98,18 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def archive(self, request, pk=None):
         return Response(ProjectSerializer(services.project_archive(actor=request.user, project=_project(pk))).data)
 
     @extend_schema(request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def unarchive(self, request, pk=None):
         return Response(ProjectSerializer(services.project_unarchive(actor=request.user, project=_project(pk))).data)
 
 
-class ProjectMemberSerializer(serializers.ModelSerializer):
+class ProjectMemberSerializer(StrictModelSerializer):
     user = UserBriefSerializer(read_only=True)
     user_id = serializers.IntegerField(write_only=True, required=False)
     email = serializers.EmailField(write_only=True, required=False)

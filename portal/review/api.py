@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.core.api import StrictSerializer, takes_no_body
 from portal.footage import selectors as footage_selectors
 from portal.projects.api import _project
 from portal.review import exports, selectors, services
@@ -80,7 +81,7 @@ class NoteSerializer(serializers.ModelSerializer):
         return exports.note_timecode(note.version, note.frame_start)
 
 
-class NoteCreateSerializer(serializers.Serializer):
+class NoteCreateSerializer(StrictSerializer):
     frame_start = serializers.IntegerField(required=False)
     frame_end = serializers.IntegerField(required=False, allow_null=True)
     text = serializers.CharField(max_length=services.MAX_TEXT, trim_whitespace=True)
@@ -88,9 +89,6 @@ class NoteCreateSerializer(serializers.Serializer):
     shapes = serializers.JSONField(required=False)
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
         if attrs.get("parent") is None and attrs.get("frame_start") is None:
             raise serializers.ValidationError({"frame_start": "Say which frame the note is about."})
         return attrs
@@ -112,6 +110,9 @@ class _VersionScoped(ScopedViewSet):
         return self._version
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("source", str, enum=Note.Source.values, description="human or machine")])
+)
 class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScoped):
     """Notes on one version: people's notes and machine findings (filter with ?source=human|machine)."""
 
@@ -157,21 +158,25 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScop
 
     @extend_schema(request=None, responses=NoteSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def resolve(self, request, project_pk=None, version_pk=None, pk=None):
         return self._act(request, pk, lambda n: services.note_set_resolved(actor=request.user, note=n, resolved=True))
 
     @extend_schema(request=None, responses=NoteSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def reopen(self, request, project_pk=None, version_pk=None, pk=None):
         return self._act(request, pk, lambda n: services.note_set_resolved(actor=request.user, note=n, resolved=False))
 
     @extend_schema(request=None, responses=NoteSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def accept(self, request, project_pk=None, version_pk=None, pk=None):
         return self._act(request, pk, lambda n: services.finding_decide(actor=request.user, note=n, accept=True))
 
     @extend_schema(request=None, responses=NoteSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def dismiss(self, request, project_pk=None, version_pk=None, pk=None):
         return self._act(request, pk, lambda n: services.finding_decide(actor=request.user, note=n, accept=False))
 
@@ -185,18 +190,12 @@ class DecisionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "sha256", "decided_by", "created_at"]
 
 
-class DecisionCreateSerializer(serializers.Serializer):
+class DecisionCreateSerializer(StrictSerializer):
     verdict = serializers.ChoiceField(choices=Decision.Verdict.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_TEXT)
     sha256 = serializers.RegexField(
         r"^[0-9a-f]{64}$", required=False, help_text="The SHA-256 you reviewed: refused if the version changed."
     )
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
-        return attrs
 
 
 class DecisionViewSet(mixins.ListModelMixin, _VersionScoped):
@@ -205,6 +204,7 @@ class DecisionViewSet(mixins.ListModelMixin, _VersionScoped):
     serializer_class = DecisionSerializer
     queryset = Decision.objects.none()
     policy_actions = {"GET": Action.FOOTAGE_VIEW, "POST": Action.PLATE_APPROVE}
+    error_statuses = {"create": {409}}  # the version changed since the producer looked
 
     def scoped_queryset(self, scope):
         return selectors.decisions_for_version(self.version)
@@ -243,10 +243,11 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MarkReadSerializer(serializers.Serializer):
+class MarkReadSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("unread", str, enum=["1"], description="1: unread only")]))
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own notifications (?unread=1 for unread only)."""
 

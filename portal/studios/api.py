@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,6 +10,7 @@ from portal.access.api import ScopedViewSet
 from portal.access.enforce import require
 from portal.access.policy import Action
 from portal.audit.selectors import audit_events
+from portal.core.api import StrictModelSerializer, StrictSerializer, takes_no_body
 from portal.projects.models import Project, ProjectMembership
 from portal.studios import selectors, services
 from portal.studios.models import Invitation, Studio, StudioMembership
@@ -40,18 +41,12 @@ class StudioSerializer(serializers.ModelSerializer):
         return selectors.studio_role_of(self.context["request"].user, obj)
 
 
-class StudioSettingsSerializer(serializers.Serializer):
+class StudioSettingsSerializer(StrictSerializer):
     """What a studio admin may change. Anything else in the body is refused, not ignored."""
 
     require_two_factor = serializers.BooleanField(required=False)
     allow_external_ai = serializers.BooleanField(required=False)
     retention_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
-        return attrs
 
 
 def _studio_from_url(kwargs, key="studio_pk") -> Studio:
@@ -92,7 +87,7 @@ class UserBriefSerializer(serializers.Serializer):
     full_name = serializers.CharField()
 
 
-class StudioMemberSerializer(serializers.ModelSerializer):
+class StudioMemberSerializer(StrictModelSerializer):
     user = UserBriefSerializer(read_only=True)
 
     class Meta:
@@ -112,6 +107,7 @@ class StudioMemberViewSet(mixins.ListModelMixin, StudioScoped):
     serializer_class = StudioMemberSerializer
     queryset = StudioMembership.objects.none()  # for the schema; rows come from scoped_queryset
     policy_actions = {"GET": Action.STUDIO_VIEW, "PATCH": Action.STUDIO_MEMBERS_MANAGE, "DELETE": Action.STUDIO_MEMBERS_MANAGE}
+    error_statuses = {"destroy": {400}}  # the last studio admin stays
 
     def scoped_queryset(self, scope):
         return StudioMembership.objects.filter(studio=scope).select_related("user").order_by("user__email")
@@ -130,7 +126,7 @@ class StudioMemberViewSet(mixins.ListModelMixin, StudioScoped):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(StrictModelSerializer):
     state = serializers.CharField(read_only=True)
     project = serializers.IntegerField(source="project_id", required=False, allow_null=True)
     project_role = serializers.ChoiceField(choices=ProjectMembership.Role.choices, required=False, allow_blank=True)
@@ -155,6 +151,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         extra_kwargs = {"email": {"validators": []}}
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("all", str, enum=["1"], description="1: also closed ones")]))
 class InvitationViewSet(mixins.ListModelMixin, StudioScoped):
     serializer_class = InvitationSerializer
     queryset = Invitation.objects.none()
@@ -185,12 +182,14 @@ class InvitationViewSet(mixins.ListModelMixin, StudioScoped):
 
     @extend_schema(request=None, responses=InvitationSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def resend(self, request, studio_pk=None, pk=None):
         invitation, _raw = services.invitation_resend(actor=request.user, invitation=self.get_object())
         return Response(InvitationSerializer(invitation).data)
 
     @extend_schema(request=None, responses=InvitationSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def revoke(self, request, studio_pk=None, pk=None):
         invitation = services.invitation_revoke(actor=request.user, invitation=self.get_object())
         return Response(InvitationSerializer(invitation).data)

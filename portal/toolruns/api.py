@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.core.api import StrictSerializer, takes_no_body
 from portal.projects.api import _project
 from portal.toolruns import selectors, services
 from portal.toolruns.models import ToolRun, ToolRunOutput
@@ -86,7 +87,7 @@ class ToolRunSerializer(serializers.ModelSerializer):
         }
 
 
-class ToolRunCreateSerializer(serializers.Serializer):
+class ToolRunCreateSerializer(StrictSerializer):
     tool = serializers.CharField(max_length=64)
     params = serializers.DictField(required=False, default=dict, help_text="Parameter values; see the tool's params_schema.")
     inputs = serializers.DictField(
@@ -108,15 +109,12 @@ class ToolRunCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
         if ("inputs" in attrs) == ("input_version_ids" in attrs):
             raise serializers.ValidationError({"inputs": "Give either inputs ({slot: [version ids]}) or input_version_ids."})
         return attrs
 
 
-class RecapEditSerializer(serializers.Serializer):
+class RecapEditSerializer(StrictSerializer):
     moments = serializers.ListField(
         child=serializers.DictField(),
         help_text="Moments in playing order: {episode (1-based), start, end} in seconds from the episode's start.",
@@ -128,7 +126,7 @@ class RecapEditSerializer(serializers.Serializer):
     )
 
 
-class RecapSignoffCreateSerializer(serializers.Serializer):
+class RecapSignoffCreateSerializer(StrictSerializer):
     sentence = serializers.RegexField(r"^[A-Za-z0-9_-]{1,16}$", help_text="The sentence's id in the run report (such as s3).")
     text_sha256 = serializers.RegexField(
         r"^[0-9a-f]{64}$", help_text="SHA-256 of the sentence text you read: a sign-off is for exactly those words."
@@ -152,6 +150,14 @@ def _recap_narration(run) -> dict:
     return {k: data[k] for k in ("sentences", "gate", "shortfall", "duration", "target")}
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=ToolRun.Status.values, description="only runs in this state"),
+            OpenApiParameter("tool", str, description="only runs of this tool"),
+        ]
+    )
+)
 class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """The project's tool runs, newest first (filter with ?status= and ?tool=); start one with POST."""
 
@@ -165,6 +171,8 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         "signoff": Action.PLATE_APPROVE,
         "narration": Action.FOOTAGE_VIEW,
     }
+    # a run that already ended; a sentence changed or already signed; a run that is not a finished recap
+    error_statuses = {"cancel": {409}, "signoff": {409}, "narration": {400}}
 
     def get_scope(self):
         return _project(self.kwargs["project_pk"])
@@ -204,6 +212,7 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         sentences) as a new run, from the cached analysis."""
         from portal.toolruns import recap
 
+        RecapEditSerializer(data=request.data).is_valid(raise_exception=True)
         run = recap.rerender(actor=request.user, run=self.get_object(), edit=request.data)
         run = selectors.run_get(self.scope, run.pk)
         return Response(ToolRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
@@ -230,6 +239,7 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 
     @extend_schema(request=None, responses=ToolRunSerializer)
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def cancel(self, request, project_pk=None, pk=None):
         run = services.toolrun_cancel(actor=request.user, run=self.get_object())
         run = selectors.run_get(self.scope, run.pk)

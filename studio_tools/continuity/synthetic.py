@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from studio_tools.continuity.colour import ciede2000, linear_to_srgb, rgb_to_lab, srgb_to_linear
+from studio_tools.media.sandbox import die_with_parent
 
 POSITIVE_CASES = ("costume", "prop_removed", "prop_added", "exposure", "white_balance")
 NEGATIVE_CASES = ("camera_move", "noise", "recompress", "reframe")
@@ -304,7 +305,7 @@ def write_clip(path: Path, frames: Sequence[np.ndarray], fps: int = 25, *, crf: 
         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", "-g", str(fps), str(path),
     ]  # fmt: skip
     data = b"".join(np.ascontiguousarray(f, np.uint8).tobytes() for f in frames)
-    subprocess.run(cmd, input=data, check=True, capture_output=True, timeout=300)
+    subprocess.run(cmd, input=data, check=True, capture_output=True, timeout=300, preexec_fn=die_with_parent())
     return path
 
 

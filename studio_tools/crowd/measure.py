@@ -23,6 +23,7 @@ import numpy as np
 
 from studio_tools.crowd import analysis as an
 from studio_tools.crowd import people
+from studio_tools.media.sandbox import die_with_parent
 
 SOLID = 200
 COMPLETE = 0.7
@@ -37,6 +38,7 @@ def layer_alpha(path: Path, width: int, height: int) -> np.ndarray:
         ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-vf", "alphaextract,format=gray", "-f", "rawvideo", "pipe:"],
         capture_output=True,
         check=True,
+        preexec_fn=die_with_parent(),
     )
     return np.frombuffer(done.stdout, np.uint8).reshape(-1, height, width)
 

@@ -26,6 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from studio_tools.media.sandbox import die_with_parent
+
 _SHIFT = 4  # cv2 drawing with 4 fractional bits, so figures move smoothly rather than by whole pixels
 _ONE = 1 << _SHIFT
 
@@ -255,7 +257,7 @@ def write_scene(scene: Scene, path: Path | str, *, crf: int = 10, still: bool = 
         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", "-g", str(2 * scene.fps),
         "-movflags", "+faststart", str(path),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, preexec_fn=die_with_parent())
     try:
         assert proc.stdin is not None
         for t in range(scene.frames):

@@ -7,7 +7,9 @@ tries to open a nested one (the AVI GAB2 route of CVE-2017-9993) is refused by l
 the mov demuxer is told not to follow external data references. The child gets no stdin, a clean
 environment (no proxy variables, no cloud credentials), its own process group, and hard limits on CPU
 time, address space, output file size and core dumps; the parent enforces a wall-clock deadline and
-kills the whole group when it passes or when the caller cancels.
+kills the whole group when it passes or when the caller cancels. On Linux the child also asks the
+kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG), so a worker or server that is killed
+outright (SIGKILL, OOM) takes its ffmpeg with it instead of leaving it transcoding for hours.
 
 The functions here do not decide what is acceptable media; `formats` and `probe` do. They only make
 sure that whatever ffmpeg is asked to read, it reads one local file and nothing else.
@@ -15,6 +17,7 @@ sure that whatever ffmpeg is asked to read, it reads one local file and nothing 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
@@ -23,6 +26,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -117,10 +121,50 @@ def _child_env() -> dict[str, str]:
     }
 
 
-def _limit_child(limits: Limits) -> Callable[[], None]:
-    cpu = max(1, math.ceil(limits.cpu_seconds))
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in the parent: the child only calls it between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A `preexec_fn` that has the kernel SIGKILL the child when the thread that started it dies.
+
+    Call it in the parent (it notes the parent's pid): should the parent die between fork and the
+    prctl call, the child sees a new parent and kills itself rather than run orphaned. Elsewhere than
+    Linux it does nothing; the parent's own `finally` (which kills the process group) still holds."""
+    parent = os.getpid()
 
     def apply() -> None:
+        if _PRCTL is None:
+            return
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return apply
+
+
+def _limit_child(limits: Limits) -> Callable[[], None]:
+    cpu = max(1, math.ceil(limits.cpu_seconds))
+    orphan_guard = die_with_parent()
+
+    def apply() -> None:
+        orphan_guard()
+
         def cap(which: int, value: int) -> None:
             _soft, hard = resource.getrlimit(which)
             if hard != resource.RLIM_INFINITY:

@@ -478,6 +478,7 @@ EXEMPT: dict[str, str] = {
     "api:notification-list": _OWN_ACCOUNT,
     "api:notification-read": _OWN_ACCOUNT,
     "api:tus-upload": "owner-only upload URL: anyone but its creator gets 404 (tests/footage/test_tus.py)",
+    "api:not-found": "answers 404 (JSON) to every path under the API that names no endpoint",
     "api-schema": "public API description",
     "api-docs": "public API description",
     "api-redoc": "public API description",
