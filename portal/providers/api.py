@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.policy import Action
+from portal.core.api import StrictSerializer
 from portal.providers import selectors, services
 from portal.providers.models import AllowedProvider, ToolProviderDefault
 from portal.studios.api import StudioScoped
@@ -41,11 +42,11 @@ class ProviderSerializer(serializers.Serializer):
     allowed_by = serializers.CharField(allow_null=True)
 
 
-class AllowSerializer(serializers.Serializer):
+class AllowSerializer(StrictSerializer):
     allowed = serializers.BooleanField()
 
 
-class ToolDefaultSerializer(serializers.Serializer):
+class ToolDefaultSerializer(StrictSerializer):
     tool = serializers.CharField(max_length=64)
     provider = serializers.CharField(max_length=40, allow_blank=True)
     model = serializers.CharField(max_length=80, allow_blank=True, required=False, default="")

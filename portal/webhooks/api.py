@@ -12,17 +12,10 @@ from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.core.api import StrictSerializer, takes_no_body
 from portal.projects.api import _project
 from portal.webhooks import selectors, services
 from portal.webhooks.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoint
-
-
-class _StrictSerializer(serializers.Serializer):
-    def validate(self, attrs):
-        unknown = set(getattr(self.initial_data, "keys", lambda: [])()) - set(self.fields)
-        if unknown:
-            raise serializers.ValidationError({f: "This field cannot be set here." for f in sorted(unknown)})
-        return attrs
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -58,20 +51,20 @@ class EndpointWithSecretSerializer(EndpointSerializer):
         read_only_fields = fields
 
 
-class EndpointCreateSerializer(_StrictSerializer):
+class EndpointCreateSerializer(StrictSerializer):
     url = serializers.CharField(max_length=500)
     events = serializers.ListField(child=serializers.ChoiceField(choices=Event.choices), min_length=1)
     description = serializers.CharField(max_length=services.DESCRIPTION_MAX, required=False, allow_blank=True, default="")
 
 
-class EndpointUpdateSerializer(_StrictSerializer):
+class EndpointUpdateSerializer(StrictSerializer):
     url = serializers.CharField(max_length=500, required=False)
     events = serializers.ListField(child=serializers.ChoiceField(choices=Event.choices), min_length=1, required=False)
     description = serializers.CharField(max_length=services.DESCRIPTION_MAX, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
 
 
-class RotateSerializer(_StrictSerializer):
+class RotateSerializer(StrictSerializer):
     grace_hours = serializers.IntegerField(required=False, min_value=0, help_text="How long the old secret keeps signing too.")
 
 
@@ -168,6 +161,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
 
     @extend_schema(request=None, responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def test(self, request, project_pk=None, pk=None):
         delivery = services.endpoint_send_test(actor=request.user, endpoint=self.get_object())
         return Response(DeliverySerializer(selectors.delivery_get(self.scope, delivery.pk)).data, status=status.HTTP_202_ACCEPTED)
@@ -195,6 +189,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
 
     @extend_schema(request=None, responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"])
+    @takes_no_body
     def redeliver(self, request, project_pk=None, webhook_pk=None, pk=None):
         delivery = services.delivery_redeliver(actor=request.user, delivery=self.get_object())
         return Response(DeliverySerializer(selectors.delivery_get(self.scope, delivery.pk)).data, status=status.HTTP_202_ACCEPTED)

@@ -50,7 +50,7 @@ def test_api_create_shows_the_secret_once_and_stores_it_encrypted(world, api_for
         ({"url": "ftp://example.com/x", "events": ["note.added"]}, "url", "https://"),
         ({"url": "http://127.0.0.1:9/x", "events": []}, "events", ""),
         ({"url": "http://127.0.0.1:9/x", "events": ["note.deleted"]}, "events", ""),
-        ({"url": "http://127.0.0.1:9/x", "events": ["note.added"], "is_active": False}, "is_active", "cannot be set"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["note.added"], "is_active": False}, "is_active", "Unknown field"),
         ({"url": "http://unresolvable.invalid/x", "events": ["note.added"]}, "url", "could not be resolved"),
     ],
 )
