@@ -337,7 +337,8 @@ class DemoNote:
 
 
 DEMO_NOTES = (
-    DemoNote("ep1", "director", 96, "Lovely dissolve – can we hold the wide two frames longer before it?", frame_end=110),
+    # episode 1 dissolves into its third shot at frames 206-213, and its third line starts at 10 s (frame 240)
+    DemoNote("ep1", "director", 200, "Lovely dissolve – can we hold the shot before it two frames longer?", frame_end=214),
     DemoNote("ep1", "producer", 240, "Line three lands early against the picture; check it with the final mix."),
     DemoNote(
         "plate",
