@@ -26,6 +26,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from portal.footage import services as footage_services
@@ -396,14 +397,17 @@ def seed_content(projects: dict[str, Project], *, say: Callable[[str], None] = l
                 version = versions[note.footage]
                 if Note.objects.filter(version=version, text=note.text).exists():
                     continue
-                review_services.note_create(
-                    actor=people[note.by],
-                    version=version,
-                    frame_start=note.frame_start,
-                    frame_end=note.frame_end,
-                    text=note.text,
-                    shapes=[dict(s) for s in note.shapes] or None,
-                )
+                try:
+                    review_services.note_create(
+                        actor=people[note.by],
+                        version=version,
+                        frame_start=note.frame_start,
+                        frame_end=note.frame_end,
+                        text=note.text,
+                        shapes=[dict(s) for s in note.shapes] or None,
+                    )
+                except ValidationError as exc:
+                    raise DemoError(f"a note on {note.footage} was refused: {' '.join(exc.messages)}") from exc
                 made["notes"] += 1
     if any(made.values()):
         step(f"done: {made['footage']} files ingested, {made['runs']} tool runs, {made['notes']} notes")
@@ -441,16 +445,19 @@ def _upload_and_ingest(project: Project, uploader, item: Footage, folder: Path) 
         "asset": str(existing.pk) if existing else "",
     }
     size = path.stat().st_size
-    upload = footage_services.upload_create(actor=uploader, project=project, length=size, metadata_header=_metadata(metadata))
-    offset = 0
-    with open(path, "rb") as handle:
-        while offset < size:
-            chunk = handle.read(UPLOAD_CHUNK)
-            checksum = ("sha256", hashlib.sha256(chunk).digest())
-            upload = footage_services.upload_patch(
-                actor=uploader, upload_id=upload.pk, offset=offset, body=_Body(chunk), checksum=checksum
-            )
-            offset = upload.offset
+    try:
+        upload = footage_services.upload_create(actor=uploader, project=project, length=size, metadata_header=_metadata(metadata))
+        offset = 0
+        with open(path, "rb") as handle:
+            while offset < size:
+                chunk = handle.read(UPLOAD_CHUNK)
+                checksum = ("sha256", hashlib.sha256(chunk).digest())
+                upload = footage_services.upload_patch(
+                    actor=uploader, upload_id=upload.pk, offset=offset, body=_Body(chunk), checksum=checksum
+                )
+                offset = upload.offset
+    except footage_services.UploadError as exc:  # e.g. the studio's storage quota is full
+        raise DemoError(f"{item.name} could not be uploaded: {exc.message}") from exc
     version = AssetVersion.objects.get(pk=upload.version_id)
     if version.status != AssetVersion.Status.READY:
         raise DemoError(f"{item.name} did not become ready ({version.status}): {version.reject_reason or 'see the log'}")
@@ -471,13 +478,16 @@ class _Body:
 
 def _run_tool(project: Project, actor, run: Run, versions: dict[str, AssetVersion]) -> ToolRun:
     ids = [versions[key].pk for key in run.inputs]
-    created = toolrun_services.toolrun_create(
-        actor=actor,
-        project=project,
-        tool=run.tool,
-        params=dict(run.params),
-        input_version_ids={run.slot: ids} if run.slot else ids,
-    )
+    try:
+        created = toolrun_services.toolrun_create(
+            actor=actor,
+            project=project,
+            tool=run.tool,
+            params=dict(run.params),
+            input_version_ids={run.slot: ids} if run.slot else ids,
+        )
+    except ValidationError as exc:
+        raise DemoError(f"the demo's {run.tool} run was refused: {' '.join(exc.messages)}") from exc
     done = ToolRun.objects.get(pk=created.pk)
     if done.status != ToolRun.Status.SUCCEEDED:
         raise DemoError(f"the demo's {run.tool} run ended {done.status}: {done.error or 'see the log'}")

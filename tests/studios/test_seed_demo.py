@@ -8,7 +8,7 @@ import re
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from portal.audit.models import AuditEvent
@@ -192,3 +192,26 @@ def test_the_full_demo_has_footage_finished_runs_and_notes_and_a_second_seed_cha
     assert "already there, nothing to do" in progress_again
     assert mailoutbox == []
     assert verify_all()[1] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_demo_run_that_is_refused_says_why_still_prints_the_logins_and_the_next_seed_finishes(seed_settings, monkeypatch):
+    plate = demo.NORTHWIND_FOOTAGE
+    refused = demo.Run("contactsheet", "artist", ("plate",), {"columns": 99})
+    monkeypatch.setattr(demo, "PLANS", (demo.Plan(demo.NORTHWIND, plate, (refused,)),))
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("seed_demo", stdout=out, stderr=err)
+    message = str(excinfo.value)
+    assert message.startswith("The demo's content is incomplete: the demo's contactsheet run was refused:")
+    assert message.endswith("Columns can be at most 12. You entered 99. Run seed_demo again to finish it.")
+    assert len(EMAIL.findall(out.getvalue())) == 11  # the logins work, so they are printed all the same
+    # nothing half-written: the footage is in, ready; no run was recorded
+    assert AssetVersion.objects.get(asset__name=plate[0].name).status == "ready"
+    assert not ToolRun.objects.exists()
+
+    monkeypatch.setattr(demo, "PLANS", (demo.Plan(demo.NORTHWIND, plate, demo.NORTHWIND_RUNS),))
+    _printed, progress = seed()
+    assert "making and ingesting" not in progress and "NW_PILOT: running contactsheet" in progress
+    assert ToolRun.objects.get().status == "succeeded"
+    assert AssetVersion.objects.filter(asset__name=plate[0].name).count() == 1

@@ -29,17 +29,24 @@ class Command(BaseCommand):
         started = time.monotonic()
         say = (lambda _line: None) if quiet else (lambda line: self.stderr.write(line, style_func=lambda s: s))
         projects = demo.seed_accounts()
+        failure = None
         if not accounts_only:
             say("Demo content (generated footage, ingest, one run of each tool, notes):")
             try:
                 made = demo.seed_content(projects, say=say)
             except demo.DemoError as exc:
-                raise CommandError(f"The demo could not be completed: {exc}") from exc
-            if not any(made.values()):
-                say("  already there, nothing to do")
-            say(f"Demo seeded in {time.monotonic() - started:.1f} s")
-        if quiet:
-            return
+                # The logins work all the same: print them, then say what is missing (and exit non-zero).
+                failure = exc
+            else:
+                if not any(made.values()):
+                    say("  already there, nothing to do")
+                say(f"Demo seeded in {time.monotonic() - started:.1f} s")
+        if not quiet:
+            self._print_logins(projects)
+        if failure is not None:
+            raise CommandError(f"The demo's content is incomplete: {str(failure).rstrip('.')}. Run seed_demo again to finish it.")
+
+    def _print_logins(self, projects):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {demo.DEMO_PASSWORD})"))
         width = max(len(role) for role, _email in demo.logins())
