@@ -311,7 +311,7 @@ def main() -> None:
             PYTHONUNBUFFERED="1",
         )
         manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "seed_demo", "--quiet")
+        manage(env, "seed_demo", "--quiet", "--accounts-only")
         session, project = session_and_project(env)
         port = free_port()
         server = start_server(env, port, data / "server.log")

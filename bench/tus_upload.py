@@ -85,7 +85,7 @@ def start_portal(data: Path, port: int) -> tuple[subprocess.Popen, str]:
     env.update(PORTAL_DATA_DIR=str(data), PYTHONUNBUFFERED="1", FOOTAGE_MAX_FILE_SIZE=str(1024**4))
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([py, "manage.py", "seed_demo", "--quiet"], cwd=ROOT, env=env, check=True)
+    subprocess.run([py, "manage.py", "seed_demo", "--quiet", "--accounts-only"], cwd=ROOT, env=env, check=True)
     token = (
         subprocess.run(
             [

@@ -1,6 +1,7 @@
 """Browser-test support, shared by every browser test (tests/conftest.py exposes the fixtures once,
 so the whole session has one portal server and one Chromium). A real portal: `manage.py migrate`
-+ `seed_demo`, then uvicorn serving portal.asgi exactly as `make run` does, in the mode the suite runs in.
++ `seed_demo --accounts-only` (the demo's studios and logins, not its footage and runs), then uvicorn
+serving portal.asgi exactly as `make run` does, in the mode the suite runs in.
 Embedded: SQLite in a temp folder and the
 in-process Celery worker. Services: a fresh PostgreSQL database, Redis, and a separate
 `celery worker` process. Driven by Debian's Chromium through Playwright."""
@@ -157,7 +158,7 @@ def portal_server(tmp_path_factory):
     log = open(log_path, "w")
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run([sys.executable, "manage.py", "seed_demo", "--quiet"], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, "manage.py", "seed_demo", "--quiet", "--accounts-only"], cwd=ROOT, env=env, check=True)
         if env.get("REDIS_URL"):
             worker_log = open(tmp / "worker.log", "w")
             processes.append(

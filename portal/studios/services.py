@@ -132,8 +132,12 @@ def invitation_send(
     project: Project | None = None,
     project_role: str = "",
     as_platform_staff: bool = False,
+    send_email: bool = True,
 ) -> tuple[Invitation, str]:
-    """Invite someone into a studio. Returns the invitation and the raw token (emailed, never stored)."""
+    """Invite someone into a studio. Returns the invitation and the raw token (emailed, never stored).
+
+    send_email=False is for an invitation its caller accepts at once with the token (the demo seed
+    makes its accounts that way): nobody is mailed, and the audit row says so."""
     if as_platform_staff:
         _require_platform_staff(actor)
     else:
@@ -177,9 +181,11 @@ def invitation_send(
             studio=studio,
             project=project,
             target=invitation,
-            details={"email": email, "studio_role": studio_role, "project_role": project_role or None},
+            details={"email": email, "studio_role": studio_role, "project_role": project_role or None}
+            | ({} if send_email else {"emailed": False}),
         )
-        _email_invitation(invitation, raw)
+        if send_email:
+            _email_invitation(invitation, raw)
     return invitation, raw
 
 

@@ -1,4 +1,4 @@
-"""Onboarding from the command line (invite_studio_admin), studio slugs, and the demo seed."""
+"""Onboarding from the command line (invite_studio_admin) and studio slugs (the demo seed: test_seed_demo.py)."""
 
 from __future__ import annotations
 
@@ -132,48 +132,4 @@ def test_studio_create_refuses_a_bad_slug(db):
     assert "slug" in excinfo.value.message_dict
     assert not Studio.objects.exists()
     make_studio("Good", "good")
-    assert verify_all()[1] is None
-
-
-# --- seed_demo ---------------------------------------------------------------------------------
-
-DEMO_PASSWORD = "portal-demo-2026"
-
-
-def seed() -> str:
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
-    return out.getvalue()
-
-
-def test_seed_demo_is_idempotent_and_its_printed_logins_work(db, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        first = seed()
-    after_first = counts()
-    with django_capture_on_commit_callbacks(execute=True):
-        second = seed()
-    assert counts() == after_first
-    assert first == second
-    assert DEMO_PASSWORD in first
-
-    emails = re.findall(r"\b[\w.+-]+@[\w-]+\.test\b", first)
-    assert len(emails) == 6
-    studio = Studio.objects.get(slug="demo")
-    assert studio.status == "active"
-    for i, email in enumerate(emails):
-        client = Client()
-        response = client.post("/account/sign-in/", {"username": email, "password": DEMO_PASSWORD}, REMOTE_ADDR=f"10.5.0.{i}")
-        assert response.status_code == 302, email
-        assert int(client.session["_auth_user_id"])
-        if email != "staff@portal.test":
-            assert client.get("/s/demo/").status_code == 200, email
-    roles = dict(StudioMembership.objects.filter(studio=studio).values_list("user__email", "role"))
-    assert roles["admin@demo.test"] == "studio_admin"
-    project_roles = dict(studio.projects.get(code="DEMO_S1").memberships.values_list("user__email", "role"))
-    assert project_roles == {
-        "producer@demo.test": "producer",
-        "director@demo.test": "director",
-        "artist@demo.test": "artist",
-        "viewer@demo.test": "viewer",
-    }
     assert verify_all()[1] is None

@@ -69,7 +69,7 @@ def server(tmp_path_factory):
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run([sys.executable, "manage.py", "seed_demo", "--quiet"], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, "manage.py", "seed_demo", "--quiet", "--accounts-only"], cwd=ROOT, env=env, check=True)
         clip = render_clip(tmp / "demo_clip.mp4", "testsrc2=size=320x180:rate=25:duration=4")
         subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", MAKE_CLIP], cwd=ROOT, env={**env, "DEMO_CLIP": str(clip)}, check=True

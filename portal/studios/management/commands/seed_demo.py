@@ -1,75 +1,58 @@
-"""A demo studio, a project and one user per role, made through the same services the portal
-uses (invitation sent, invitation accepted), so the demo has a real audit trail. Idempotent."""
+"""The demo: two studios, a project each, one login per role and platform staff; then generated footage,
+ingested, one finished run of each tool and a few notes (portal/studios/demo.py). Idempotent.
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
-from django.db import transaction
+`--accounts-only` stops after the accounts (the browser tests' server uses it: no media, no runs).
+Progress goes to stderr; stdout carries only the logins, the same on every run."""
 
-from portal.projects import services as project_services
-from portal.projects.models import Project
-from portal.studios import services
-from portal.studios.models import Studio, StudioMembership
+import time
 
-DEMO_PASSWORD = "portal-demo-2026"
-STUDIO_SLUG = "demo"
-PROJECT_CODE = "DEMO_S1"
-PEOPLE = [
-    ("admin@demo.test", "Ada Admin", "studio_admin", None),
-    ("producer@demo.test", "Paula Producer", "member", "producer"),
-    ("director@demo.test", "Dario Director", "member", "director"),
-    ("artist@demo.test", "Aiko Artist", "member", "artist"),
-    ("viewer@demo.test", "Victor Viewer", "member", "viewer"),
-]
-STAFF = ("staff@portal.test", "Sam Staff")
+from django.core.management.base import BaseCommand, CommandError
 
-User = get_user_model()
+from portal.studios import demo
 
 
 class Command(BaseCommand):
-    help = "Create the demo studio, project and one login per role (idempotent); print the logins."
+    help = (
+        "Create the demo studios, projects and one login per role (idempotent), then the demo's footage, tool runs and "
+        "notes; print the logins."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("--quiet", action="store_true", help="Print nothing (neither progress nor the logins).")
+        parser.add_argument(
+            "--accounts-only",
+            action="store_true",
+            help="Only the studios, projects and logins: no footage, tool runs or notes (fast; for test servers).",
+        )
 
-    @transaction.atomic
-    def handle(self, *args, quiet=False, **options):
-        studio = Studio.objects.filter(slug=STUDIO_SLUG).first() or services.studio_create(
-            actor=None, name="Demo Studio", slug=STUDIO_SLUG
-        )
-        admin_email = PEOPLE[0][0]
-        self._join(studio, admin_email, PEOPLE[0][1], "studio_admin", None, None)
-        admin = User.objects.get(email=admin_email)
-        project = Project.objects.filter(studio=studio, code=PROJECT_CODE).first() or project_services.project_create(
-            actor=admin, studio=studio, code=PROJECT_CODE, name="Demo Series – Season 1", frame_rate="24000/1001"
-        )
-        for email, name, studio_role, project_role in PEOPLE[1:]:
-            self._join(studio, email, name, studio_role, project, project_role, inviter=admin)
-        if not User.objects.filter(email=STAFF[0]).exists():
-            User.objects.create_superuser(email=STAFF[0], password=DEMO_PASSWORD, full_name=STAFF[1])
+    def handle(self, *args, quiet=False, accounts_only=False, **options):
+        started = time.monotonic()
+        say = (lambda _line: None) if quiet else (lambda line: self.stderr.write(line, style_func=lambda s: s))
+        projects = demo.seed_accounts()
+        failure = None
+        if not accounts_only:
+            say("Demo content (generated footage, ingest, one run of each tool, notes):")
+            try:
+                made = demo.seed_content(projects, say=say)
+            except demo.DemoError as exc:
+                # The logins work all the same: print them, then say what is missing (and exit non-zero).
+                failure = exc
+            else:
+                if not any(made.values()):
+                    say("  already there, nothing to do")
+                say(f"Demo seeded in {time.monotonic() - started:.1f} s")
         if not quiet:
-            self.stdout.write("")
-            self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD})"))
-            for email, _name, studio_role, project_role in PEOPLE:
-                role = project_role or studio_role.replace("_", " ")
-                self.stdout.write(f"  {role:<13} {email}")
-            self.stdout.write(f"  {'platform staff':<13} {STAFF[0]}   (Django admin at /admin/)")
-            self.stdout.write(f"Studio: {studio.name} (/s/{studio.slug}/), project {project.code}")
+            self._print_logins(projects)
+        if failure is not None:
+            raise CommandError(f"The demo's content is incomplete: {str(failure).rstrip('.')}. Run seed_demo again to finish it.")
 
-    def _join(self, studio, email, name, studio_role, project, project_role, inviter=None):
-        if StudioMembership.objects.filter(studio=studio, user__email=email).exists():
-            return
-        if inviter is None:
-            _inv, token = services.invitation_send(
-                actor=None, studio=studio, email=email, studio_role=studio_role, as_platform_staff=True
-            )
-        else:
-            _inv, token = services.invitation_send(
-                actor=inviter,
-                studio=studio,
-                email=email,
-                studio_role=studio_role,
-                project=project,
-                project_role=project_role or "",
-            )
-        existing = User.objects.filter(email=email).first()
-        services.invitation_accept(raw_token=token, user=existing, password=DEMO_PASSWORD, full_name=name)
+    def _print_logins(self, projects):
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {demo.DEMO_PASSWORD})"))
+        width = max(len(role) for role, _email in demo.logins())
+        for role, email in demo.logins():
+            suffix = "   (Django admin at /admin/)" if email == demo.STAFF[0] else ""
+            self.stdout.write(f"  {role:<{width}}  {email}{suffix}")
+        for spec in demo.STUDIOS:
+            project = projects[spec.slug]
+            self.stdout.write(f"{spec.name}: /s/{spec.slug}/, project {project.code} (/s/{spec.slug}/p/{project.code}/)")
