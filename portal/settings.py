@@ -134,7 +134,24 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # A pool of connections per server process (psycopg_pool). Persistent connections (CONN_MAX_AGE)
+    # never persisted under ASGI: Django runs each request in a thread of its own, so every request
+    # opened a new PostgreSQL session (~3.5 ms plus the server's start-up). With the pool a request
+    # borrows an open connection and gives it back when Django closes it. CONN_MAX_AGE must be 0
+    # with a pool; connections are checked by the pool when they are handed out.
+    # Size: the requests one process serves at once run in at most min(32, cores + 4) threads;
+    # DATABASE_POOL_MAX_SIZE x server processes (+ workers) must stay under PostgreSQL's max_connections.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASE_POOL = env_bool("DATABASE_POOL", True)
+    if DATABASE_POOL:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),  # seconds a request waits for a free connection
+            "max_idle": 300,
+        }
+    else:
+        DATABASES["default"].update({"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True})
     EMBEDDED = False
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)

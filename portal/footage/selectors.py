@@ -14,7 +14,12 @@ def _latest_version_id():
 
 def assets_for_project(project: Project, *, kind: str | None = None):
     """The project's assets, each with `latest` (its newest version) attached, in two queries."""
-    qs = Asset.objects.filter(project=project).select_related("created_by").annotate(latest_id=_latest_version_id())
+    qs = (
+        Asset.objects.filter(project=project)
+        .select_related("created_by", "project__studio")
+        .annotate(latest_id=_latest_version_id())
+        .order_by("-created_at", "-pk")
+    )
     if kind:
         qs = qs.filter(kind=kind)
     return qs
@@ -26,6 +31,9 @@ def attach_latest(assets) -> list[Asset]:
     versions = {v.pk: v for v in AssetVersion.objects.filter(pk__in=ids).select_related("uploaded_by")}
     for asset in assets:
         asset.latest = versions.get(asset.latest_id)
+        if asset.latest is not None:
+            # the serializer's links and the approval checks read version.asset.project.studio
+            asset.latest.asset = asset
     return assets
 
 

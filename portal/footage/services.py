@@ -24,6 +24,7 @@ from django.utils import timezone
 from portal.access.enforce import require
 from portal.access.policy import Action
 from portal.audit.services import record
+from portal.core.db import atomic_with_retry, retry_on_conflict
 from portal.footage import partstore, storage
 from portal.footage.models import Asset, AssetVersion, Upload
 from portal.live.services import publish_on_commit
@@ -190,51 +191,55 @@ def upload_create(*, actor, project: Project, length: int | None, metadata_heade
             raise UploadError(400, "Upload-Length must be a whole number of bytes.")
         if length == 0:
             raise UploadError(400, "This file is empty (0 bytes): there is nothing to upload.")
-    with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("studio").get(pk=project.pk)
-        # Checked under the project's lock, so two uploads started together cannot both fit the last gigabyte.
-        _check_size(project, length or 0)
-        if wanted.asset_id is not None:
-            asset = Asset.objects.select_for_update().get(pk=wanted.asset_id)
-        else:
-            asset = Asset(project=project, name=wanted.name, kind=wanted.kind, shot_code=wanted.shot_code, created_by=actor)
-            asset.full_clean()
-            asset.save()
-        number = (asset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-        version = AssetVersion.objects.create(
-            asset=asset,
-            number=number,
-            status=AssetVersion.Status.UPLOADING,
-            original_name=wanted.filename,
-            size=length,
-            note=wanted.note,
-            uploaded_by=actor,
-        )
-        upload = Upload(
-            project=project,
-            user=actor,
-            version=version,
-            length=length,
-            metadata={**metadata, "filename": wanted.filename, "sha256": wanted.sha256},
-            expires_at=timezone.now() + timedelta(hours=settings.TUS_EXPIRY_HOURS),
-        )
-        upload.part_key = f"{storage.studio_prefix(project.studio_id)}/uploads/{upload.pk}/part"
-        upload.save()
-        record(
-            action="footage.upload.start",
-            actor=actor,
-            project=project,
-            target=version,
-            details={
-                "upload": str(upload.pk),
-                "asset": asset.pk,
-                "version": number,
-                "length": length,
-                "filename": wanted.filename,
-                "kind": asset.kind,
-            },
-        )
-        publish_on_commit(project.pk, "asset.changed", {"asset": asset.pk, "version": version.pk, "status": version.status})
+    return atomic_with_retry(lambda: _upload_reserve(actor, project, wanted, metadata, length))
+
+
+def _upload_reserve(actor, project: Project, wanted, metadata: dict, length: int | None) -> Upload:
+    """The reservation, one transaction: the project's quota lock, then the rows, then the audit chain."""
+    project = Project.objects.select_for_update(no_key=True).select_related("studio").get(pk=project.pk)
+    # Checked under the project's lock, so two uploads started together cannot both fit the last gigabyte.
+    _check_size(project, length or 0)
+    if wanted.asset_id is not None:
+        asset = Asset.objects.select_for_update().get(pk=wanted.asset_id)
+    else:
+        asset = Asset(project=project, name=wanted.name, kind=wanted.kind, shot_code=wanted.shot_code, created_by=actor)
+        asset.full_clean()
+        asset.save()
+    number = (asset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = AssetVersion.objects.create(
+        asset=asset,
+        number=number,
+        status=AssetVersion.Status.UPLOADING,
+        original_name=wanted.filename,
+        size=length,
+        note=wanted.note,
+        uploaded_by=actor,
+    )
+    upload = Upload(
+        project=project,
+        user=actor,
+        version=version,
+        length=length,
+        metadata={**metadata, "filename": wanted.filename, "sha256": wanted.sha256},
+        expires_at=timezone.now() + timedelta(hours=settings.TUS_EXPIRY_HOURS),
+    )
+    upload.part_key = f"{storage.studio_prefix(project.studio_id)}/uploads/{upload.pk}/part"
+    upload.save()
+    record(
+        action="footage.upload.start",
+        actor=actor,
+        project=project,
+        target=version,
+        details={
+            "upload": str(upload.pk),
+            "asset": asset.pk,
+            "version": number,
+            "length": length,
+            "filename": wanted.filename,
+            "kind": asset.kind,
+        },
+    )
+    publish_on_commit(project.pk, "asset.changed", {"asset": asset.pk, "version": version.pk, "status": version.status})
     return upload
 
 
@@ -318,7 +323,7 @@ def _quota_lock(upload: Upload):
         yield
         return
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=upload.project_id).first()
+        Project.objects.select_for_update(no_key=True).filter(pk=upload.project_id).first()
         yield
 
 
@@ -372,7 +377,7 @@ def _set_deferred_length(upload: Upload, length: int) -> Upload:
     if length < upload.offset or length == 0:
         raise UploadError(400, "Upload-Length is smaller than what was already sent.")
     with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("studio").get(pk=upload.project_id)
+        project = Project.objects.select_for_update(no_key=True).select_related("studio").get(pk=upload.project_id)
         _check_size(project, length, upload=upload)
         Upload.objects.filter(pk=upload.pk, length__isnull=True).update(length=length)
         AssetVersion.objects.filter(pk=upload.version_id).update(size=length)
@@ -415,7 +420,8 @@ def _discard_upload(upload: Upload, *, actor, reason: str) -> None:
             return
         locked.status = Upload.Status.TERMINATED
         locked.save(update_fields=["status"])
-        version = AssetVersion.objects.select_related("asset").filter(pk=locked.version_id).first()
+        # Lock order: the version and its asset (deleted below) before record() takes the chain head.
+        version = AssetVersion.objects.select_for_update().select_related("asset").filter(pk=locked.version_id).first()
         details = {"upload": str(locked.pk), "offset": locked.offset, "length": locked.length, "reason": reason}
         record(action=f"footage.upload.{reason}", actor=actor, project=upload.project, target=version or locked, details=details)
         if version is not None and version.status == AssetVersion.Status.UPLOADING:
@@ -441,26 +447,28 @@ def uploads_expire(*, now=None) -> int:
 # --- ingest -----------------------------------------------------------------------------------
 
 
+@retry_on_conflict
 def _claim_for_ingest(version_id: int) -> AssetVersion | None:
     """Compare-and-set so a redelivered task never ingests a version twice at once or again."""
-    with transaction.atomic():
-        now = timezone.now()
-        version = (
-            AssetVersion.objects.select_for_update()
-            .select_related("asset__project__studio")
-            .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
-            .filter(Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=now))
-            .first()
-        )
-        if version is None:
-            return None
-        if version.ingest_attempts >= settings.FOOTAGE_INGEST_MAX_ATTEMPTS:
-            upload = Upload.objects.filter(version=version).first()
-            _reject(version, "Processing this file failed repeatedly; upload it again or contact support.", upload=upload)
-            return None
-        version.ingest_attempts += 1
-        version.ingest_lease_until = now + timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS)
-        version.save(update_fields=["ingest_attempts", "ingest_lease_until"])
+    now = timezone.now()
+    version = (
+        # of=self: the version alone; joining its asset, project and studio FOR UPDATE would queue every
+        # upload of the project (and every audited write referencing the studio) behind this claim.
+        AssetVersion.objects.select_for_update(of=("self",))
+        .select_related("asset__project__studio")
+        .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
+        .filter(Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=now))
+        .first()
+    )
+    if version is None:
+        return None
+    if version.ingest_attempts >= settings.FOOTAGE_INGEST_MAX_ATTEMPTS:
+        upload = Upload.objects.filter(version=version).first()
+        _reject(version, "Processing this file failed repeatedly; upload it again or contact support.", upload=upload)
+        return None
+    version.ingest_attempts += 1
+    version.ingest_lease_until = now + timedelta(seconds=settings.FOOTAGE_INGEST_LEASE_SECONDS)
+    version.save(update_fields=["ingest_attempts", "ingest_lease_until"])
     return version
 
 
@@ -595,8 +603,12 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
                     upload=upload,
                 )
             return version
-        with transaction.atomic():
-            version = AssetVersion.objects.select_for_update().select_related("asset__project__studio").get(pk=version.pk)
+        version_id = version.pk
+
+        def mark_ready() -> AssetVersion:
+            version = (
+                AssetVersion.objects.select_for_update(of=("self",)).select_related("asset__project__studio").get(pk=version_id)
+            )
             version.sha256 = digest
             version.size = size
             version.media_info = info
@@ -619,6 +631,10 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
                 "asset.ready",
                 {"asset": version.asset_id, "version": version.pk, "status": version.status},
             )
+            return version
+
+        # Only database writes in here: a deadlock or serialization failure runs them again.
+        version = atomic_with_retry(mark_ready)
         if upload is not None:
             partstore.delete(upload)
         return version
@@ -770,18 +786,20 @@ def version_rederive(*, version_id: int) -> AssetVersion | None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@retry_on_conflict
 def version_fail_ingest(*, version_id: int, reason: str) -> None:
     """The ingest task gave up (time limit, worker lost too often): the user sees why."""
-    with transaction.atomic():
-        version = (
-            AssetVersion.objects.select_for_update()
-            .select_related("asset__project__studio")
-            .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
-            .first()
-        )
-        if version is not None:
-            upload = Upload.objects.filter(version=version).first()
-            _reject(version, reason, upload=upload)
+    version = (
+        # of=self: the version alone; joining its asset, project and studio FOR UPDATE would queue every
+        # upload of the project (and every audited write referencing the studio) behind this claim.
+        AssetVersion.objects.select_for_update(of=("self",))
+        .select_related("asset__project__studio")
+        .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
+        .first()
+    )
+    if version is not None:
+        upload = Upload.objects.filter(version=version).first()
+        _reject(version, reason, upload=upload)
 
 
 def download_record(*, actor, version: AssetVersion, what: str) -> None:
