@@ -74,7 +74,9 @@ def seed() -> dict:
         if StudioMembership.objects.filter(studio=studio, user__email=email).exists():
             return User.objects.get(email=email)
         kwargs = {"as_platform_staff": True} if inviter is None else {"project": project, "project_role": project_role}
-        _inv, token = studio_services.invitation_send(actor=inviter, studio=studio, email=email, studio_role=studio_role, **kwargs)
+        _inv, token = studio_services.invitation_send(
+            actor=inviter, studio=studio, email=email, studio_role=studio_role, **kwargs
+        )
         existing = User.objects.filter(email=email).first()
         return studio_services.invitation_accept(raw_token=token, user=existing, password="quiet-harbour-7431", full_name=email)
 
@@ -293,9 +295,7 @@ def report(title, samples, errors, seconds, cpu, opened, peak):
     for name in sorted(samples):
         v = samples[name]
         print(f"| {name} | {len(v)} | {pct(v, 50):.0f} | {pct(v, 95):.0f} | {pct(v, 99):.0f} | {errors.get(name, 0)} |")
-    print(
-        f"| **all** | {count} | {pct(total, 50):.0f} | {pct(total, 95):.0f} | {pct(total, 99):.0f} | {sum(errors.values())} |"
-    )
+    print(f"| **all** | {count} | {pct(total, 50):.0f} | {pct(total, 95):.0f} | {pct(total, 99):.0f} | {sum(errors.values())} |")
     rps = count / seconds if seconds else 0
     print(
         f"\n{rps:.1f} requests/s, server CPU {cpu / max(count, 1) * 1000:.1f} ms/request "
@@ -360,9 +360,8 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("services mode: export DATABASE_URL and REDIS_URL (see the docstring)")
 
-    from django.db import transaction
-
     import django
+    from django.db import transaction
 
     django.setup()
     with transaction.atomic():  # all or nothing: a failed seeding leaves no half-invited studio

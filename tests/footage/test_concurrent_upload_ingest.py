@@ -34,9 +34,7 @@ UPLOADERS, UPLOADS_EACH, INGESTERS = 4, 8, 2
 
 
 def _metadata(filename: str) -> str:
-    return ",".join(
-        f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in (("filename", filename), ("kind", "subtitles"))
-    )
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in (("filename", filename), ("kind", "subtitles")))
 
 
 def _deadlocks() -> int:
