@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Prefetch, Subquery
 
 from portal.footage.models import Asset, AssetVersion
@@ -35,6 +36,17 @@ def attach_latest(assets) -> list[Asset]:
             # the serializer's links and the approval checks read version.asset.project.studio
             asset.latest.asset = asset
     return assets
+
+
+ASSETS_PER_PAGE = 25
+
+
+def assets_page(project: Project, *, page=None, kind: str | None = None, per_page: int = ASSETS_PER_PAGE) -> Page:
+    """One page of the project's assets (newest first), each with `latest` attached: a count and
+    three queries, whatever the number of assets. A page number out of range gives the last page."""
+    result = Paginator(assets_for_project(project, kind=kind), per_page).get_page(page)
+    result.object_list = attach_latest(result.object_list)
+    return result
 
 
 def asset_get(project: Project, asset_id) -> Asset | None:

@@ -44,7 +44,7 @@ class ProjectDetailView(ProjectScopedView):
                 role_table=role_table,
                 roles=PROJECT_ROLES,
                 character_count=project.characters.count(),
-                **footage_context(project, self.actions),
+                **footage_context(project, self.actions, request.GET),
             ),
         )
 
