@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
 from rest_framework import mixins, serializers
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors
 from portal.footage.models import Asset, AssetVersion
 from portal.projects.api import _project
@@ -63,7 +63,7 @@ class VersionSerializer(serializers.ModelSerializer):
         if version.status != AssetVersion.Status.READY:
             return {}
         project = version.asset.project
-        base = {"studio": project.studio.slug, "project": project.code, "version_id": version.pk}
+        where = {"studio": project.studio.slug, "project": project.code}
         links = {}
         for what, field in (
             ("proxy", "proxy_key"),
@@ -72,10 +72,10 @@ class VersionSerializer(serializers.ModelSerializer):
             ("waveform", "waveform_key"),
         ):
             if getattr(version, field):
-                links[what] = reverse("footage:media", kwargs={**base, "what": what})
+                links[what] = reverse_with_id("footage:media", "version_id", version.pk, what=what, **where)
         if version.file_key and is_released(version):
-            links["download"] = reverse("footage:download", kwargs=base)
-        links["review"] = reverse("review:review", kwargs=base)
+            links["download"] = reverse_with_id("footage:download", "version_id", version.pk, **where)
+        links["review"] = reverse_with_id("review:review", "version_id", version.pk, **where)
         return links
 
     def get_approval(self, version) -> str:

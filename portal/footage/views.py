@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from portal.access.enforce import record_denial, require
 from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
+from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors, services, storage
 from portal.footage.models import Asset, AssetVersion
 
@@ -205,6 +206,12 @@ def asset_listing(project, params) -> dict:
         kind_error = _("Unknown kind “%(kind)s”: showing every kind.") % {"kind": kind}
         kind = None
     page = selectors.assets_page(project, page=params.get("page"), kind=kind)
+    where = {"studio": project.studio.slug, "project": project.code}
+    for asset in page.object_list:
+        asset.page_url = reverse_with_id("footage:asset", "asset_id", asset.pk, **where)
+        if asset.latest is not None:
+            asset.latest.poster_url = reverse_with_id("footage:media", "version_id", asset.latest.pk, what="poster", **where)
+            asset.latest.review_url = reverse_with_id("review:review", "version_id", asset.latest.pk, **where)
     query = QueryDict(mutable=True)
     if kind:
         query["kind"] = kind
