@@ -325,6 +325,44 @@ async def measured(port, users, seconds, plans, cookies, think, server_pid, stat
     return samples, errors, elapsed, cpu, opened_after - opened_before, peak[0]
 
 
+def audit_write_rate(world, seconds: float = 10.0, threads: int = 4) -> None:
+    """Audited writes per second: `threads` writers on one studio's chain (they queue on its head
+    row), then the same writers each on a studio of its own (no shared head)."""
+    import threading
+
+    from django.db import connection
+
+    from portal.audit.services import record
+    from portal.studios import services as studio_services
+    from portal.studios.models import Studio
+
+    others = [
+        Studio.objects.filter(slug=f"loadbench-w{n}").first()
+        or studio_services.studio_create(actor=None, name=f"Load Bench W{n}", slug=f"loadbench-w{n}")
+        for n in range(threads)
+    ]
+    for label, studios in (("one studio", [world["studio"]] * threads), (f"{threads} studios", others)):
+        counts = [0] * threads
+        stop_at = time.monotonic() + seconds
+        barrier = threading.Barrier(threads)
+
+        def write(n: int, studio, barrier=barrier, stop_at=stop_at, counts=counts) -> None:
+            barrier.wait()
+            while time.monotonic() < stop_at:
+                record(action="bench.write", studio=studio, details={"writer": n})
+                counts[n] += 1
+            connection.close()
+
+        workers = [threading.Thread(target=write, args=(n, s)) for n, s in enumerate(studios)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        total = sum(counts)
+        per_studio = total / seconds / len(set(studios))
+        print(f"audited writes, {threads} writers on {label}: {total / seconds:.0f}/s in total, {per_studio:.0f}/s per studio")
+
+
 def profile_one(world, cookies):
     """pyinstrument over one signed-in page request, in this process (Django's test client)."""
     from django.test import Client
@@ -356,6 +394,7 @@ def main() -> None:
     parser.add_argument("--think", default="0.1,0.5", help="think time between a user's requests, min,max seconds")
     parser.add_argument("--root", default=str(ROOT), help="the checkout the server runs (to compare two trees)")
     parser.add_argument("--profile", action="store_true", help="profile one signed-in page instead of loading")
+    parser.add_argument("--audit-rate", action="store_true", help="measure audited writes per second per studio instead")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("services mode: export DATABASE_URL and REDIS_URL (see the docstring)")
@@ -376,6 +415,9 @@ def main() -> None:
     )
     if args.profile:
         profile_one(world, cookies)
+        return
+    if args.audit_rate:
+        audit_write_rate(world)
         return
     think = tuple(float(x) for x in args.think.split(","))
     plans = endpoints(world)
