@@ -9,6 +9,7 @@ EMAIL_URL/EMAIL_HOST (SMTP). PORTAL_ENV=production switches on the hardened depl
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -142,7 +143,12 @@ if DATABASE_URL:
     # Size: the requests one process serves at once run in at most min(32, cores + 4) threads;
     # DATABASE_POOL_MAX_SIZE x server processes (+ workers) must stay under PostgreSQL's max_connections.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    DATABASE_POOL = env_bool("DATABASE_POOL", True)
+    # Not in Celery processes: the prefork pool forks its children from a parent that has set Django
+    # up, and a pool opened there would hand one socket to several processes. Workers keep
+    # persistent connections (each child is one thread, so those do persist).
+    _argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    CELERY_PROCESS = _argv0.name == "celery" or (_argv0.name == "__main__.py" and _argv0.parent.name == "celery")
+    DATABASE_POOL = env_bool("DATABASE_POOL", not CELERY_PROCESS)
     if DATABASE_POOL:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
