@@ -83,7 +83,9 @@ def record(
     audit row and the change it describes commit or roll back together.
 
     Lock order (the same in every transaction, so two never wait for each other in a circle):
-    1. the domain rows the service changes (select_for_update them before calling this);
+    1. the domain rows the service changes (select_for_update them before calling this; rows that
+       other rows reference, a studio or a project, with no_key=True: FOR NO KEY UPDATE never blocks
+       the FOR KEY SHARE that inserting a referencing row, an audit row among them, takes);
     2. the rows the audit row references (studio, project, actor), FOR KEY SHARE, here;
     3. the studio's chain head, here, last. Call record() after the transaction's last row lock:
     a lock taken after it waits while holding the head, which every audited write of the studio needs."""
