@@ -37,4 +37,6 @@ EXPOSE 8000
 # Behind a TLS-terminating reverse proxy. uvicorn does not rewrite the client address from
 # X-Forwarded-For (with "*" anyone could forge theirs): the portal reads that header only from the
 # proxies named in TRUSTED_PROXIES, and the scheme from X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER).
-CMD ["uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]
+# One worker process per core the container may use (WEB_CONCURRENCY overrides): services mode shares
+# websockets across them through channels_redis, and each keeps a small pool of database connections.
+CMD ["sh", "-c", "exec uvicorn portal.asgi:application --host 0.0.0.0 --port 8000 --no-proxy-headers --workers ${WEB_CONCURRENCY:-$(nproc)}"]

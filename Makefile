@@ -13,6 +13,10 @@ PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Services mode: one ASGI worker process per core (websockets reach every process through
+# channels_redis). The embedded default always runs ONE process: its in-memory channel layer,
+# broker and Celery worker live inside that process and cannot be shared.
+WEB_CONCURRENCY ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: help setup run test lint format check-migrations check-deploy messages worker beat services-run
 
@@ -42,6 +46,7 @@ run: setup messages
 	PORT=$(PORT) $(PY) manage.py seed_demo || echo "The demo is incomplete (see above); the portal starts anyway." >&2
 	@echo
 	@echo "Sign in at http://127.0.0.1:$(PORT)/ with the logins above (Ctrl-C stops the server)"
+	@echo "(one server process: the embedded default keeps its channel layer, broker and worker in memory)"
 	@echo
 	PORT=$(PORT) PORTAL_SERVER=1 $(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers
 
@@ -96,6 +101,8 @@ services-run: setup messages
 	fi
 	$(PY) manage.py migrate --noinput
 	@echo
-	@echo "Serving on http://127.0.0.1:$(PORT)/ -- run 'make worker' in another terminal for tool runs and ingest."
+	@echo "Serving on http://127.0.0.1:$(PORT)/ with $(WEB_CONCURRENCY) worker processes (WEB_CONCURRENCY=...)"
+	@echo "-- run 'make worker' in another terminal for tool runs and ingest."
 	@echo
-	$(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers
+	$(VENV)/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers \
+		--workers $(WEB_CONCURRENCY)

@@ -12,6 +12,9 @@ Callers turn a "no" into 404 when the user may not even see the object (see `is_
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -166,25 +169,61 @@ def _studio_and_project(obj):
     raise TypeError(f"the access policy does not know how to place {type(obj).__name__}")
 
 
+# The roles a request has already looked up: (user, studio, project) -> Roles. Only while a request is
+# being answered (the middleware opens it), so a page asking require() and then actions_of() (and
+# its templates asking again) reads the memberships once. Outside a request (tasks, websockets,
+# which must see a revocation at once) nothing is cached. Any membership saved or deleted clears it.
+_request_roles: contextvars.ContextVar[dict | None] = contextvars.ContextVar("portal_request_roles", default=None)
+
+
+@contextmanager
+def roles_cached_for_this_request() -> Iterator[None]:
+    token = _request_roles.set({})
+    try:
+        yield
+    finally:
+        _request_roles.reset(token)
+
+
+def forget_cached_roles(**_signal_kwargs) -> None:
+    cache = _request_roles.get()
+    if cache:
+        cache.clear()
+
+
 def roles_of(user, obj) -> Roles | None:
     """The user's roles on obj, or None when they have no standing there at all."""
-    from portal.projects.models import ProjectMembership
-    from portal.studios.models import StudioMembership
-
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     studio, project = _studio_and_project(obj)
     if studio.is_suspended:
         return None
-    studio_role = StudioMembership.objects.filter(studio_id=studio.pk, user_id=user.pk).values_list("role", flat=True).first()
-    if studio_role is None:
+    cache = _request_roles.get()
+    key = (user.pk, studio.pk, project.pk if project is not None else None)
+    if cache is not None and key in cache:
+        return cache[key]
+    roles = _roles_from_db(user, studio, project)
+    if cache is not None:
+        cache[key] = roles
+    return roles
+
+
+def _roles_from_db(user, studio, project) -> Roles | None:
+    """Both memberships in one query (the project role as a subquery)."""
+    from django.db.models import OuterRef, Subquery
+
+    from portal.projects.models import ProjectMembership
+    from portal.studios.models import StudioMembership
+
+    memberships = StudioMembership.objects.filter(studio_id=studio.pk, user_id=user.pk)
+    if project is None:
+        studio_role = memberships.values_list("role", flat=True).first()
+        return Roles(studio_role, None) if studio_role is not None else None
+    project_role = ProjectMembership.objects.filter(project_id=project.pk, user_id=OuterRef("user_id")).values("role")[:1]
+    row = memberships.annotate(project_role=Subquery(project_role)).values_list("role", "project_role").first()
+    if row is None:
         return None
-    project_role = None
-    if project is not None:
-        project_role = (
-            ProjectMembership.objects.filter(project_id=project.pk, user_id=user.pk).values_list("role", flat=True).first()
-        )
-    return Roles(studio_role, project_role)
+    return Roles(row[0], row[1])
 
 
 def can(user, action: Action | str, obj) -> bool:

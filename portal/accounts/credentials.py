@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from portal.accounts.selectors import two_factor_required, user_has_totp
+from portal.accounts.selectors import second_factor_state
 
 VERIFY = "verify"
 SETUP = "setup"
@@ -28,9 +28,10 @@ SETUP = "setup"
 def second_factor_missing(user, *, verified: bool) -> str | None:
     if not user.is_authenticated or verified:
         return None
-    if user_has_totp(user):
+    has_totp, required = second_factor_state(user)
+    if has_totp:
         return VERIFY
-    if two_factor_required(user):
+    if required:
         return SETUP
     return None
 

@@ -15,6 +15,28 @@ def two_factor_required(user) -> bool:
     return Studio.objects.filter(memberships__user=user, require_two_factor=True).exclude(status=Studio.Status.SUSPENDED).exists()
 
 
+def second_factor_state(user) -> tuple[bool, bool]:
+    """(has a confirmed authenticator, one of their active studios requires two-factor): one query,
+    asked on every signed-in request that has not passed the second factor."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not user.is_authenticated:
+        return False, False
+    required = Studio.objects.filter(memberships__user=OuterRef("pk"), require_two_factor=True).exclude(
+        status=Studio.Status.SUSPENDED
+    )
+    row = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(has_totp=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)), required=Exists(required))
+        .values_list("has_totp", "required")
+        .first()
+    )
+    return (bool(row[0]), bool(row[1])) if row else (False, False)
+
+
 def user_has_totp(user) -> bool:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

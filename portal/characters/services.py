@@ -240,7 +240,7 @@ def reference_upload(*, actor, character: Character, upload, costume: str = "", 
         try:
             with transaction.atomic():
                 # Under the project's lock, like a tus upload, so two uploads cannot both take the last of the quota.
-                Project.objects.select_for_update().filter(pk=project.pk).first()
+                Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
                 try:
                     _check_size(project, size)
                 except UploadError as exc:

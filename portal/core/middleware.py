@@ -1,5 +1,6 @@
 from django.conf import settings
 
+from portal.access.policy import roles_cached_for_this_request
 from portal.core import request_context
 
 
@@ -10,7 +11,8 @@ class RequestContextMiddleware:
     def __call__(self, request):
         token = request_context.set_current(request_context.from_meta(request.META))
         try:
-            return self.get_response(request)
+            with roles_cached_for_this_request():
+                return self.get_response(request)
         finally:
             request_context.reset(token)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Prefetch, Subquery
 
 from portal.footage.models import Asset, AssetVersion
@@ -14,7 +15,12 @@ def _latest_version_id():
 
 def assets_for_project(project: Project, *, kind: str | None = None):
     """The project's assets, each with `latest` (its newest version) attached, in two queries."""
-    qs = Asset.objects.filter(project=project).select_related("created_by").annotate(latest_id=_latest_version_id())
+    qs = (
+        Asset.objects.filter(project=project)
+        .select_related("created_by", "project__studio")
+        .annotate(latest_id=_latest_version_id())
+        .order_by("-created_at", "-pk")
+    )
     if kind:
         qs = qs.filter(kind=kind)
     return qs
@@ -26,7 +32,21 @@ def attach_latest(assets) -> list[Asset]:
     versions = {v.pk: v for v in AssetVersion.objects.filter(pk__in=ids).select_related("uploaded_by")}
     for asset in assets:
         asset.latest = versions.get(asset.latest_id)
+        if asset.latest is not None:
+            # the serializer's links and the approval checks read version.asset.project.studio
+            asset.latest.asset = asset
     return assets
+
+
+ASSETS_PER_PAGE = 25
+
+
+def assets_page(project: Project, *, page=None, kind: str | None = None, per_page: int = ASSETS_PER_PAGE) -> Page:
+    """One page of the project's assets (newest first), each with `latest` attached: a count and
+    three queries, whatever the number of assets. A page number out of range gives the last page."""
+    result = Paginator(assets_for_project(project, kind=kind), per_page).get_page(page)
+    result.object_list = attach_latest(result.object_list)
+    return result
 
 
 def asset_get(project: Project, asset_id) -> Asset | None:

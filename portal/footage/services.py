@@ -26,6 +26,7 @@ from portal import jobs
 from portal.access.enforce import require
 from portal.access.policy import Action
 from portal.audit.services import record
+from portal.core.db import atomic_with_retry
 from portal.footage import partstore, storage
 from portal.footage.models import Asset, AssetVersion, Upload
 from portal.live.services import publish_on_commit
@@ -193,51 +194,55 @@ def upload_create(*, actor, project: Project, length: int | None, metadata_heade
             raise UploadError(400, "Upload-Length must be a whole number of bytes.")
         if length == 0:
             raise UploadError(400, "This file is empty (0 bytes): there is nothing to upload.")
-    with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("studio").get(pk=project.pk)
-        # Checked under the project's lock, so two uploads started together cannot both fit the last gigabyte.
-        _check_size(project, length or 0)
-        if wanted.asset_id is not None:
-            asset = Asset.objects.select_for_update().get(pk=wanted.asset_id)
-        else:
-            asset = Asset(project=project, name=wanted.name, kind=wanted.kind, shot_code=wanted.shot_code, created_by=actor)
-            asset.full_clean()
-            asset.save()
-        number = (asset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-        version = AssetVersion.objects.create(
-            asset=asset,
-            number=number,
-            status=AssetVersion.Status.UPLOADING,
-            original_name=wanted.filename,
-            size=length,
-            note=wanted.note,
-            uploaded_by=actor,
-        )
-        upload = Upload(
-            project=project,
-            user=actor,
-            version=version,
-            length=length,
-            metadata={**metadata, "filename": wanted.filename, "sha256": wanted.sha256},
-            expires_at=timezone.now() + timedelta(hours=settings.TUS_EXPIRY_HOURS),
-        )
-        upload.part_key = f"{storage.studio_prefix(project.studio_id)}/uploads/{upload.pk}/part"
-        upload.save()
-        record(
-            action="footage.upload.start",
-            actor=actor,
-            project=project,
-            target=version,
-            details={
-                "upload": str(upload.pk),
-                "asset": asset.pk,
-                "version": number,
-                "length": length,
-                "filename": wanted.filename,
-                "kind": asset.kind,
-            },
-        )
-        publish_on_commit(project.pk, "asset.changed", {"asset": asset.pk, "version": version.pk, "status": version.status})
+    return atomic_with_retry(lambda: _upload_reserve(actor, project, wanted, metadata, length))
+
+
+def _upload_reserve(actor, project: Project, wanted, metadata: dict, length: int | None) -> Upload:
+    """The reservation, one transaction: the project's quota lock, then the rows, then the audit chain."""
+    project = Project.objects.select_for_update(no_key=True).select_related("studio").get(pk=project.pk)
+    # Checked under the project's lock, so two uploads started together cannot both fit the last gigabyte.
+    _check_size(project, length or 0)
+    if wanted.asset_id is not None:
+        asset = Asset.objects.select_for_update().get(pk=wanted.asset_id)
+    else:
+        asset = Asset(project=project, name=wanted.name, kind=wanted.kind, shot_code=wanted.shot_code, created_by=actor)
+        asset.full_clean()
+        asset.save()
+    number = (asset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = AssetVersion.objects.create(
+        asset=asset,
+        number=number,
+        status=AssetVersion.Status.UPLOADING,
+        original_name=wanted.filename,
+        size=length,
+        note=wanted.note,
+        uploaded_by=actor,
+    )
+    upload = Upload(
+        project=project,
+        user=actor,
+        version=version,
+        length=length,
+        metadata={**metadata, "filename": wanted.filename, "sha256": wanted.sha256},
+        expires_at=timezone.now() + timedelta(hours=settings.TUS_EXPIRY_HOURS),
+    )
+    upload.part_key = f"{storage.studio_prefix(project.studio_id)}/uploads/{upload.pk}/part"
+    upload.save()
+    record(
+        action="footage.upload.start",
+        actor=actor,
+        project=project,
+        target=version,
+        details={
+            "upload": str(upload.pk),
+            "asset": asset.pk,
+            "version": number,
+            "length": length,
+            "filename": wanted.filename,
+            "kind": asset.kind,
+        },
+    )
+    publish_on_commit(project.pk, "asset.changed", {"asset": asset.pk, "version": version.pk, "status": version.status})
     return upload
 
 
@@ -321,7 +326,7 @@ def _quota_lock(upload: Upload):
         yield
         return
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=upload.project_id).first()
+        Project.objects.select_for_update(no_key=True).filter(pk=upload.project_id).first()
         yield
 
 
@@ -375,7 +380,7 @@ def _set_deferred_length(upload: Upload, length: int) -> Upload:
     if length < upload.offset or length == 0:
         raise UploadError(400, "Upload-Length is smaller than what was already sent.")
     with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("studio").get(pk=upload.project_id)
+        project = Project.objects.select_for_update(no_key=True).select_related("studio").get(pk=upload.project_id)
         _check_size(project, length, upload=upload)
         Upload.objects.filter(pk=upload.pk, length__isnull=True).update(length=length)
         AssetVersion.objects.filter(pk=upload.version_id).update(size=length)
@@ -417,7 +422,8 @@ def _discard_upload(upload: Upload, *, actor, reason: str) -> None:
             return
         locked.status = Upload.Status.TERMINATED
         locked.save(update_fields=["status"])
-        version = AssetVersion.objects.select_related("asset").filter(pk=locked.version_id).first()
+        # Lock order: the version and its asset (deleted below) before record() takes the chain head.
+        version = AssetVersion.objects.select_for_update().select_related("asset").filter(pk=locked.version_id).first()
         details = {"upload": str(locked.pk), "offset": locked.offset, "length": locked.length, "reason": reason}
         record(action=f"footage.upload.{reason}", actor=actor, project=upload.project, target=version or locked, details=details)
         if version is not None and version.status == AssetVersion.Status.UPLOADING:
@@ -461,7 +467,8 @@ def _ingest_give_up(version_id: int, now) -> bool:
     """A version that killed its worker (or timed out) FOOTAGE_INGEST_MAX_ATTEMPTS times: rejected."""
     with transaction.atomic():
         version = (
-            AssetVersion.objects.select_for_update()
+            # of=self: the version alone (h6's lock order: never the project or studio rows here).
+            AssetVersion.objects.select_for_update(of=("self",))
             .select_related("asset__project__studio")
             .filter(pk=version_id, ingest_attempts__gte=settings.FOOTAGE_INGEST_MAX_ATTEMPTS)
             .filter(jobs.handler(INGEST).claimable(now))
@@ -587,8 +594,14 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
                     upload=upload,
                 )
             return version
-        with transaction.atomic():
-            version = AssetVersion.objects.select_for_update().select_related("asset__project__studio").get(pk=version.pk)
+        version_id = version.pk
+
+        def mark_ready() -> AssetVersion | None:
+            # of=self: the version alone; joining its asset, project and studio FOR UPDATE would queue every
+            # upload of the project (and every audited write referencing the studio) behind this claim.
+            version = (
+                AssetVersion.objects.select_for_update(of=("self",)).select_related("asset__project__studio").get(pk=version_id)
+            )
             if version.ingest_claim_token != job.token or version.status != AssetVersion.Status.PROCESSING:
                 # Our lease lapsed and another worker took the version over (or it was given up): theirs wins.
                 log.warning("ingest of version %s lost its claim; this worker stops", version.pk)
@@ -617,6 +630,12 @@ def version_ingest(*, version_id: int) -> AssetVersion | None:
                 {"asset": version.asset_id, "version": version.pk, "status": version.status},
             )
             webhook_events.asset_ready(version)
+            return version
+
+        # Only database writes in here: a deadlock or serialization failure runs them again.
+        version = atomic_with_retry(mark_ready)
+        if version is None:
+            return None
         if upload is not None:
             partstore.delete(upload)
         return version
@@ -778,9 +797,12 @@ def version_rederive(*, version_id: int) -> AssetVersion | None:
 
 def version_fail_ingest(*, version_id: int, reason: str) -> None:
     """The ingest job gave up (time limit, worker lost too often): the user sees why."""
-    with transaction.atomic():
+
+    def fail() -> None:
         version = (
-            AssetVersion.objects.select_for_update()
+            # of=self: the version alone; joining its asset, project and studio FOR UPDATE would queue every
+            # upload of the project (and every audited write referencing the studio) behind this claim.
+            AssetVersion.objects.select_for_update(of=("self",))
             .select_related("asset__project__studio")
             .filter(pk=version_id, status=AssetVersion.Status.PROCESSING)
             .first()
@@ -788,6 +810,8 @@ def version_fail_ingest(*, version_id: int, reason: str) -> None:
         if version is not None:
             upload = Upload.objects.filter(version=version).first()
             _reject(version, reason, upload=upload)
+
+    atomic_with_retry(fail)
 
 
 def download_record(*, actor, version: AssetVersion, what: str) -> None:

@@ -10,13 +10,15 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 
 from portal.access.enforce import record_denial, require
 from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
+from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors, services, storage
 from portal.footage.models import Asset, AssetVersion
 
@@ -201,13 +203,39 @@ class AssetStatusView(ProjectScopedView):
         )
 
 
-def footage_context(project, actions) -> dict:
+def asset_listing(project, params) -> dict:
+    """One page of the asset table, with the kind filter kept in the pager's links."""
+    kind = params.get("kind") or None
+    kind_error = ""
+    if kind and kind not in Asset.Kind.values:
+        kind_error = _("Unknown kind “%(kind)s”: showing every kind.") % {"kind": kind}
+        kind = None
+    page = selectors.assets_page(project, page=params.get("page"), kind=kind)
+    where = {"studio": project.studio.slug, "project": project.code}
+    for asset in page.object_list:
+        asset.page_url = reverse_with_id("footage:asset", "asset_id", asset.pk, **where)
+        if asset.latest is not None:
+            asset.latest.poster_url = reverse_with_id("footage:media", "version_id", asset.latest.pk, what="poster", **where)
+            asset.latest.review_url = reverse_with_id("review:review", "version_id", asset.latest.pk, **where)
+    query = QueryDict(mutable=True)
+    if kind:
+        query["kind"] = kind
+    return {
+        "assets": page.object_list,
+        "asset_page": page,
+        "asset_query": query.urlencode(),
+        "asset_kind": kind or "",
+        "asset_kind_error": kind_error,
+        "asset_kinds": Asset.Kind.choices,
+    }
+
+
+def footage_context(project, actions, params=None) -> dict:
     """What the project page shows of footage (used by the project detail view)."""
     if Action.FOOTAGE_VIEW not in actions:
         return {"assets": None}
-    assets = selectors.attach_latest(selectors.assets_for_project(project))
     return {
-        "assets": assets,
+        **asset_listing(project, params or {}),
         "upload_kinds": [(k.value, k.label) for k in Asset.UPLOADABLE_KINDS],
         "can_upload": Action.FOOTAGE_UPLOAD in actions,
         "max_file_size": settings.FOOTAGE_MAX_FILE_SIZE,
@@ -216,13 +244,13 @@ def footage_context(project, actions) -> dict:
 
 
 class AssetListView(ProjectScopedView):
-    """The asset table alone: the project page swaps it in when a live event says it changed."""
+    """The asset table alone (one page, ?page= and ?kind= as on the project page): the project page
+    swaps it in when a live event says it changed."""
 
     policy_action = Action.FOOTAGE_VIEW
 
     def get(self, request, **kwargs):
-        assets = selectors.attach_latest(selectors.assets_for_project(self.project))
-        return render(request, "footage/_asset_table.html", self.get_context_data(assets=assets))
+        return render(request, "footage/_asset_table.html", self.get_context_data(**asset_listing(self.project, request.GET)))
 
 
 def require_download(user, version) -> None:

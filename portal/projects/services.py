@@ -36,7 +36,7 @@ def project_create(*, actor, studio: Studio, code: str, name: str, frame_rate: s
 def project_update(*, actor, project: Project, name: str | None = None, frame_rate: str | None = None) -> Project:
     require(actor, Action.PROJECT_MANAGE, project)
     with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("studio").get(pk=project.pk)
+        project = Project.objects.select_for_update(no_key=True).select_related("studio").get(pk=project.pk)
         if project.is_archived:
             raise ValidationError("The project is archived: restore it before changing it.")
         changes = {}
@@ -56,7 +56,7 @@ def project_update(*, actor, project: Project, name: str | None = None, frame_ra
 def _set_archived(*, actor, project: Project, archived: bool) -> Project:
     require(actor, Action.PROJECT_MANAGE, project)
     with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("studio").get(pk=project.pk)
+        project = Project.objects.select_for_update(no_key=True).select_related("studio").get(pk=project.pk)
         if project.is_archived == archived:
             raise ValidationError("The project is already archived." if archived else "The project is not archived.")
         project.status = Project.Status.ARCHIVED if archived else Project.Status.ACTIVE

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from portal.access.policy import DESCRIPTIONS, PROJECT_ROLES, ROLE_ACTIONS, SCOPE, Action, Scope
+from portal.access.policy import DESCRIPTIONS, PROJECT_ROLES, ROLE_ACTIONS, SCOPE, Action, Roles, Scope, roles_of
 from portal.access.views import ProjectScopedView
 from portal.footage.views import footage_context
 from portal.projects import selectors, services
@@ -37,14 +37,14 @@ class ProjectDetailView(ProjectScopedView):
             "projects/detail.html",
             self.get_context_data(
                 members=selectors.project_members(project),
-                my_role=selectors.project_role_of(request.user, project),
+                my_role=(roles_of(request.user, project) or Roles(None, None)).project_role,
                 add_form=ProjectMemberAddForm(candidates=candidates) if candidates else None,
                 settings_form=ProjectSettingsForm(initial={"name": project.name, "frame_rate": project.frame_rate}),
                 role_choices=ProjectRoleForm.base_fields["role"].choices,
                 role_table=role_table,
                 roles=PROJECT_ROLES,
                 character_count=project.characters.count(),
-                **footage_context(project, self.actions),
+                **footage_context(project, self.actions, request.GET),
             ),
         )
 

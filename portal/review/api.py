@@ -129,6 +129,16 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScop
             return qs.model.objects.filter(version=self.version).select_related("author", "drawing")
         return qs
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            # every note (and reply) is on this one version: its timecode needs no query of its own
+            for note in page:
+                note.version = self.version
+                for reply in note.replies.all():
+                    reply.version = self.version
+        return page
+
     @extend_schema(request=NoteCreateSerializer, responses={201: NoteSerializer})
     def create(self, request, project_pk=None, version_pk=None):
         serializer = NoteCreateSerializer(data=request.data)

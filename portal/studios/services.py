@@ -64,7 +64,7 @@ def studio_update(*, actor, studio: Studio, **changes) -> Studio:
     if set(changes) & ADMIN_FIELDS and not (actor is not None and actor.is_staff):
         require(actor, Action.STUDIO_MANAGE, studio)
     with transaction.atomic():
-        studio = Studio.objects.select_for_update().get(pk=studio.pk)
+        studio = Studio.objects.select_for_update(no_key=True).get(pk=studio.pk)
         before = {k: getattr(studio, k) for k in changes}
         for key, value in changes.items():
             setattr(studio, key, value)

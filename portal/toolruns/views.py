@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -30,6 +31,15 @@ def _tool_allowed(spec, project) -> bool:
     return not spec.uses_external_ai or project.studio.allow_external_ai
 
 
+RUNS_PER_PAGE = 25
+
+
+def run_listing(project, params) -> dict:
+    """One page of the project's runs, newest first (?page=)."""
+    page = Paginator(selectors.runs_for_project(project), RUNS_PER_PAGE).get_page(params.get("page"))
+    return {"runs": list(page.object_list), "run_page": page}
+
+
 class ToolsView(ProjectScopedView):
     """Every tool the project can run, and its recent runs with live progress."""
 
@@ -40,7 +50,7 @@ class ToolsView(ProjectScopedView):
         return render(
             request,
             "toolruns/tools.html",
-            self.get_context_data(tools=tools, runs=selectors.recent_runs(self.project)),
+            self.get_context_data(tools=tools, **run_listing(self.project, request.GET)),
         )
 
 
@@ -50,7 +60,7 @@ class RunListView(ProjectScopedView):
     policy_action = Action.FOOTAGE_VIEW
 
     def get(self, request, **kwargs):
-        return render(request, "toolruns/_run_table.html", self.get_context_data(runs=selectors.recent_runs(self.project)))
+        return render(request, "toolruns/_run_table.html", self.get_context_data(**run_listing(self.project, request.GET)))
 
 
 class ToolStartView(ProjectScopedView):

@@ -17,11 +17,13 @@ async function refreshList() {
   if (!list) return;
   const url = document.querySelector("[data-asset-list-url]")?.dataset.assetListUrl;
   if (!url) return;
-  const response = await fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+  // the page and the kind filter the table shows now (the project page's own query string)
+  const response = await fetch(url + window.location.search, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
   if (!response.ok) return;
   list.innerHTML = await response.text();
   const count = document.querySelector("[data-asset-count]");
-  if (count) count.textContent = list.querySelectorAll("tr[data-asset-id]").length;
+  const total = list.querySelector("[data-asset-total]")?.dataset.assetTotal;
+  if (count && total !== undefined) count.textContent = total;
 }
 function scheduleRefresh() {
   window.clearTimeout(refreshTimer);

@@ -67,7 +67,7 @@ if (root) {
   let refreshTimer = null;
   async function refreshList() {
     if (!list?.dataset.runListUrl) return;
-    const response = await fetch(list.dataset.runListUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+    const response = await fetch(list.dataset.runListUrl + window.location.search, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
     if (response.ok) list.innerHTML = await response.text();
   }
   function scheduleRefresh() {
