@@ -55,6 +55,7 @@ class Detection:
     y1: int  # exclusive
     mask: np.ndarray  # bool, (y1 - y0, x1 - x0)
     clipped: bool  # touches the frame edge: probably not the whole person
+    edges: tuple[bool, bool, bool, bool] = (False, False, False, False)  # which it touches: left, top, right, bottom
 
     @property
     def width(self) -> int:
@@ -90,6 +91,16 @@ class Tube:
     @property
     def boxes(self) -> np.ndarray:
         return np.array([d.box for d in self.detections], np.float64)
+
+    @property
+    def edges(self) -> np.ndarray:
+        """(length, 4) bool: the frame edges (left, top, right, bottom) the person is cut by, frame by frame."""
+        return np.array([d.edges for d in self.detections], bool).reshape(-1, 4)
+
+    @property
+    def whole_frames(self) -> list[Detection]:
+        """The detections not cut by the frame edge."""
+        return [d for d in self.detections if not d.clipped]
 
 
 @dataclass
@@ -304,8 +315,8 @@ def find_people(mask: np.ndarray, index: int, min_height: int) -> list[Detection
             sub = piece[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
             if h < min_height or int(sub.sum()) < min_area or h < 0.9 * w:
                 continue  # too small, or not upright: not a person we can use
-            clipped = px0 <= 0 or py0 <= 0 or px1 >= width or py1 >= height
-            people.append(Detection(index, px0, py0, px1, py1, sub.copy(), clipped))
+            edges = (px0 <= 0, py0 <= 0, px1 >= width, py1 >= height)
+            people.append(Detection(index, px0, py0, px1, py1, sub.copy(), any(edges), edges))
     people.sort(key=lambda d: (d.x0, d.y0))
     return people
 
@@ -404,7 +415,9 @@ def track(detections: list[list[Detection]], min_iou: float = 0.25) -> list[list
 
 
 def cut_tubes(tracks: list[list[Detection]], plate: int, min_length: int) -> list[Tube]:
-    """Clean stretches of each track: not at the frame edge, size steady (no merge with a neighbour)."""
+    """Clean stretches of each track: not at the frame edge, size steady (no merge with a neighbour), each with
+    the frames where the person walks in from the frame edge just before it, or out to it just after
+    (`_through_the_edge`): a copy then comes and goes at an edge of its own frame the same way, never in view."""
     tubes: list[Tube] = []
     for track_dets in sorted(tracks, key=lambda t: (t[0].frame, t[0].x0)):
         heights = np.array([d.height for d in track_dets], np.float64)
@@ -413,19 +426,39 @@ def cut_tubes(tracks: list[list[Detection]], plate: int, min_length: int) -> lis
         good = [
             not d.clipped and abs(d.height - h_med) <= 0.3 * h_med and abs(d.width - w_med) <= 0.6 * w_med + 2 for d in track_dets
         ]
-        run: list[Detection] = []
-        for det, ok in zip(track_dets, good, strict=True):
+        run: list[int] = []
+        for i, ok in enumerate([*good, False]):
             if ok:
-                run.append(det)
+                run.append(i)
                 continue
             if len(run) >= min_length:
-                tubes.append(Tube("", plate, run[0].frame, run))
+                first, last = _through_the_edge(track_dets, run[0], run[-1])
+                tubes.append(Tube("", plate, track_dets[first].frame, track_dets[first : last + 1]))
             run = []
-        if len(run) >= min_length:
-            tubes.append(Tube("", plate, run[0].frame, run))
     for n, tube in enumerate(tubes):
         tube.id = f"p{plate}t{n}"
     return tubes
+
+
+def _through_the_edge(dets: list[Detection], first: int, last: int) -> tuple[int, int]:
+    """A clean stretch dets[first..last] widened by the frames just before it in which the person is cut by the frame
+    edge all the way back to where they came into view (and likewise after it, out of view): the walk-in and walk-out.
+    Only when those frames reach the track's own end (nothing else is mixed in) and each is cut by one edge."""
+
+    def cut_by_one(d: Detection) -> bool:
+        return d.clipped and sum(d.edges) == 1
+
+    start = first
+    while start > 0 and cut_by_one(dets[start - 1]) and dets[start - 1].edges == dets[first - 1].edges:
+        start -= 1
+    if start < first and start > 0:
+        start = first  # the track goes on before the cut frames: they are not a walk-in
+    end = last
+    while end < len(dets) - 1 and cut_by_one(dets[end + 1]) and dets[end + 1].edges == dets[last + 1].edges:
+        end += 1
+    if end > last and end < len(dets) - 1:
+        end = last
+    return start, end
 
 
 # --- step 5: perspective ----------------------------------------------------------------------------

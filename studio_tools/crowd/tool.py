@@ -223,7 +223,12 @@ class CrowdTool:
         else:
             ok = {t.id for t in usable}
             perspective = an.fit_perspective(
-                [[(d.y1 * a.factor, d.height * a.factor) for d in t.detections] for a in analyses for t in a.tubes if t.id in ok],
+                [
+                    [(d.y1 * a.factor, d.height * a.factor) for d in t.whole_frames]
+                    for a in analyses
+                    for t in a.tubes
+                    if t.id in ok
+                ],
                 plate.height,
                 params.perspective,
                 params.horizon,
@@ -346,13 +351,14 @@ def gate_tubes(analyses: list[an.PlateAnalysis], check) -> tuple[dict[str, peopl
     for a in analyses:
         for tube in a.tubes:
             check()
-            samples = people.sample_tube(lambda i, a=a: np.asarray(a.frames[i]), [(d.frame, d.box) for d in tube.detections])
+            whole = tube.whole_frames  # a person walking in or out of view is judged where they are seen whole
+            samples = people.sample_tube(lambda i, a=a: np.asarray(a.frames[i]), [(d.frame, d.box) for d in whole])
             sampled.append((a, tube, samples))
             points += [(s.foot_y * a.factor, s.height * a.factor) for s in samples if s.whole]
     model = people.fit_heights(points, analyses[0].video.height)
     verdicts = {}
     for a, tube, samples in sampled:
-        boxes = tube.boxes * a.factor
+        boxes = np.array([d.box for d in tube.whole_frames], np.float64).reshape(-1, 4) * a.factor
         verdicts[tube.id] = people.judge(tube.id, samples, boxes[:, 3] - boxes[:, 1], boxes[:, 3], model)
     return verdicts, model
 
@@ -415,6 +421,7 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
             "outside the region": result.rejected_outside,
             "too close to a person of the plate": result.rejected_originals,
             "too big a change of size": result.rejected_scale,
+            "would come on or go off in view": result.rejected_popping,
         },
         "shortfall": None,
     }
@@ -431,6 +438,15 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
                 f"({placement.MIN_SCALE:g}x to {placement.MAX_SCALE:g}x)"
             )
             advice = "add tile plates with people nearer the camera, move the region or lower the density"
+        elif result.rejected_popping > max(result.rejected_outside, result.rejected_originals, result.rejected_scale):
+            # most places were refused because the copy would have come on or gone off in view
+            longest = max((p.tube.length for p in result.placements), default=0)
+            cause = (
+                "the plate's whole people are followed only for short stretches (the longest copy used lasts "
+                f"{longest} frames) and a copy comes on and goes off only out of view: at the frame edge, or before "
+                "the shot starts or after it ends"
+            )
+            advice = "add tile plates with people who cross the whole frame, or lower the density"
         else:
             cause = "no more room in the region without overlaps at this spacing"
             advice = "enlarge the region, lower min_spacing or lower the density"
@@ -821,8 +837,10 @@ def _no_room(result: PlanResult, region: Region, params: CrowdParams, whole: int
     return (
         f"no copy fits in {where} (from the {whole} whole {'person' if whole == 1 else 'people'} of the plate): "
         f"of {result.candidates_drawn} tries, {result.rejected_outside} left {where}, "
-        f"{result.rejected_originals} came within the spacing of a person already there and {result.rejected_scale} would "
-        f"have needed too big a change of size. Enlarge the region, lower min_spacing or shorten the time offsets."
+        f"{result.rejected_originals} came within the spacing of a person already there, {result.rejected_scale} would "
+        f"have needed too big a change of size and {result.rejected_popping} would have come on or gone off in view "
+        "(a copy may only walk in from the frame edge or out to it, or be there at the shot's start or end). "
+        "Enlarge the region, lower min_spacing or shorten the time offsets."
     )
 
 
@@ -865,7 +883,8 @@ def build_report(
                 "loop_period_frames": loop.period if loop.repeat else None,
                 "plays": "looped, cut where the person comes back to the same place and size" if loop.repeat else "once",
                 "reference_foot": [_norm(rx, w), _norm(ry, h)],
-                "median_height": _norm(float(np.median(tube.heights)), h),
+                "median_height": _norm(tube.median_height, h),
+                "walks_in_or_out_of_view": bool(tube.cut.any()),
                 "detector_confirmed": confirmed.get(tube_id),
                 "used_by": used_by[tube_id],
             }
@@ -954,7 +973,8 @@ def build_report(
             "alpha": "straight (unpremultiplied); opaque inside each body, soft only at its edge",
             "contact_shadows": "none: copies are cut out without their shadows and no shadow is drawn for them",
             "no_dissolves": "a copy shows one frame of one person at a time: looped with a cut where the person is back "
-            "at the same place and size, or played once",
+            "at the same place and size, or played once; a copy played once comes on and goes off only out of view "
+            "(walking in from the frame edge or out to it, or before the shot starts or after it ends), never in view",
             "clones": "each source person is copied at most 3 times; two copies of one person on screen together are "
             "2 s apart in their take and a quarter of the frame apart; a person standing still is copied once at a time",
             "rebuild": "comp = plate * (1 - matte) + layer * matte. Each placement plays its tile's frame "

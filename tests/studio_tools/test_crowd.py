@@ -22,7 +22,20 @@ from studio_tools.crowd import TOOL, CrowdParams, CrowdSource, PlatePeopleSource
 from studio_tools.crowd.analysis import Perspective, detector_confirms, find_people, fit_perspective
 from studio_tools.crowd.colour import Yuv, YuvFrame
 from studio_tools.crowd.composite import Compositor
-from studio_tools.crowd.placement import Loop, Placement, Region, _coarsen, _meets, copy_boxes, plan, plan_loop, spaced
+from studio_tools.crowd.placement import (
+    EDGE_OUT,
+    Loop,
+    Placement,
+    Region,
+    _coarsen,
+    _meets,
+    copy_boxes,
+    out_of_view,
+    plan,
+    plan_loop,
+    pops,
+    spaced,
+)
 from studio_tools.crowd.source import SourceTube, Sprite
 from studio_tools.crowd.synthetic import Walker, make_scene, textured_background, write_scene
 from studio_tools.crowd.tool import count_people, plate_background
@@ -558,6 +571,35 @@ def test_plan_places_copies_apart_from_originals_and_each_other():
     assert [(p.tube.id, p.anchor, p.offset, p.mirrored, p.colour) for p in again.placements] == [
         (p.tube.id, p.anchor, p.offset, p.mirrored, p.colour) for p in result.placements
     ]
+
+
+def test_copies_played_once_come_and_go_only_out_of_view_or_outside_the_shot():
+    """A walker copied once walks in from the frame edge or out to it (or is there at the shot's start or end): it
+    never appears or vanishes in view."""
+    frames, width, height = 120, 640, 360
+    tubes = [
+        _tube([[60 + 5 * i, 150, 80 + 5 * i, 210] for i in range(80)], "right"),  # walks right, 80 frames
+        _tube([[560 - 4 * i, 170, 584 - 4 * i, 242] for i in range(90)], "left"),  # walks left, 90 frames
+    ]
+    originals = [np.zeros((0, 4)) for _ in range(frames)]
+    perspective = Perspective("none", "constant", 0.0, 1.0, None, "")
+    args = dict(wanted=3, spacing=0.2, min_height=10, offsets=(0.0, 1.0), mirror=True, colour_variation=0.0, seed=3)
+    result = plan(tubes, originals, frames, 25.0, Region(None, width, height), perspective, **args)
+    assert result.mean_on_screen >= 0.8 * 3 and result.rejected_popping > 0
+    entering = 0
+    for p in result.placements:
+        boxes = copy_boxes(p.tube, p.loop, p.anchor, p.scale, p.mirrored, p.offset, frames)
+        assert pops(p.loop, boxes, frames, width, height) == 0
+        on = np.flatnonzero(boxes[:, 2] > boxes[:, 0])
+        for end in (on[0], on[-1]):
+            if 0 < end < frames - 1:
+                assert out_of_view(boxes[end : end + 1], width, height)[0] >= EDGE_OUT
+                entering += 1
+    assert entering > 0  # copies do come and go in the shot: at the edge
+    # the check itself: a walker that starts in the middle of the frame mid-shot pops
+    loop = plan_loop(tubes[0])
+    popping = copy_boxes(tubes[0], loop, (320.0, 210.0), 1.0, False, -10, frames)
+    assert pops(loop, popping, frames, width, height) >= 1
 
 
 def test_long_plates_are_checked_on_conservative_unions_of_frames():
