@@ -642,6 +642,72 @@ def segment_plate(
     return out
 
 
+SHADOW_DARK = 0.8  # a ground pixel this much darker than the background (luma ratio) is in shadow
+SHADOW_SHARE = 0.2  # ... and a plate whose people have this share of the ground round their feet in shadow casts them
+
+
+@dataclass(frozen=True)
+class ShadowMeasure:
+    """How much the plate's own people darken the ground round their feet (their contact shadows)."""
+
+    people: int  # whole people measured
+    dark_share: float  # median over them of the share of ground round the feet darker than SHADOW_DARK of the background
+    darkening: float  # median luma ratio (frame / background) of those dark pixels, 1.0 when there are none
+    offset: tuple[float, float]  # median centre of the dark pixels from the foot point, in person heights (x, y)
+
+    @property
+    def casts(self) -> bool:
+        return self.people >= 3 and self.dark_share >= SHADOW_SHARE
+
+    def to_report(self) -> dict[str, Any]:
+        return {
+            "people_measured": self.people,
+            "ground_in_shadow_share": round(self.dark_share, 3),
+            "darkening": round(self.darkening, 3),
+            "offset_in_heights": [round(v, 3) for v in self.offset],
+            "plate_casts_contact_shadows": self.casts,
+        }
+
+
+def measure_shadows(
+    frames: np.ndarray, background: np.ndarray, detections: list[list[Detection]], most: int = 60
+) -> ShadowMeasure:
+    """The contact shadows of the plate's whole people: the ground in a band round each one's feet (their own
+    silhouette left out) compared with the background."""
+    whole = [d for dets in detections for d in dets if not d.clipped]
+    if not whole:
+        return ShadowMeasure(0, 0.0, 1.0, (0.0, 0.0))
+    picks = [whole[int(i)] for i in np.unique(np.linspace(0, len(whole) - 1, min(most, len(whole))).round())]
+    grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY).astype(np.float32) + 1.0
+    h_img, w_img = grey.shape
+    shares, darks, dxs, dys = [], [], [], []
+    for d in picks:
+        fx, fy = d.foot
+        x0, x1 = int(max(0, fx - d.height * 0.6)), int(min(w_img, fx + d.height * 0.6))
+        y0, y1 = int(max(0, fy - d.height * 0.15)), int(min(h_img, fy + d.height * 0.2))
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        frame = cv2.cvtColor(np.asarray(frames[d.frame]), cv2.COLOR_BGR2GRAY)[y0:y1, x0:x1].astype(np.float32) + 1.0
+        ratio = frame / grey[y0:y1, x0:x1]
+        ground = np.ones(ratio.shape, bool)
+        # the person's own silhouette is not ground
+        mx0, my0 = max(d.x0, x0), max(d.y0, y0)
+        mx1, my1 = min(d.x1, x1), min(d.y1, y1)
+        if mx1 > mx0 and my1 > my0:
+            ground[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0] &= ~d.mask[my0 - d.y0 : my1 - d.y0, mx0 - d.x0 : mx1 - d.x0]
+        dark = ground & (ratio < SHADOW_DARK)
+        shares.append(float(dark.sum()) / max(1, int(ground.sum())))
+        if dark.any():
+            rows, cols = np.nonzero(dark)
+            darks.append(float(np.median(ratio[dark])))
+            dxs.append((float(cols.mean()) + x0 - fx) / d.height)
+            dys.append((float(rows.mean()) + y0 - fy) / d.height)
+    if not shares:
+        return ShadowMeasure(0, 0.0, 1.0, (0.0, 0.0))
+    offset = (float(np.median(dxs)), float(np.median(dys))) if dxs else (0.0, 0.0)
+    return ShadowMeasure(len(shares), float(np.median(shares)), float(np.median(darks)) if darks else 1.0, offset)
+
+
 def min_person_height(analysis_height: int) -> int:
     """The shortest blob, in analysis pixels, that is taken for a person."""
     return max(6, round(0.035 * analysis_height))

@@ -374,6 +374,15 @@ def _sprite_alpha(
         # what the outline closed over but looks like the background and is not person to the model (the gap
         # between the legs, a corner of floor) is not body: there only the soft difference counts
         filled &= ~((alpha < 0.5) & (pose < 0.3))
+        # below the hips the model's mask of a small person is too coarse to show the gap between the legs: there
+        # what matches the floor it was filmed on exactly and the model is not sure of is floor, not body (a
+        # light shirt on a light floor, the reason the body is filled, is above the hips)
+        legs = np.zeros_like(filled)
+        legs[max(0, int(my0 + 0.55 * mh)) :, :] = 1
+        filled &= ~(legs & (alpha < 0.05) & (pose < 0.7))
+    # the soft difference's outermost pixel is mostly the source's floor (ringing, a shadow's edge): it would come along
+    # as a halo of another ground round the copy, so the soft edge is pulled in by a pixel before it is feathered
+    alpha = cv2.erode(alpha, np.ones((3, 3), np.uint8))
     np.maximum(alpha, cv2.erode(filled, shrink).astype(np.float32), out=alpha)
     # specks of difference near the person but not joined to their body (a table edge, a leaf) are dropped
     n, labels = cv2.connectedComponents((alpha > 0.05).astype(np.uint8), connectivity=8)

@@ -168,7 +168,10 @@ class CrowdTool:
                 f"{an.min_tube_length(plate.fps) / plate.fps:.1f} s (always at the frame edge, merged with others or too short)"
             )
         check()
-        detector = params.person_check != "off" and an.detector_available()
+        # with the pose model's completeness gate on, OpenCV's HOG check only reporting would repeat it at a cost
+        # (about 10 ms a tube on the CPU): it runs when asked to decide, or when the gate is off
+        wanted_check = params.person_check == "require" or (params.person_check == "report" and params.completeness != "pose")
+        detector = wanted_check and an.detector_available()
         if params.person_check == "require" and not detector:
             raise ToolFailed(
                 "person_check=require needs OpenCV's HOG person detector, which this OpenCV build lacks "
@@ -299,6 +302,22 @@ class CrowdTool:
             plate, tiles, clean_input, main, analyses, source, perspective, region, result, compositor, params, people_in
         )
         report["completeness"] = completeness_report(params, verdicts, heights, factor, plate.height)
+        shadows = an.measure_shadows(main.frames, main.background, main.detections)
+        report["compositing"]["contact_shadows"] = {
+            **shadows.to_report(),
+            "drawn": False,
+            "reason": (
+                "the plate's people cast contact shadows, and none is drawn for the copies (they are cut out without "
+                "their own): add them in the comp, using the offset and darkening measured here"
+                if shadows.casts
+                else "none drawn: the plate's own people cast no measurable contact shadow (diffuse light), so a copy "
+                "without one matches them"
+            ),
+        }
+        if shadows.casts:
+            report["warnings"].append(
+                "the plate's people cast contact shadows and the copies have none: see compositing.contact_shadows"
+            )
         report["colour_variation"] = {
             "asked": params.colour_variation,
             "used": colour_variation,
@@ -654,7 +673,7 @@ def composite(
     # the comp arrives in the plate's own yuv422p10le: no conversion before ProRes
     comp_args = [
         "-map", "0:v", "-vf", f"setsar={sar.replace(':', '/')}", *prores_422, *common, "-f", "mov", str(out / "comp.mov"),
-        "-map", "0:v", "-vf", proxy_scale, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-map", "0:v", "-vf", proxy_scale, "-c:v", "libx264", "-preset", "superfast", "-crf", "20", "-pix_fmt", "yuv420p",
         *common, "-movflags", "+faststart", "-f", "mp4", str(out / "comp.proxy.mp4"),
     ]  # fmt: skip
     png_dir = scratch / "layer-png"
@@ -949,6 +968,10 @@ def build_report(
         "person_check": {
             "mode": params.person_check,
             "detector": "OpenCV HOGDescriptor with the default people SVM (Dalal-Triggs)",
+            "ran": any(t.confirmed is not None for t in all_tubes),
+            "note": None
+            if params.person_check != "report" or params.completeness != "pose"
+            else "not run: the pose model's completeness gate decides who is a whole person",
             "detector_available": an.detector_available(),
             "tubes_checked": sum(1 for t in all_tubes if t.confirmed is not None),
             "tubes_confirmed": sum(1 for t in all_tubes if t.confirmed),

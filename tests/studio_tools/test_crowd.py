@@ -335,6 +335,8 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(main_run, plat
         "detector_available": True,
         "tubes_checked": 0,
         "tubes_confirmed": 0,
+        "ran": False,
+        "note": None,
     }
     # the PNG layer: one RGBA frame per plate frame, in a zip, and the same matte format as always
     import zipfile
@@ -600,6 +602,21 @@ def test_copies_played_once_come_and_go_only_out_of_view_or_outside_the_shot():
     loop = plan_loop(tubes[0])
     popping = copy_boxes(tubes[0], loop, (320.0, 210.0), 1.0, False, -10, frames)
     assert pops(loop, popping, frames, width, height) >= 1
+
+
+def test_the_pops_measure_tells_a_copy_appearing_in_view_from_one_walking_in():
+    from studio_tools.crowd import measure
+
+    frames, height, width = 12, 120, 160
+    alpha = np.zeros((frames, height, width), np.uint8)
+    for t in range(2, frames):
+        x = -20 + 6 * (t - 2)  # comes on at frame 2 walking in from the left edge: not a pop
+        alpha[t, 40:100, max(0, x) : max(0, x + 24)] = 255
+    alpha[4:8, 30:90, 110:130] = 255  # on at frame 4 and off after frame 7, in the middle of the picture: two pops
+    heights = measure.people.HeightModel(0.0, 60.0, 10, "constant")
+    found = measure.measure(alpha, heights, 10)
+    assert found.pops == 2 and found.pop_frames == (4, 7)
+    assert found.comings_and_goings == 3 and found.pop_share == pytest.approx(2 / 3)
 
 
 def test_long_plates_are_checked_on_conservative_unions_of_frames():
