@@ -58,6 +58,7 @@ def run_and_measure(plate: Path, work: Path, params: dict, clean: Path | None = 
     alpha = measure.layer_alpha(record.out_dir / "layer.mov", info.width, info.height)
     found = measure.measure(alpha, heights, max(6, round(0.035 * info.height)))
     print(f"{plate.name}: {found.summary()}; whole person height {heights}")
+    print("\n".join(record.result.report["summary_lines"]))
     return record, found
 
 
