@@ -30,11 +30,13 @@ from studio_tools.crowd.placement import (
     _coarsen,
     _meets,
     copy_boxes,
+    edges_kept,
     out_of_view,
     plan,
     plan_loop,
     pops,
     spaced,
+    through_edge,
 )
 from studio_tools.crowd.source import SourceTube, Sprite
 from studio_tools.crowd.synthetic import Walker, make_scene, textured_background, write_scene
@@ -617,6 +619,33 @@ def test_the_pops_measure_tells_a_copy_appearing_in_view_from_one_walking_in():
     found = measure.measure(alpha, heights, 10)
     assert found.pops == 2 and found.pop_frames == (4, 7)
     assert found.comings_and_goings == 3 and found.pop_share == pytest.approx(2 / 3)
+
+
+def test_a_person_walking_in_from_the_edge_is_copied_walking_in_from_the_same_edge():
+    """The tube keeps the frames where the person is cut by the left edge; a copy shows that cut only on the frame's
+    own left edge (its right edge when mirrored), never in the middle of the picture."""
+    width, height, frames = 320, 180, 40
+    boxes = [[0, 60, 4 + 3 * i, 120] for i in range(5)] + [[3 * i, 60, 3 * i + 20, 120] for i in range(5, 30)]
+    edges = np.array([[True, False, False, False]] * 5 + [[False] * 4] * 25)
+    tube = SourceTube("w", "plate.mp4", 0, 0, np.asarray(boxes, np.float64), True, edges)
+    assert (
+        tube.cut[:5].all()
+        and not tube.cut[5:].any()
+        and tube.reference[0] == pytest.approx(np.mean([3 * i + 10 for i in range(5, 30)]))
+    )
+    loop = plan_loop(tube)
+    assert not loop.repeat  # a walk-in plays once
+    for mirrored in (False, True):
+        ax, _depth = through_edge(tube, 1.0, mirrored, 0, width)
+        shown = loop.frames(frames, -12)  # comes on at output frame 12, still on when the shot ends
+        placed = copy_boxes(tube, loop, (ax, 150.0), 1.0, mirrored, -12, frames)
+        assert edges_kept(tube, shown, placed, mirrored, width, height)
+        assert pops(loop, placed, frames, width, height, tube.cut[np.maximum(shown, 0)] & (shown >= 0)) == 0
+        moved = copy_boxes(tube, loop, (ax + (40 if not mirrored else -40), 150.0), 1.0, mirrored, -12, frames)
+        assert not edges_kept(tube, shown, moved, mirrored, width, height)  # cut off in the middle of the picture
+        early = copy_boxes(tube, loop, (ax, 150.0), 1.0, mirrored, -6, frames)  # its take ends at frame 35, in view
+        shown_early = loop.frames(frames, -6)
+        assert pops(loop, early, frames, width, height, tube.cut[np.maximum(shown_early, 0)] & (shown_early >= 0)) == 1
 
 
 def test_long_plates_are_checked_on_conservative_unions_of_frames():
