@@ -457,13 +457,15 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
                 f"({placement.MIN_SCALE:g}x to {placement.MAX_SCALE:g}x)"
             )
             advice = "add tile plates with people nearer the camera, move the region or lower the density"
-        elif result.rejected_popping > max(result.rejected_outside, result.rejected_originals, result.rejected_scale):
-            # most places were refused because the copy would have come on or gone off in view
+        elif result.rejected_popping and _ends_only(result.on_screen):
+            # copies found room at the shot's start and end but not in its middle: they may come and go only out of
+            # view, and the plate's people are not followed across the whole frame
             longest = max((p.tube.length for p in result.placements), default=0)
             cause = (
-                "the plate's whole people are followed only for short stretches (the longest copy used lasts "
-                f"{longest} frames) and a copy comes on and goes off only out of view: at the frame edge, or before "
-                "the shot starts or after it ends"
+                "copies fill the start and end of the shot but hardly its middle: a copy comes on and goes off only out "
+                "of view (at the frame edge, or before the shot starts or after it ends), and the plate's whole people "
+                f"are followed only for short stretches, not across the frame (the longest copy used lasts {longest} of "
+                f"the shot's {len(result.on_screen)} frames)"
             )
             advice = "add tile plates with people who cross the whole frame, or lower the density"
         else:
@@ -471,6 +473,16 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
             advice = "enlarge the region, lower min_spacing or lower the density"
         summary["shortfall"] = f"placed {on_screen:.1f} of the {result.wanted} people asked for per frame: {cause}; {advice}"
     return summary
+
+
+def _ends_only(on_screen: np.ndarray) -> bool:
+    """Copies are on screen near the shot's start and end, much less in its middle half."""
+    n = len(on_screen)
+    if n < 8:
+        return False
+    middle = float(on_screen[n // 4 : n - n // 4].mean())
+    ends = float(np.concatenate([on_screen[: n // 4], on_screen[n - n // 4 :]]).mean())
+    return middle < 0.5 * ends
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:

@@ -648,6 +648,13 @@ def test_a_person_walking_in_from_the_edge_is_copied_walking_in_from_the_same_ed
         assert pops(loop, early, frames, width, height, tube.cut[np.maximum(shown_early, 0)] & (shown_early >= 0)) == 1
 
 
+def test_a_shortfall_from_copies_only_at_the_shot_ends_is_told_apart():
+    from studio_tools.crowd.tool import _ends_only
+
+    assert _ends_only(np.array([2.0] * 25 + [0.0] * 50 + [2.0] * 25))
+    assert not _ends_only(np.full(100, 1.0)) and not _ends_only(np.array([0.0] * 25 + [1.0] * 50 + [0.0] * 25))
+
+
 def test_long_plates_are_checked_on_conservative_unions_of_frames():
     rng = np.random.default_rng(0)
     corner = rng.uniform(0, 100, (6, 1000, 2))
