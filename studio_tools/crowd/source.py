@@ -47,10 +47,24 @@ class SourceTube:
     start: int  # first frame in that clip
     boxes: np.ndarray  # (length, 4) float64
     confirmed: bool | None  # the person detector's verdict; None: not checked
+    # (length, 4) bool: the frame edges (left, top, right, bottom) the person is cut by as they walk in or out of view
+    # at the tube's ends (their box is then the part in view); None: never cut
+    edges: np.ndarray | None = None
 
     @property
     def length(self) -> int:
         return len(self.boxes)
+
+    @cached_property
+    def cut(self) -> np.ndarray:
+        """(length,) bool: the person is cut by the frame edge (walking in or out of view)."""
+        return np.zeros(self.length, bool) if self.edges is None else self.edges.any(axis=1)
+
+    @cached_property
+    def whole(self) -> np.ndarray:
+        """Indices of the frames where the person is seen whole (all of them when the tube has no walk-in or out)."""
+        index = np.flatnonzero(~self.cut)
+        return index if len(index) else np.arange(self.length)
 
     @cached_property
     def feet(self) -> np.ndarray:
@@ -59,8 +73,8 @@ class SourceTube:
 
     @cached_property
     def reference(self) -> tuple[float, float]:
-        """The mean foot point: what a placement moves onto its anchor."""
-        feet = self.feet
+        """The mean foot point while the person is seen whole: what a placement moves onto its anchor."""
+        feet = self.feet[self.whole]
         return float(feet[:, 0].mean()), float(feet[:, 1].mean())
 
     @cached_property
@@ -69,7 +83,7 @@ class SourceTube:
 
     @cached_property
     def median_height(self) -> float:
-        return float(np.median(self.heights))
+        return float(np.median(self.heights[self.whole]))
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,9 @@ class PlatePeopleSource:
                 boxes = tube.boxes * f
                 self._tubes[tube.id] = (
                     tube,
-                    SourceTube(tube.id, analysis.video.name, analysis.index, tube.start, boxes, tube.confirmed),
+                    SourceTube(
+                        tube.id, analysis.video.name, analysis.index, tube.start, boxes, tube.confirmed, tube.edges.copy()
+                    ),
                 )
         self._store: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # id -> (frames BGRA, window origins)
         self.backgrounds: dict[int, np.ndarray] = {}
@@ -358,6 +374,15 @@ def _sprite_alpha(
         # what the outline closed over but looks like the background and is not person to the model (the gap
         # between the legs, a corner of floor) is not body: there only the soft difference counts
         filled &= ~((alpha < 0.5) & (pose < 0.3))
+        # below the hips the model's mask of a small person is too coarse to show the gap between the legs: there
+        # what matches the floor it was filmed on exactly and the model is not sure of is floor, not body (a
+        # light shirt on a light floor, the reason the body is filled, is above the hips)
+        legs = np.zeros_like(filled)
+        legs[max(0, int(my0 + 0.55 * mh)) :, :] = 1
+        filled &= ~(legs & (alpha < 0.05) & (pose < 0.7))
+    # the soft difference's outermost pixel is mostly the source's floor (ringing, a shadow's edge): it would come along
+    # as a halo of another ground round the copy, so the soft edge is pulled in by a pixel before it is feathered
+    alpha = cv2.erode(alpha, np.ones((3, 3), np.uint8))
     np.maximum(alpha, cv2.erode(filled, shrink).astype(np.float32), out=alpha)
     # specks of difference near the person but not joined to their body (a table edge, a leaf) are dropped
     n, labels = cv2.connectedComponents((alpha > 0.05).astype(np.uint8), connectivity=8)

@@ -168,7 +168,10 @@ class CrowdTool:
                 f"{an.min_tube_length(plate.fps) / plate.fps:.1f} s (always at the frame edge, merged with others or too short)"
             )
         check()
-        detector = params.person_check != "off" and an.detector_available()
+        # with the pose model's completeness gate on, OpenCV's HOG check only reporting would repeat it at a cost
+        # (about 10 ms a tube on the CPU): it runs when asked to decide, or when the gate is off
+        wanted_check = params.person_check == "require" or (params.person_check == "report" and params.completeness != "pose")
+        detector = wanted_check and an.detector_available()
         if params.person_check == "require" and not detector:
             raise ToolFailed(
                 "person_check=require needs OpenCV's HOG person detector, which this OpenCV build lacks "
@@ -223,7 +226,12 @@ class CrowdTool:
         else:
             ok = {t.id for t in usable}
             perspective = an.fit_perspective(
-                [[(d.y1 * a.factor, d.height * a.factor) for d in t.detections] for a in analyses for t in a.tubes if t.id in ok],
+                [
+                    [(d.y1 * a.factor, d.height * a.factor) for d in t.whole_frames]
+                    for a in analyses
+                    for t in a.tubes
+                    if t.id in ok
+                ],
                 plate.height,
                 params.perspective,
                 params.horizon,
@@ -294,6 +302,22 @@ class CrowdTool:
             plate, tiles, clean_input, main, analyses, source, perspective, region, result, compositor, params, people_in
         )
         report["completeness"] = completeness_report(params, verdicts, heights, factor, plate.height)
+        shadows = an.measure_shadows(main.frames, main.background, main.detections)
+        report["compositing"]["contact_shadows"] = {
+            **shadows.to_report(),
+            "drawn": False,
+            "reason": (
+                "the plate's people cast contact shadows, and none is drawn for the copies (they are cut out without "
+                "their own): add them in the comp, using the offset and darkening measured here"
+                if shadows.casts
+                else "none drawn: the plate's own people cast no measurable contact shadow (diffuse light), so a copy "
+                "without one matches them"
+            ),
+        }
+        if shadows.casts:
+            report["warnings"].append(
+                "the plate's people cast contact shadows and the copies have none: see compositing.contact_shadows"
+            )
         report["colour_variation"] = {
             "asked": params.colour_variation,
             "used": colour_variation,
@@ -346,13 +370,14 @@ def gate_tubes(analyses: list[an.PlateAnalysis], check) -> tuple[dict[str, peopl
     for a in analyses:
         for tube in a.tubes:
             check()
-            samples = people.sample_tube(lambda i, a=a: np.asarray(a.frames[i]), [(d.frame, d.box) for d in tube.detections])
+            whole = tube.whole_frames  # a person walking in or out of view is judged where they are seen whole
+            samples = people.sample_tube(lambda i, a=a: np.asarray(a.frames[i]), [(d.frame, d.box) for d in whole])
             sampled.append((a, tube, samples))
             points += [(s.foot_y * a.factor, s.height * a.factor) for s in samples if s.whole]
     model = people.fit_heights(points, analyses[0].video.height)
     verdicts = {}
     for a, tube, samples in sampled:
-        boxes = tube.boxes * a.factor
+        boxes = np.array([d.box for d in tube.whole_frames], np.float64).reshape(-1, 4) * a.factor
         verdicts[tube.id] = people.judge(tube.id, samples, boxes[:, 3] - boxes[:, 1], boxes[:, 3], model)
     return verdicts, model
 
@@ -415,6 +440,7 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
             "outside the region": result.rejected_outside,
             "too close to a person of the plate": result.rejected_originals,
             "too big a change of size": result.rejected_scale,
+            "would come on or go off in view": result.rejected_popping,
         },
         "shortfall": None,
     }
@@ -431,11 +457,32 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
                 f"({placement.MIN_SCALE:g}x to {placement.MAX_SCALE:g}x)"
             )
             advice = "add tile plates with people nearer the camera, move the region or lower the density"
+        elif result.rejected_popping and _ends_only(result.on_screen):
+            # copies found room at the shot's start and end but not in its middle: they may come and go only out of
+            # view, and the plate's people are not followed across the whole frame
+            longest = max((p.tube.length for p in result.placements), default=0)
+            cause = (
+                "copies fill the start and end of the shot but hardly its middle: a copy comes on and goes off only out "
+                "of view (at the frame edge, or before the shot starts or after it ends), and the plate's whole people "
+                f"are followed only for short stretches, not across the frame (the longest copy used lasts {longest} of "
+                f"the shot's {len(result.on_screen)} frames)"
+            )
+            advice = "add tile plates with people who cross the whole frame, or lower the density"
         else:
             cause = "no more room in the region without overlaps at this spacing"
             advice = "enlarge the region, lower min_spacing or lower the density"
         summary["shortfall"] = f"placed {on_screen:.1f} of the {result.wanted} people asked for per frame: {cause}; {advice}"
     return summary
+
+
+def _ends_only(on_screen: np.ndarray) -> bool:
+    """Copies are on screen near the shot's start and end, much less in its middle half."""
+    n = len(on_screen)
+    if n < 8:
+        return False
+    middle = float(on_screen[n // 4 : n - n // 4].mean())
+    ends = float(np.concatenate([on_screen[: n // 4], on_screen[n - n // 4 :]]).mean())
+    return middle < 0.5 * ends
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -638,7 +685,7 @@ def composite(
     # the comp arrives in the plate's own yuv422p10le: no conversion before ProRes
     comp_args = [
         "-map", "0:v", "-vf", f"setsar={sar.replace(':', '/')}", *prores_422, *common, "-f", "mov", str(out / "comp.mov"),
-        "-map", "0:v", "-vf", proxy_scale, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-map", "0:v", "-vf", proxy_scale, "-c:v", "libx264", "-preset", "superfast", "-crf", "20", "-pix_fmt", "yuv420p",
         *common, "-movflags", "+faststart", "-f", "mp4", str(out / "comp.proxy.mp4"),
     ]  # fmt: skip
     png_dir = scratch / "layer-png"
@@ -821,8 +868,10 @@ def _no_room(result: PlanResult, region: Region, params: CrowdParams, whole: int
     return (
         f"no copy fits in {where} (from the {whole} whole {'person' if whole == 1 else 'people'} of the plate): "
         f"of {result.candidates_drawn} tries, {result.rejected_outside} left {where}, "
-        f"{result.rejected_originals} came within the spacing of a person already there and {result.rejected_scale} would "
-        f"have needed too big a change of size. Enlarge the region, lower min_spacing or shorten the time offsets."
+        f"{result.rejected_originals} came within the spacing of a person already there, {result.rejected_scale} would "
+        f"have needed too big a change of size and {result.rejected_popping} would have come on or gone off in view "
+        "(a copy may only walk in from the frame edge or out to it, or be there at the shot's start or end). "
+        "Enlarge the region, lower min_spacing or shorten the time offsets."
     )
 
 
@@ -865,7 +914,8 @@ def build_report(
                 "loop_period_frames": loop.period if loop.repeat else None,
                 "plays": "looped, cut where the person comes back to the same place and size" if loop.repeat else "once",
                 "reference_foot": [_norm(rx, w), _norm(ry, h)],
-                "median_height": _norm(float(np.median(tube.heights)), h),
+                "median_height": _norm(tube.median_height, h),
+                "walks_in_or_out_of_view": bool(tube.cut.any()),
                 "detector_confirmed": confirmed.get(tube_id),
                 "used_by": used_by[tube_id],
             }
@@ -930,6 +980,10 @@ def build_report(
         "person_check": {
             "mode": params.person_check,
             "detector": "OpenCV HOGDescriptor with the default people SVM (Dalal-Triggs)",
+            "ran": any(t.confirmed is not None for t in all_tubes),
+            "note": None
+            if params.person_check != "report" or params.completeness != "pose"
+            else "not run: the pose model's completeness gate decides who is a whole person",
             "detector_available": an.detector_available(),
             "tubes_checked": sum(1 for t in all_tubes if t.confirmed is not None),
             "tubes_confirmed": sum(1 for t in all_tubes if t.confirmed),
@@ -954,7 +1008,8 @@ def build_report(
             "alpha": "straight (unpremultiplied); opaque inside each body, soft only at its edge",
             "contact_shadows": "none: copies are cut out without their shadows and no shadow is drawn for them",
             "no_dissolves": "a copy shows one frame of one person at a time: looped with a cut where the person is back "
-            "at the same place and size, or played once",
+            "at the same place and size, or played once; a copy played once comes on and goes off only out of view "
+            "(walking in from the frame edge or out to it, or before the shot starts or after it ends), never in view",
             "clones": "each source person is copied at most 3 times; two copies of one person on screen together are "
             "2 s apart in their take and a quarter of the frame apart; a person standing still is copied once at a time",
             "rebuild": "comp = plate * (1 - matte) + layer * matte. Each placement plays its tile's frame "

@@ -22,7 +22,22 @@ from studio_tools.crowd import TOOL, CrowdParams, CrowdSource, PlatePeopleSource
 from studio_tools.crowd.analysis import Perspective, detector_confirms, find_people, fit_perspective
 from studio_tools.crowd.colour import Yuv, YuvFrame
 from studio_tools.crowd.composite import Compositor
-from studio_tools.crowd.placement import Loop, Placement, Region, _coarsen, _meets, copy_boxes, plan, plan_loop, spaced
+from studio_tools.crowd.placement import (
+    EDGE_OUT,
+    Loop,
+    Placement,
+    Region,
+    _coarsen,
+    _meets,
+    copy_boxes,
+    edges_kept,
+    out_of_view,
+    plan,
+    plan_loop,
+    pops,
+    spaced,
+    through_edge,
+)
 from studio_tools.crowd.source import SourceTube, Sprite
 from studio_tools.crowd.synthetic import Walker, make_scene, textured_background, write_scene
 from studio_tools.crowd.tool import count_people, plate_background
@@ -322,6 +337,8 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(main_run, plat
         "detector_available": True,
         "tubes_checked": 0,
         "tubes_confirmed": 0,
+        "ran": False,
+        "note": None,
     }
     # the PNG layer: one RGBA frame per plate frame, in a zip, and the same matte format as always
     import zipfile
@@ -558,6 +575,84 @@ def test_plan_places_copies_apart_from_originals_and_each_other():
     assert [(p.tube.id, p.anchor, p.offset, p.mirrored, p.colour) for p in again.placements] == [
         (p.tube.id, p.anchor, p.offset, p.mirrored, p.colour) for p in result.placements
     ]
+
+
+def test_copies_played_once_come_and_go_only_out_of_view_or_outside_the_shot():
+    """A walker copied once walks in from the frame edge or out to it (or is there at the shot's start or end): it
+    never appears or vanishes in view."""
+    frames, width, height = 120, 640, 360
+    tubes = [
+        _tube([[60 + 5 * i, 150, 80 + 5 * i, 210] for i in range(80)], "right"),  # walks right, 80 frames
+        _tube([[560 - 4 * i, 170, 584 - 4 * i, 242] for i in range(90)], "left"),  # walks left, 90 frames
+    ]
+    originals = [np.zeros((0, 4)) for _ in range(frames)]
+    perspective = Perspective("none", "constant", 0.0, 1.0, None, "")
+    args = dict(wanted=3, spacing=0.2, min_height=10, offsets=(0.0, 1.0), mirror=True, colour_variation=0.0, seed=3)
+    result = plan(tubes, originals, frames, 25.0, Region(None, width, height), perspective, **args)
+    assert result.mean_on_screen >= 0.8 * 3 and result.rejected_popping > 0
+    entering = 0
+    for p in result.placements:
+        boxes = copy_boxes(p.tube, p.loop, p.anchor, p.scale, p.mirrored, p.offset, frames)
+        assert pops(p.loop, boxes, frames, width, height) == 0
+        on = np.flatnonzero(boxes[:, 2] > boxes[:, 0])
+        for end in (on[0], on[-1]):
+            if 0 < end < frames - 1:
+                assert out_of_view(boxes[end : end + 1], width, height)[0] >= EDGE_OUT
+                entering += 1
+    assert entering > 0  # copies do come and go in the shot: at the edge
+    # the check itself: a walker that starts in the middle of the frame mid-shot pops
+    loop = plan_loop(tubes[0])
+    popping = copy_boxes(tubes[0], loop, (320.0, 210.0), 1.0, False, -10, frames)
+    assert pops(loop, popping, frames, width, height) >= 1
+
+
+def test_the_pops_measure_tells_a_copy_appearing_in_view_from_one_walking_in():
+    from studio_tools.crowd import measure
+
+    frames, height, width = 12, 120, 160
+    alpha = np.zeros((frames, height, width), np.uint8)
+    for t in range(2, frames):
+        x = -20 + 6 * (t - 2)  # comes on at frame 2 walking in from the left edge: not a pop
+        alpha[t, 40:100, max(0, x) : max(0, x + 24)] = 255
+    alpha[4:8, 30:90, 110:130] = 255  # on at frame 4 and off after frame 7, in the middle of the picture: two pops
+    heights = measure.people.HeightModel(0.0, 60.0, 10, "constant")
+    found = measure.measure(alpha, heights, 10)
+    assert found.pops == 2 and found.pop_frames == (4, 7)
+    assert found.comings_and_goings == 3 and found.pop_share == pytest.approx(2 / 3)
+
+
+def test_a_person_walking_in_from_the_edge_is_copied_walking_in_from_the_same_edge():
+    """The tube keeps the frames where the person is cut by the left edge; a copy shows that cut only on the frame's
+    own left edge (its right edge when mirrored), never in the middle of the picture."""
+    width, height, frames = 320, 180, 40
+    boxes = [[0, 60, 4 + 3 * i, 120] for i in range(5)] + [[3 * i, 60, 3 * i + 20, 120] for i in range(5, 30)]
+    edges = np.array([[True, False, False, False]] * 5 + [[False] * 4] * 25)
+    tube = SourceTube("w", "plate.mp4", 0, 0, np.asarray(boxes, np.float64), True, edges)
+    assert (
+        tube.cut[:5].all()
+        and not tube.cut[5:].any()
+        and tube.reference[0] == pytest.approx(np.mean([3 * i + 10 for i in range(5, 30)]))
+    )
+    loop = plan_loop(tube)
+    assert not loop.repeat  # a walk-in plays once
+    for mirrored in (False, True):
+        ax, _depth = through_edge(tube, 1.0, mirrored, 0, width)
+        shown = loop.frames(frames, -12)  # comes on at output frame 12, still on when the shot ends
+        placed = copy_boxes(tube, loop, (ax, 150.0), 1.0, mirrored, -12, frames)
+        assert edges_kept(tube, shown, placed, mirrored, width, height)
+        assert pops(loop, placed, frames, width, height, tube.cut[np.maximum(shown, 0)] & (shown >= 0)) == 0
+        moved = copy_boxes(tube, loop, (ax + (40 if not mirrored else -40), 150.0), 1.0, mirrored, -12, frames)
+        assert not edges_kept(tube, shown, moved, mirrored, width, height)  # cut off in the middle of the picture
+        early = copy_boxes(tube, loop, (ax, 150.0), 1.0, mirrored, -6, frames)  # its take ends at frame 35, in view
+        shown_early = loop.frames(frames, -6)
+        assert pops(loop, early, frames, width, height, tube.cut[np.maximum(shown_early, 0)] & (shown_early >= 0)) == 1
+
+
+def test_a_shortfall_from_copies_only_at_the_shot_ends_is_told_apart():
+    from studio_tools.crowd.tool import _ends_only
+
+    assert _ends_only(np.array([2.0] * 25 + [0.0] * 50 + [2.0] * 25))
+    assert not _ends_only(np.full(100, 1.0)) and not _ends_only(np.array([0.0] * 25 + [1.0] * 50 + [0.0] * 25))
 
 
 def test_long_plates_are_checked_on_conservative_unions_of_frames():

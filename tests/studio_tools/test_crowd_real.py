@@ -8,7 +8,8 @@ the comp must be as long as what was run). The added people are measured from th
 - incomplete copies (shorter than 0.7 of a whole person at the same foot row): at most 10 %;
 - frames with two added people of the same silhouette in sync: at most 10 %;
 - added people per frame at least 0.8 of what the density asks, or a shortfall message naming the cause;
-- comp frame count and duration equal to the plate's.
+- comp frame count and duration equal to the plate's;
+- copies come on and go off only at the frame edge (or at the shot's start and end): at most 5 % pop in view.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def run_and_measure(plate: Path, work: Path, params: dict, clean: Path | None = 
     alpha = measure.layer_alpha(record.out_dir / "layer.mov", info.width, info.height)
     found = measure.measure(alpha, heights, max(6, round(0.035 * info.height)))
     print(f"{plate.name}: {found.summary()}; whole person height {heights}")
+    print("\n".join(record.result.report["summary_lines"]))
     return record, found
 
 
@@ -66,10 +68,13 @@ def assert_a_compositor_would_take_it(record, found: measure.Measures, plate: Pa
     assert comp.frame_rate == truth.frame_rate
     assert comp.frame_count == truth.timeline_frame_count == SECTION_FRAMES == found.frames
     assert comp.duration == pytest.approx(SECTION_FRAMES / Fraction(truth.frame_rate), abs=1e-3)
-    assert found.judged >= 0.5 * found.frames  # people were added and judged, not nothing
+    # people were added and judged, not nothing (on A01 the one whole person walks in from the bottom edge and then
+    # stands: a copy of them can only walk in too, so it is on from frame 90 or so to the end, cut by the edge at first)
+    assert found.judged >= 0.4 * found.frames
     assert found.see_through_share <= 0.05, found.summary()
     assert found.incomplete_share <= 0.10, found.summary()
     assert found.clone_frame_share <= 0.10, found.summary()
+    assert found.pop_share <= 0.05, found.summary()
     summary = record.result.report["placement_summary"]
     asked = summary["asked_per_frame"]
     assert asked >= 1
@@ -77,7 +82,7 @@ def assert_a_compositor_would_take_it(record, found: measure.Measures, plate: Pa
         # an honest shortfall: said plainly, with its cause, in the report's summary and warnings
         shortfall = summary["shortfall"]
         assert shortfall and shortfall.startswith("placed "), summary
-        assert any(cause in shortfall for cause in ("whole", "room", "scaled beyond")), summary
+        assert any(cause in shortfall for cause in ("whole", "room", "scaled beyond", "out of view")), summary
         assert shortfall in record.result.report["warnings"]
         assert any(line.lower().startswith("placed ") for line in record.result.report["summary_lines"])
     else:
@@ -100,6 +105,8 @@ def test_mall_pedestrians_lower_half_doubled(tmp_path):
     assert completeness["mode"] == "pose" and completeness["whole_person_height"]["kind"] == "linear"
     rejected = [t for t in completeness["tubes"] if not t["passed"]]
     assert all(t["reason"] for t in rejected)  # every rejection says why
+    # two walkers side by side in one cut-out (frames 49-95 of this plate) are seen as two skeletons and not copied
+    assert any(t["reason"].startswith(people.TWO_PEOPLE) for t in rejected), rejected
     assert record.result.report["colour_variation"]["used"] == 0.3  # a colour plate keeps its bounded variation
 
 
