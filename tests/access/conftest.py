@@ -13,11 +13,11 @@ def _tally(config) -> dict:
 
 @pytest.fixture
 def matrix_tally(request) -> dict:
-    """{"cases": role×side cases checked so far, "tests": ids of the matrix tests that finished}."""
+    """{"cases": role×side cases checked so far, "tests": ids (route names) of the matrix tests that finished}."""
     return _tally(request.config)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tally = config.stash.get(MATRIX_TALLY, None)
     if tally and tally["cases"]:
-        terminalreporter.write_line(f"policy matrix: {tally['cases']} cases checked in {len(tally['tests'])} route×method tests")
+        terminalreporter.write_line(f"policy matrix: {tally['cases']} cases checked in {len(tally['tests'])} route tests")
