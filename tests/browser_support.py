@@ -97,6 +97,8 @@ def portal_server(tmp_path_factory):
         DJANGO_SETTINGS_MODULE="portal.settings",
         # Small browser chunks, so a reload in the middle of an upload leaves a real offset behind.
         TUS_BROWSER_CHUNK_SIZE="262144",
+        # The test tool that takes its time (tests/toolruns/test_browser.py watches its progress live).
+        TOOLRUNS_EXTRA_TOOL_PACKAGES="tests.toolruns.tool_sleeper",
     )
     services = _services_env()
     processes: list[subprocess.Popen] = []
