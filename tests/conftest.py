@@ -131,11 +131,28 @@ def pytest_runtest_setup(item):
         _SHARED.close()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`: tests that share what one process holds go to one worker (see GroupScheduling)."""
+    if config.getvalue("dist") == "loadgroup":
+        from tests.xdist_workers import GroupScheduling
+
+        return GroupScheduling(config, log)
+    return None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """The world tests first, in their order (pytest-django has put the database tests first already):
-    one world for all of them instead of one each."""
-    items[:] = [i for i in items if shares_the_world(i)] + [i for i in items if not shares_the_world(i)]
+    one world for all of them instead of one each. Before them, the tests of the session's portal
+    server: on pytest-xdist they are one long unit of work for one worker, best started first."""
+
+    def rank(item) -> int:
+        if "portal_server" in getattr(item, "fixturenames", ()):
+            return 0
+        return 1 if shares_the_world(item) else 2
+
+    items.sort(key=rank)  # stable: the order within each part is kept
 
 
 @pytest.fixture

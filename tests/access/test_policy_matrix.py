@@ -627,6 +627,7 @@ def check_route(name: str, world: World, client_for, api_for) -> tuple[list[tupl
     return mismatches, checked
 
 
+@pytest.mark.one_mode
 @pytest.mark.parametrize("name", MATRIX, ids=[_matrix_id(n) for n in MATRIX])
 def test_policy_matrix(name, world, client_for, api_for, matrix_tally):
     mismatches, checked = check_route(name, world, client_for, api_for)
@@ -684,6 +685,7 @@ def matrix_floor() -> int:
     return pairs * len(CASES)
 
 
+@pytest.mark.one_mode
 def test_matrix_checked_at_least_the_floor(matrix_tally):
     """Runs after the matrix (file order): the whole matrix ran, and covered at least the floor."""
     missing = {_matrix_id(p) for p in MATRIX} - matrix_tally["tests"]
@@ -723,6 +725,7 @@ def _status(client, method: str, url: str) -> str:
             transaction.set_rollback(True)
 
 
+@pytest.mark.one_mode
 def test_head_options_and_unserved_methods_never_crash(world, client_for, api_for):
     """HEAD answers like GET; OPTIONS and methods a route does not serve never answer 5xx."""
     targets = targets_for(world.a)
@@ -751,6 +754,7 @@ def test_head_options_and_unserved_methods_never_crash(world, client_for, api_fo
     assert not mismatches, table(mismatches)
 
 
+@pytest.mark.one_mode
 def test_outsiders_cannot_tell_existing_from_missing_by_method(world, client_for, api_for):
     """Another studio's admin, or platform staff, get the same answer for studio A's objects as for
     objects that do not exist, whatever the method."""
