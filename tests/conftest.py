@@ -144,15 +144,10 @@ def pytest_xdist_make_scheduler(config, log):
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """The world tests first, in their order (pytest-django has put the database tests first already):
-    one world for all of them instead of one each. Before them, the tests of the session's portal
-    server: on pytest-xdist they are one long unit of work for one worker, best started first."""
-
-    def rank(item) -> int:
-        if "portal_server" in getattr(item, "fixturenames", ()):
-            return 0
-        return 1 if shares_the_world(item) else 2
-
-    items.sort(key=rank)  # stable: the order within each part is kept
+    one world for all of them instead of one each. The browser tests stay where pytest-django put them,
+    among the last: the session's Playwright browser leaves an event loop in the main thread, and
+    Django refuses database calls from a thread with one (SynchronousOnlyOperation)."""
+    items[:] = [i for i in items if shares_the_world(i)] + [i for i in items if not shares_the_world(i)]
 
 
 @pytest.fixture
