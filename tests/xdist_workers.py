@@ -8,22 +8,20 @@ own, spread over Redis' 16 (REDIS_URL's own, then 16/workers above it: /0 -> gw0
 everything it starts (portal server, Celery workers) inherits it through the environment.
 Outside xdist, or on the embedded default (in-memory broker, cache and layer), it changes nothing.
 
-GroupScheduling (tests/conftest.py hands it to xdist for `--dist loadgroup`) sends tests that share
-what one process holds to one worker: every test of a file that uses the session's portal server
-(booted once, not once per worker) and the policy matrix (whose last test checks what the others
-counted). xdist's own `xdist_group` marks cannot do it with pytest 9, whose node ids xdist 3.8 can
+GroupScheduling (tests/conftest.py hands it to xdist for `--dist loadgroup`) sends the policy matrix
+(whose last test checks what the others counted) to one worker. The browser tests are not grouped:
+xdist hands a large group out early, and a worker that ran them first has Playwright's event loop in
+its main thread, where Django then refuses every database call (SynchronousOnlyOperation); one at a
+time they come last, after the database tests, and each worker that gets some boots its own server. xdist's own `xdist_group` marks cannot do it with pytest 9, whose node ids xdist 3.8 can
 no longer rename; the rest is xdist's load scheduling, one test at a time."""
 
 from __future__ import annotations
 
 import os
-from functools import cache
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from xdist.scheduler import LoadScopeScheduling
 
-ROOT = Path(__file__).resolve().parents[1]
 MATRIX_FILE = "tests/access/test_policy_matrix.py"
 MATRIX_TESTS = ("test_policy_matrix[", "test_matrix_checked_at_least_the_floor")
 
@@ -50,19 +48,9 @@ def _configure() -> None:
 _configure()
 
 
-@cache
-def _uses_portal_server(path: str) -> bool:
-    try:
-        return "portal_server" in (ROOT / path).read_text()
-    except OSError:
-        return False
-
-
 class GroupScheduling(LoadScopeScheduling):
     def _split_scope(self, nodeid: str) -> str:
         path, _sep, name = nodeid.partition("::")
         if path == MATRIX_FILE and name.startswith(MATRIX_TESTS):
             return "policy-matrix"
-        if _uses_portal_server(path):
-            return "portal-server"
         return nodeid
