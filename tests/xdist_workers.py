@@ -12,7 +12,8 @@ GroupScheduling (tests/conftest.py hands it to xdist for `--dist loadgroup`) sen
 (whose last test checks what the others counted) to one worker. The browser tests are not grouped:
 xdist hands a large group out early, and a worker that ran them first has Playwright's event loop in
 its main thread, where Django then refuses every database call (SynchronousOnlyOperation); one at a
-time they come last, after the database tests, and each worker that gets some boots its own server. xdist's own `xdist_group` marks cannot do it with pytest 9, whose node ids xdist 3.8 can
+time they come last, after the database tests, and each worker that gets some boots its own server.
+xdist's own `xdist_group` marks cannot do it with pytest 9, whose node ids xdist 3.8 can
 no longer rename; the rest is xdist's load scheduling, one test at a time."""
 
 from __future__ import annotations
