@@ -17,12 +17,14 @@ PYTEST_ARGS ?=
 # channels_redis). The embedded default always runs ONE process: its in-memory channel layer,
 # broker and Celery worker live inside that process and cannot be shared.
 WEB_CONCURRENCY ?= $(shell nproc 2>/dev/null || echo 2)
+# pytest-xdist worker processes for `make test` (0: one process, no xdist)
+PYTEST_WORKERS ?= 2
 
 .PHONY: help setup run test lint format check-migrations check-deploy messages worker beat services-run
 
 help:
 	@echo "make run             set up, migrate, seed the demo data, serve on http://127.0.0.1:$(PORT)/ (PORT=...)"
-	@echo "make test            set up, then lint, format check, migrations check, deploy check, pytest (PYTEST_ARGS=...)"
+	@echo "make test            set up, then lint, format check, migrations check, deploy check, pytest (PYTEST_ARGS=..., PYTEST_WORKERS=2)"
 	@echo "make lint            ruff check + ruff format --check"
 	@echo "make format          ruff check --fix + ruff format"
 	@echo "make check-deploy    manage.py check --deploy with the production settings"
@@ -52,7 +54,7 @@ run: setup messages
 
 test: setup lint check-migrations check-deploy messages
 	@echo "==> pytest"
-	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=15 -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: setup
 	@echo "==> ruff check"

@@ -134,6 +134,8 @@ def portal_server(tmp_path_factory):
         DJANGO_SETTINGS_MODULE="portal.settings",
         # Small browser chunks, so a reload in the middle of an upload leaves a real offset behind.
         TUS_BROWSER_CHUNK_SIZE="262144",
+        # The test tool that takes its time (tests/toolruns/test_browser.py watches its progress live).
+        TOOLRUNS_EXTRA_TOOL_PACKAGES="tests.toolruns.tool_sleeper",
     )
     # The model providers platform staff configured (tests/providers/test_settings_browser.py allows one and
     # withdraws it again); fake credentials, and no studio allows any at the start, so nothing is ever called.

@@ -4,9 +4,10 @@ Every page route and every API endpoint of the resolver is either in CATALOG (wi
 methods to try, how to build its URL for a studio, and a payload) or in EXEMPT with a reason;
 a new route without an entry fails `test_every_route_has_a_policy_entry`.
 
-For each catalogued (route, method) one test builds the world once and walks every role, in the
-studio that owns the object (studio A, "same") and in the other studio ("other"), plus platform
-staff and an anonymous caller. The expected answer comes from `allowed_by_table()`:
+For each catalogued route one test makes the route's objects once, on the session's shared world,
+and walks every method (and, for a route in a project, every method again on the archived project)
+and every role, in the studio that owns the object (studio A, "same") and in the other studio
+("other"), plus platform staff and an anonymous caller. The expected answer comes from `allowed_by_table()`:
 
 - anonymous: pages redirect to the sign-in page, the API answers 401 or 403;
 - platform staff and anyone from the other studio: 404, always;
@@ -14,7 +15,8 @@ staff and an anonymous caller. The expected answer comes from `allowed_by_table(
   table does not let the role even see the object (project.view / studio.view), else 403.
 Every refusal of a signed-in caller must leave an `access.denied` row in studio A's audit chain.
 
-Each case runs in a savepoint that is rolled back, so writes do not leak into the next case."""
+Each case runs in a savepoint that is rolled back, so writes do not leak into the next case; a
+route's failing cases are reported together, one line each, in one assertion message."""
 
 from __future__ import annotations
 
@@ -636,56 +638,76 @@ def table(rows) -> str:
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
 
 
-MATRIX = [(name, method, False) for name, entry in CATALOG.items() for method in entry.methods] + [
-    (name, method, True) for name, entry in CATALOG.items() if entry.scope is Scope.PROJECT for method in entry.methods
-]
+def variants(name: str) -> list[tuple[str, bool]]:
+    """(method, archived) pairs of a route: every method, and again on an archived project for routes in one."""
+    entry = CATALOG[name]
+    return [(method, False) for method in entry.methods] + (
+        [(method, True) for method in entry.methods] if entry.scope is Scope.PROJECT else []
+    )
 
 
-def _matrix_id(param: tuple[str, str, bool]) -> str:
-    name, method, archived = param
-    return f"{name}-{method}" + ("-archived" if archived else "")
+# One test per route: its objects are made once and every (method, archived, role, side) case runs in
+# a savepoint of its own that is rolled back, so no case sees another's writes.
+MATRIX = list(CATALOG)
 
 
-@pytest.mark.parametrize("param", MATRIX, ids=[_matrix_id(p) for p in MATRIX])
-def test_policy_matrix(param, world, client_for, api_for, matrix_tally):
-    name, method, archived = param
+def _matrix_id(name: str) -> str:
+    return name
+
+
+def check_route(name: str, world: World, client_for, api_for) -> tuple[list[tuple], int]:
+    """Every case of one route: (mismatches, cases checked)."""
     entry = CATALOG[name]
     api = name.startswith("api:")
-    action = policy_action(name, method)
     targets = targets_for(world.a)
-    if archived:
-        project_archive(actor=world.a.users["studio_admin"], project=world.a.project)
     url = reverse(name, kwargs=entry.kwargs(targets))
-    call = entry.methods[method]
-    payload = call.payload(targets) if call.payload else None
     login_url = reverse("accounts:login")
     # Sign in outside the savepoints: a session rolled back with a case would sign the next one out.
     clients = {(role, side): (api_for if api else client_for)(user_for(world, role, side)) for role, side in CASES}
 
     mismatches, checked = [], 0
-    for role, side in CASES:
-        user = user_for(world, role, side)
-        expect = expected(entry, action, role, side, api=api, archived=archived)
+    for method, archived in variants(name):
+        shown = method + (" (archived)" if archived else "")
+        try:
+            action = policy_action(name, method)
+        except AssertionError as exc:
+            mismatches.append((name, shown, "-", "-", "the view's declared action", str(exc)))
+            continue
+        call = entry.methods[method]
+        payload = call.payload(targets) if call.payload else None
         with transaction.atomic():
-            try:
-                refusal = expect in ("403", "404")
-                before = denials(world.a.studio, user) if refusal else 0
-                response = send(clients[role, side], method, url, payload, api=api)
-                got = describe(response)
-                ok = agrees(expect, response, login_url=login_url)
-                if ok and refusal and denials(world.a.studio, user) == before:
-                    ok, got = False, f"{got}, but no access.denied row in studio A's chain"
-            except Exception as exc:  # noqa: BLE001 - a crash is a mismatch to report, with the others
-                ok, got = False, f"raised {type(exc).__name__}: {exc}"
+            if archived:
+                project_archive(actor=world.a.users["studio_admin"], project=world.a.project)
+            for role, side in CASES:
+                user = user_for(world, role, side)
+                expect = expected(entry, action, role, side, api=api, archived=archived)
+                with transaction.atomic():
+                    try:
+                        refusal = expect in ("403", "404")
+                        before = denials(world.a.studio, user) if refusal else 0
+                        response = send(clients[role, side], method, url, payload, api=api)
+                        got = describe(response)
+                        ok = agrees(expect, response, login_url=login_url)
+                        if ok and refusal and denials(world.a.studio, user) == before:
+                            ok, got = False, f"{got}, but no access.denied row in studio A's chain"
+                    except Exception as exc:  # noqa: BLE001 - a crash is a mismatch to report, with the others
+                        ok, got = False, f"raised {type(exc).__name__}: {exc}"
+                    transaction.set_rollback(True)
+                checked += 1
+                if not ok:
+                    mismatches.append((name, shown, role, side, f"{expect} [{action}]", got))
             transaction.set_rollback(True)
-        checked += 1
-        if not ok:
-            mismatches.append((name, method + (" (archived)" if archived else ""), role, side, f"{expect} [{action}]", got))
+    return mismatches, checked
 
+
+@pytest.mark.one_mode
+@pytest.mark.parametrize("name", MATRIX, ids=[_matrix_id(n) for n in MATRIX])
+def test_policy_matrix(name, world, client_for, api_for, matrix_tally):
+    mismatches, checked = check_route(name, world, client_for, api_for)
     matrix_tally["cases"] += checked
-    matrix_tally["tests"].add(_matrix_id(param))
-    assert checked == len(CASES)
-    assert not mismatches, f"{url}: the response disagrees with the policy table\n" + table(mismatches)
+    matrix_tally["tests"].add(_matrix_id(name))
+    assert not mismatches, f"{name}: the response disagrees with the policy table\n" + table(mismatches)
+    assert checked == len(variants(name)) * len(CASES)
 
 
 # --- the catalog is complete, and the count is what it should be -----------------------------
@@ -736,6 +758,7 @@ def matrix_floor() -> int:
     return pairs * len(CASES)
 
 
+@pytest.mark.one_mode
 def test_matrix_checked_at_least_the_floor(matrix_tally):
     """Runs after the matrix (file order): the whole matrix ran, and covered at least the floor."""
     missing = {_matrix_id(p) for p in MATRIX} - matrix_tally["tests"]
@@ -775,6 +798,7 @@ def _status(client, method: str, url: str) -> str:
             transaction.set_rollback(True)
 
 
+@pytest.mark.one_mode
 def test_head_options_and_unserved_methods_never_crash(world, client_for, api_for):
     """HEAD answers like GET; OPTIONS and methods a route does not serve never answer 5xx."""
     targets = targets_for(world.a)
@@ -803,6 +827,7 @@ def test_head_options_and_unserved_methods_never_crash(world, client_for, api_fo
     assert not mismatches, table(mismatches)
 
 
+@pytest.mark.one_mode
 def test_outsiders_cannot_tell_existing_from_missing_by_method(world, client_for, api_for):
     """Another studio's admin, or platform staff, get the same answer for studio A's objects as for
     objects that do not exist, whatever the method."""

@@ -1,115 +1,51 @@
 """The issue's "done when", in a real browser against a real server: a user starts a tool, a second
 user on the project watches the progress bar move live, the output arrives as a generated asset with
-its provenance. Embedded default: the worker inside the server process. Services mode: a fresh
-PostgreSQL database, Redis and a separate `celery worker -Q default,tools` process."""
+its provenance. The session's portal server (tests/browser_support.py), which lists the test tool
+`sleeper` too: embedded, the worker inside the server process; services mode, a fresh PostgreSQL
+database, Redis and a separate `celery worker -Q default,tools` process. The test has a project of its
+own, so no other browser test's runs are in its list."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.browser_support import _free_port, _wait_http, sign_in
+from tests.browser_support import sign_in
 from tests.toolruns.conftest import render_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS_PAGE = "/s/demo/p/DEMO_S1/tools/"
+PROJECT = "LIVE_T1"
+TOOLS_PAGE = f"/s/demo/p/{PROJECT}/tools/"
 
 MAKE_CLIP = """
-import os
 from pathlib import Path
 from django.contrib.auth import get_user_model
-from portal.projects.models import Project
+from portal.projects import services as project_services
+from portal.studios.models import Studio
 from tests.footage.helpers import make_ready_version
 from tests.toolruns.conftest import store_real_file
-project = Project.objects.get(code="DEMO_S1")
-artist = get_user_model().objects.get(email="artist@demo.test")
+User = get_user_model()
+admin = User.objects.get(email="admin@demo.test")
+studio = Studio.objects.get(slug="demo")
+project = project_services.project_create(actor=admin, studio=studio, code=%(project)r, name="Live tools")
+artist = User.objects.get(email="artist@demo.test")
+project_services.project_member_add(actor=admin, project=project, user=artist, role="artist")
+project_services.project_member_add(actor=admin, project=project, user=User.objects.get(email="viewer@demo.test"), role="viewer")
 version = make_ready_version(project, uploader=artist, name="demo_clip.mp4")
-store_real_file(version, Path(os.environ["DEMO_CLIP"]))
+store_real_file(version, Path(%(clip)r))
 print(version.pk)
 """
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(portal_server, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("toolruns-browser")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(
-        PORTAL_DATA_DIR=str(tmp / "data"),
-        SITE_URL=f"http://127.0.0.1:{port}",
-        PYTHONUNBUFFERED="1",
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        TOOLRUNS_EXTRA_TOOL_PACKAGES="tests.toolruns.tool_sleeper",
-    )
-    processes: list[subprocess.Popen] = []
-    dbname = admin_url = None
-    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
-        import psycopg
-
-        admin_url = re.sub(r"/[^/]*$", "/postgres", os.environ["DATABASE_URL"])
-        dbname = f"portal_toolruns_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        queue = f"tools-browser-{port}"
-        env.update(
-            DATABASE_URL=re.sub(r"/[^/]*$", f"/{dbname}", os.environ["DATABASE_URL"]),
-            REDIS_URL=os.environ["REDIS_URL"],
-            CHANNELS_PREFIX=f"tr{port}",
-            TOOLRUNS_QUEUE=queue,
-        )
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run([sys.executable, "manage.py", "seed_demo", "--quiet", "--accounts-only"], cwd=ROOT, env=env, check=True)
-        clip = render_clip(tmp / "demo_clip.mp4", "testsrc2=size=320x180:rate=25:duration=4")
-        subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", MAKE_CLIP], cwd=ROOT, env={**env, "DEMO_CLIP": str(clip)}, check=True
-        )
-        if env.get("REDIS_URL"):
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", f"default,{env['TOOLRUNS_QUEUE']}"]
-                    + ["-c", "2", "-n", f"browser{port}@%h", "-l", "info"],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=ROOT,
-                env={**env, "PORTAL_SERVER": "1"},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        _wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}", tmp / "server.log"
-    finally:
-        for proc in processes:
-            proc.terminate()
-        for proc in processes:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
-        if dbname:
-            import psycopg
-
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    clip = render_clip(tmp / "demo_clip.mp4", "testsrc2=size=320x180:rate=25:duration=4")
+    portal_server.manage("shell", "-c", MAKE_CLIP % {"project": PROJECT, "clip": str(clip)})
+    return portal_server.base_url, portal_server.log_path
 
 
 class Portal:
