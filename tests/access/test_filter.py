@@ -22,7 +22,7 @@ from tests.footage.helpers import make_ready_version
 def rows(world):
     a, b = world.a, world.b
     admin = a.users["studio_admin"]
-    empty = project_services.project_create(actor=admin, studio=a.studio, code="EMPTY", name="Nobody on it")
+    project_services.project_create(actor=admin, studio=a.studio, code="EMPTY", name="Nobody on it")
     old = project_services.project_create(actor=admin, studio=a.studio, code="OLD", name="Archived")
     project_services.project_member_add(actor=admin, project=old, user=a.users["artist"], role="artist")
     make_ready_version(old, uploader=a.users["artist"], name="old.mov")
