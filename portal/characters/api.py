@@ -10,11 +10,11 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
+from portal.access.scope import PROJECT_PK
 from portal.access.policy import Action
 from portal.characters import selectors, services
 from portal.characters.models import Character, CharacterReference
 from portal.characters.views import poster_url
-from portal.projects.api import _project
 
 
 class _StrictSerializer(serializers.Serializer):
@@ -104,8 +104,7 @@ class CharacterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     lookup_value_regex = "[0-9]+"
     policy_actions = _POLICY
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         return selectors.characters_for_project(scope)
@@ -145,8 +144,7 @@ class CharacterReferenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
     policy_actions = _POLICY
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def character(self) -> Character:
         character = selectors.character_get(self.scope, self.kwargs["character_pk"])

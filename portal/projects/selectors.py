@@ -10,14 +10,20 @@ from portal.projects.models import Project, ProjectMembership
 from portal.studios.models import StudioMembership
 
 
-def projects_for_user(user):
-    """Every project the user may open, across their (non-suspended) studios, in one query: the rows
-    the policy lets them see (project.view), so "which rows" is the policy's answer, not a second one."""
+def projects_listed():
+    """Projects as lists show them, before anyone is asked: narrow with access.filter (below, or the
+    API's collection route does it)."""
     return (
-        policy.filter(user, Action.PROJECT_VIEW, Project.objects.select_related("studio"))
+        Project.objects.select_related("studio")
         .annotate(member_count=Count("memberships", distinct=True))
         .order_by("studio__name", "status", "code")
     )
+
+
+def projects_for_user(user):
+    """Every project the user may open, across their (non-suspended) studios, in one query: the rows
+    the policy lets them see (project.view), so "which rows" is the policy's answer, not a second one."""
+    return policy.filter(user, Action.PROJECT_VIEW, projects_listed())
 
 
 def project_members(project: Project):

@@ -14,6 +14,12 @@ from portal.studios.models import Invitation, Studio, StudioMembership
 def studios_for_user(user):
     """Studios where the user is a member and which are not suspended: the rows the policy lets them
     see (studio.view)."""
+    return policy.filter(user, Action.STUDIO_VIEW, studios_listed(user))
+
+
+def studios_listed(user):
+    """Studios as lists show them (with the caller's role), before anyone is asked: narrow with
+    access.filter (above, or the API's collection route does it)."""
     if not user.is_authenticated:
         return Studio.objects.none()
     # Counted in subqueries: a Count over the join that filter(memberships__user=...) narrowed
@@ -23,15 +29,11 @@ def studios_for_user(user):
     )
     projects = Project.objects.filter(studio=OuterRef("pk")).order_by().values("studio").annotate(n=Count("pk")).values("n")
     my_role = StudioMembership.objects.filter(studio=OuterRef("pk"), user=user).values("role")[:1]
-    return (
-        policy.filter(user, Action.STUDIO_VIEW, Studio.objects.all())
-        .annotate(
-            member_count=Coalesce(Subquery(members), 0),
-            project_count=Coalesce(Subquery(projects), 0),
-            my_role=Subquery(my_role),
-        )
-        .order_by("name")
-    )
+    return Studio.objects.annotate(
+        member_count=Coalesce(Subquery(members), 0),
+        project_count=Coalesce(Subquery(projects), 0),
+        my_role=Subquery(my_role),
+    ).order_by("name")
 
 
 def studio_members(studio: Studio):

@@ -10,8 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
+from portal.access.scope import PROJECT_PK
 from portal.access.policy import Action
-from portal.projects.api import _project
 from portal.toolruns import selectors, services
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import UnknownTool, all_tools, get_tool
@@ -166,8 +166,7 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         "narration": Action.FOOTAGE_VIEW,
     }
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         qs = selectors.runs_for_project(scope)
@@ -260,8 +259,7 @@ class ToolViewSet(ScopedViewSet):
     policy_actions = {"GET": Action.FOOTAGE_VIEW}
     pagination_class = None
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):  # tools are not rows; nothing reads this
         return ToolRun.objects.none()
