@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.http import Http404
 
 from portal.access.enforce import require
-from portal.access.policy import Action, can, view_action_for
+from portal.access.policy import Action, can
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.scope import PROJECT_PK
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.characters import selectors, services
 from portal.characters.models import Character, CharacterReference
 from portal.characters.views import poster_url

@@ -6,8 +6,8 @@ from django.urls import reverse
 from rest_framework import mixins, serializers
 
 from portal.access.api import ScopedViewSet
-from portal.access.scope import PROJECT_PK
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.footage import selectors
 from portal.footage.models import Asset, AssetVersion
 

@@ -7,8 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.scope import PROJECT_PK, PROJECT_ROW, STUDIO_ROW
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK, PROJECT_ROW, STUDIO_ROW
 from portal.projects import selectors, services
 from portal.projects.models import FRAME_RATES, Project, ProjectMembership
 from portal.studios.api import UserBriefSerializer

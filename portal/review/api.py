@@ -9,8 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.scope import PROJECT_PK
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.footage import selectors as footage_selectors
 from portal.review import exports, selectors, services
 from portal.review.models import Decision, Note, Notification

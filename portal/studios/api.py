@@ -7,8 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.scope import STUDIO_PK, STUDIO_ROW
 from portal.access.policy import Action
+from portal.access.scope import STUDIO_PK, STUDIO_ROW
 from portal.audit.selectors import audit_events
 from portal.projects.models import Project, ProjectMembership
 from portal.studios import selectors, services

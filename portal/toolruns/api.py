@@ -10,8 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.scope import PROJECT_PK
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.toolruns import selectors, services
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import UnknownTool, all_tools, get_tool

@@ -11,8 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.scope import PROJECT_PK
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.webhooks import selectors, services
 from portal.webhooks.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoint
 
