@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.policy import Action
+from portal.access.policy import Action, conditions_hold
 from portal.access.scope import PROJECT_PK
 from portal.toolruns import selectors, services
 from portal.toolruns.models import ToolRun, ToolRunOutput
@@ -248,7 +248,8 @@ class ToolSerializer(serializers.Serializer):
 
 def tool_data(tool, project) -> dict:
     spec = tool.spec
-    return {**spec.to_dict(), "allowed": not spec.uses_external_ai or project.studio.allow_external_ai}
+    # The studio's consent is the policy's condition on external AI (whoever asks).
+    return {**spec.to_dict(), "allowed": not spec.uses_external_ai or conditions_hold(Action.EXTERNAL_AI_USE, project)}
 
 
 class ToolViewSet(ScopedViewSet):
