@@ -2,31 +2,23 @@
 against the policy before any handler runs, so a page cannot forget the scope.
 
 Subclasses set `policy_action` (or `policy_actions` per HTTP method) and never override
-`dispatch`; the check happens in `dispatch` here."""
+`dispatch`; the check happens in `dispatch` here, through the one resolver (access/scope.py)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404
 from django.views import View
 
-from portal.access.enforce import require
+from portal.access import scope
 from portal.access.policy import Action, actions_of, view_action_for
 from portal.projects.models import Project
-from portal.studios.models import Studio
 
 
-class _ScopedMixin:
-    policy_action: Action | str | None = None
-    policy_actions: dict[str, Action | str] = {}
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "dispatch" in cls.__dict__ and cls.__module__ != __name__:
-            raise TypeError(f"{cls.__name__} overrides dispatch(): the scope check lives there. Use get()/post().")
+class _ScopedMixin(scope.ScopeChecked):
+    scope_entry_points = ("dispatch", "resolve_scope")
 
     def action_for(self, method: str) -> Action | str:
-        action = self.policy_actions.get(method.upper()) or self.policy_action
+        action = scope.method_action(self, method)
         if action is None:
             raise TypeError(f"{type(self).__name__} declares no policy action for {method}")
         return action
@@ -35,11 +27,15 @@ class _ScopedMixin:
 class StudioScopedView(LoginRequiredMixin, _ScopedMixin, View):
     """URL kwargs: studio (slug). Sets self.studio and self.actions."""
 
+    url_scope = scope.STUDIO_SLUG
+
     def resolve_scope(self, request, **kwargs):
-        self.studio = Studio.objects.filter(slug=kwargs["studio"]).first()
-        if self.studio is None:
-            raise Http404("Not found")
-        return self.studio
+        obj = self.url_scope.find(kwargs, request.user)
+        if isinstance(obj, Project):
+            self.studio, self.project = obj.studio, obj
+        else:
+            self.studio = obj
+        return obj
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
@@ -47,11 +43,11 @@ class StudioScopedView(LoginRequiredMixin, _ScopedMixin, View):
         obj = self.resolve_scope(request, **kwargs)
         method = request.method.lower()
         if method in self.http_method_names and hasattr(self, method) and method != "options":
-            require(request.user, self.action_for(request.method), obj)
+            scope.enter(request.user, obj, self.action_for(request.method))
         else:
             # No handler (Django will answer 405) or OPTIONS: outsiders must still get 404, or the
             # status would tell them that the studio or project exists.
-            require(request.user, view_action_for(obj), obj)
+            scope.enter(request.user, obj, view_action_for(obj))
         self.actions = actions_of(request.user, obj)
         return View.dispatch(self, request, *args, **kwargs)
 
@@ -67,9 +63,4 @@ class StudioScopedView(LoginRequiredMixin, _ScopedMixin, View):
 class ProjectScopedView(StudioScopedView):
     """URL kwargs: studio (slug), project (code). Sets self.studio, self.project."""
 
-    def resolve_scope(self, request, **kwargs):
-        studio = super().resolve_scope(request, **kwargs)
-        self.project = Project.objects.select_related("studio").filter(studio=studio, code=kwargs["project"]).first()
-        if self.project is None:
-            raise Http404("Not found")
-        return self.project
+    url_scope = scope.PROJECT_CODE

@@ -11,11 +11,11 @@ from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.characters import selectors, services
 from portal.characters.models import Character, CharacterReference
 from portal.characters.views import poster_url
 from portal.core.api import StrictSerializer
-from portal.projects.api import _project
 
 
 class CharacterReferenceSerializer(serializers.ModelSerializer):
@@ -97,8 +97,7 @@ class CharacterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     lookup_value_regex = "[0-9]+"
     policy_actions = _POLICY
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         return selectors.characters_for_project(scope)
@@ -138,8 +137,7 @@ class CharacterReferenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
     policy_actions = _POLICY
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def character(self) -> Character:
         character = selectors.character_get(self.scope, self.kwargs["character_pk"])

@@ -23,7 +23,7 @@ def _messages_of(exc: ValidationError) -> list[str]:
     return [str(m) for m in exc.messages]
 
 
-class _SheetPage(ProjectScopedView):
+class _SheetPage(ProjectScopedView, abstract=True):
     """Draws the sheet page; the list view shows it, the edit views show it again with an error."""
 
     def page(self, request, *, form: str = "", errors: list[str] | None = None, values=None, status: int = 200):

@@ -7,10 +7,10 @@ from rest_framework import mixins, serializers
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors
 from portal.footage.models import Asset, AssetVersion
-from portal.projects.api import _project
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -128,8 +128,7 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     lookup_value_regex = "[0-9]+"
     policy_actions = {"GET": Action.FOOTAGE_VIEW}
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         kind = self.request.query_params.get("kind")
@@ -162,8 +161,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     lookup_value_regex = "[0-9]+"
     policy_actions = {"GET": Action.FOOTAGE_VIEW}
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         qs = selectors.versions_for_project(scope).select_related("asset__project__studio")

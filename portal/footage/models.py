@@ -136,6 +136,22 @@ class AssetVersion(models.Model):
             return True
         return bool(self.sha256) and self.approved_sha256 == self.sha256
 
+    # The access policy: where a version's project is in SQL, and the download gate as a rule of the
+    # policy (can(user, "asset.download", version) and filter() both ask it; see access/policy.py).
+    policy_project = "asset__project"
+
+    def policy_holds(self, action: str) -> bool:
+        if action == "asset.download":
+            return self.released_file is not None
+        return True
+
+    @classmethod
+    def policy_where(cls, action: str) -> models.Q | None:
+        if action == "asset.download":  # released_file is not None, in SQL
+            released = ~models.Q(sha256="") & models.Q(approved_sha256=models.F("sha256")) & ~models.Q(released_key="")
+            return ~models.Q(asset__kind=Asset.Kind.GENERATED) | released
+        return None
+
     @property
     def released_file(self) -> tuple[str, str] | None:
         """(storage key, SHA-256) of exactly what a download hands out, or None while nothing may

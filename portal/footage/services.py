@@ -246,22 +246,31 @@ def _upload_reserve(actor, project: Project, wanted, metadata: dict, length: int
     return upload
 
 
-def upload_for(actor, upload_id) -> Upload:
-    """The actor's own upload, or 404: an upload URL is worthless to anyone else."""
-    upload = (
-        Upload.objects.select_related("project__studio", "version__asset").filter(pk=upload_id, user_id=actor.pk).first()
-        if getattr(actor, "is_authenticated", False)
-        else None
-    )
+def upload_lookup(actor, upload_id) -> Upload | None:
+    """The actor's own upload (with its project and studio, for the policy), or None: an upload URL is
+    worthless to anyone else, and a terminated upload is gone. The tus view's scope (access.scope) finds
+    it here and asks the policy once per request."""
+    if not getattr(actor, "is_authenticated", False):
+        return None
+    upload = Upload.objects.select_related("project__studio", "version__asset").filter(pk=upload_id, user_id=actor.pk).first()
     if upload is None or upload.status == Upload.Status.TERMINATED:
+        return None
+    return upload
+
+
+def upload_for(actor, upload_id) -> Upload:
+    """The actor's own upload, or 404, for a caller that holds only its id (the tus view resolves its
+    scope instead, through access.scope)."""
+    upload = upload_lookup(actor, upload_id)
+    if upload is None:
         raise UploadError(404, "No such upload.")
     # Lost membership or a suspended studio: the upload is gone for them too.
     require(actor, Action.PROJECT_VIEW, upload.project)
     return upload
 
 
-def upload_head(*, actor, upload_id) -> Upload:
-    upload = upload_for(actor, upload_id)
+def upload_head(*, actor, upload: Upload) -> Upload:
+    """`upload`: the actor's own, already checked (upload_for, or the tus view's scope)."""
     if upload.is_expired:
         raise UploadError(410, "This upload expired; start it again.")
     return upload
@@ -280,12 +289,13 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
 
 
 def upload_patch(
-    *, actor, upload_id, offset: int, body: BinaryIO, checksum: tuple[str, bytes] | None, length: int | None = None
+    *, actor, upload: Upload, offset: int, body: BinaryIO, checksum: tuple[str, bytes] | None, length: int | None = None
 ) -> Upload:
     """Append one chunk. Exactly one of two concurrent PATCHes at the same offset wins: each takes
-    a lease with a compare-and-set on (offset, lease); the loser gets 409."""
-    upload = upload_for(actor, upload_id)
-    require(actor, Action.FOOTAGE_UPLOAD, upload.project)
+    a lease with a compare-and-set on (offset, lease); the loser gets 409.
+
+    `upload` is the actor's own and checked for footage.upload once, by the tus view's scope (the
+    resolver in access.scope): a chunk asks for its upload and the policy once, not three times."""
     if upload.status == Upload.Status.COMPLETE:
         raise UploadError(409 if offset != upload.offset else 403, "This upload is already complete.")
     if upload.is_expired:
@@ -407,9 +417,9 @@ def _upload_completed(upload: Upload) -> None:
     jobs.enqueue_on_commit(INGEST, version.pk)
 
 
-def upload_terminate(*, actor, upload_id) -> None:
-    """tus termination: the client gives up; every stored byte goes, and the empty version with it."""
-    upload = upload_for(actor, upload_id)
+def upload_terminate(*, actor, upload: Upload) -> None:
+    """tus termination: the client gives up; every stored byte goes, and the empty version with it.
+    `upload`: the actor's own, already checked (upload_for, or the tus view's scope)."""
     if upload.status == Upload.Status.COMPLETE:
         raise UploadError(403, "This upload is complete and being processed; it can no longer be cancelled.")
     _discard_upload(upload, actor=actor, reason="terminated")

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
-from rest_framework.views import APIView
 
-from portal.access.enforce import require
+from portal.access import scope
+from portal.access.api import ScopedAPIView
 from portal.access.policy import Action
 from portal.core.asgi_handler import ClientDisconnected
 from portal.footage import services
 from portal.footage.services import UploadError
-from portal.projects.models import Project
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-defer-length,termination,checksum,expiration"
@@ -54,7 +52,21 @@ def _expires(upload) -> str:
     return http_date(upload.expires_at.timestamp())
 
 
-class _TusView(APIView):
+class UploadScope(scope.UrlScope):
+    """An upload URL names the upload, and only its creator's: anyone else (and a terminated upload)
+    gets 404. The policy then places it by its project (upload.project, with its studio, in this one query)."""
+
+    def find(self, kwargs, user=None):
+        upload = services.upload_lookup(user, kwargs.get(self.kwarg))
+        if upload is None:
+            raise Http404("No such upload.")
+        return upload
+
+
+class _TusView(ScopedAPIView, abstract=True):
+    """The scope is resolved and the policy asked once, in initial(), by the one resolver (access.api
+    ScopedAPIView): the handlers get `self.scope` (the project, or the caller's upload) already checked."""
+
     # The body is the file: no DRF parser may touch it.
     parser_classes: list = []
     error_content_type = "text/plain"
@@ -100,6 +112,10 @@ class _TusView(APIView):
 class UploadCreateView(_TusView):
     """POST /api/v1/projects/{project_pk}/uploads/ — tus creation."""
 
+    url_scope = scope.PROJECT_PK
+    # The policy answers first: an outsider learns nothing, not even which headers are missing.
+    policy_actions = {"POST": Action.FOOTAGE_UPLOAD}
+
     @extend_schema(
         summary="Start a resumable (tus 1.0.0) upload",
         description=(
@@ -118,9 +134,7 @@ class UploadCreateView(_TusView):
         ],
     )
     def post(self, request, project_pk: int):
-        project = get_object_or_404(Project.objects.select_related("studio"), pk=project_pk)
-        # The policy answers first: an outsider learns nothing, not even which headers are missing.
-        require(request.user, Action.FOOTAGE_UPLOAD, project)
+        project = self.scope
         self._require_tus(request)
         length = _int_header(request, "Upload-Length")
         if length is None and request.headers.get("Upload-Defer-Length") != "1":
@@ -140,11 +154,19 @@ class UploadCreateView(_TusView):
 class UploadView(_TusView):
     """HEAD / PATCH / DELETE /api/v1/uploads/{upload_id}/ — only ever by the user who created it."""
 
+    url_scope = UploadScope("project", "upload_id")
+    # Lost membership or a suspended studio: the upload is gone for them too (project.view).
+    policy_actions = {
+        "HEAD": Action.PROJECT_VIEW,
+        "GET": Action.PROJECT_VIEW,
+        "PATCH": Action.FOOTAGE_UPLOAD,
+        "DELETE": Action.PROJECT_VIEW,
+    }
+
     @extend_schema(exclude=True)
     def head(self, request, upload_id):
-        services.upload_for(request.user, upload_id)
         self._require_tus(request)
-        upload = services.upload_head(actor=request.user, upload_id=upload_id)
+        upload = services.upload_head(actor=request.user, upload=self.scope)
         response = HttpResponse(status=200)
         response["Upload-Offset"] = str(upload.offset)
         if upload.length is None:
@@ -158,12 +180,11 @@ class UploadView(_TusView):
     @extend_schema(exclude=True)
     def get(self, request, upload_id):
         # tus has no GET; answer like HEAD would for the owner and 404 for anyone else.
-        services.upload_head(actor=request.user, upload_id=upload_id)
+        services.upload_head(actor=request.user, upload=self.scope)
         return _error(405, "Use HEAD to read an upload's offset and PATCH to send data.")
 
     @extend_schema(exclude=True)
     def patch(self, request, upload_id):
-        services.upload_for(request.user, upload_id)
         self._require_tus(request)
         content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/offset+octet-stream":
@@ -174,7 +195,7 @@ class UploadView(_TusView):
         checksum = services.parse_checksum(request.headers.get("Upload-Checksum"))
         upload = services.upload_patch(
             actor=request.user,
-            upload_id=upload_id,
+            upload=self.scope,
             offset=offset,
             body=request._request,  # the raw stream: read in blocks, never loaded whole
             checksum=checksum,
@@ -188,7 +209,6 @@ class UploadView(_TusView):
 
     @extend_schema(exclude=True)
     def delete(self, request, upload_id):
-        services.upload_for(request.user, upload_id)
         self._require_tus(request)
-        services.upload_terminate(actor=request.user, upload_id=upload_id)
+        services.upload_terminate(actor=request.user, upload=self.scope)
         return _tus_headers(HttpResponse(status=204))

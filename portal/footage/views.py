@@ -16,7 +16,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from portal.access.enforce import record_denial, require
-from portal.access.policy import Action
+from portal.access.policy import Action, can
 from portal.access.views import ProjectScopedView
 from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors, services, storage
@@ -137,13 +137,13 @@ class DownloadView(_VersionMixin, ProjectScopedView):
         version = self.load_version(version_id)
         if not version.file_key or version.status != AssetVersion.Status.READY:
             raise Http404("Not found")
-        released = version.released_file
-        if released is None:
-            # The gate: a generated original leaves only once a producer approved these exact bytes,
-            # and, where the platform signs, only as the signed copy whose SHA-256 the approval names.
+        if not can(request.user, Action.ASSET_DOWNLOAD, version):
+            # The gate, a condition of the policy (AssetVersion.policy_holds): a generated original
+            # leaves only once a producer approved these exact bytes, and, where the platform signs, only
+            # as the signed copy whose SHA-256 the approval names. The role was checked on the project.
             record_denial(request.user, "asset.download.unapproved", version, visible=True)
             raise PermissionDenied(services.download_blocker(version))
-        key, sha256 = released
+        key, sha256 = version.released_file
         services.download_record(actor=request.user, version=version, what="download")
         response = serve_key(
             request,

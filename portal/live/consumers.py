@@ -5,6 +5,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from portal.access import scope
 from portal.access.policy import Action, can
 from portal.accounts.credentials import session_user, user_group
 
@@ -31,20 +32,23 @@ def event_action(event_type: str) -> Action:
 @database_sync_to_async
 def _load_allowed_project(session_key: str | None, project_id: int):
     """The project, if the session's user may see it now: the user is read fresh each time (signed out,
-    disabled, or without the second factor their studio requires: None), then the policy is asked."""
-    from portal.projects.models import Project
-
+    disabled, or without the second factor their studio requires: None), then the one scope resolver
+    finds the project the URL names and asks the policy (quietly: a socket closes, it answers no 404)."""
     user = session_user(session_key)
     if user is None:
         return None, None, frozenset()
-    project = Project.objects.select_related("studio").filter(pk=project_id).first()
-    if project is None or not can(user, Action.PROJECT_VIEW, project):
+    project = scope.resolve_quietly(user, ProjectConsumer.url_scope, {"project_id": project_id}, ProjectConsumer.policy_action)
+    if project is None:
         return None, None, frozenset()
     allowed = frozenset(action for action in set(EVENT_ACTIONS.values()) | {Action.FOOTAGE_VIEW} if can(user, action, project))
     return project, user, allowed
 
 
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
+    # What the socket is about and what it needs, asked through the one resolver (access/scope.py).
+    url_scope = scope.PROJECT_ID
+    policy_action = Action.PROJECT_VIEW
+
     async def connect(self):
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)

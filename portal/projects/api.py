@@ -1,20 +1,18 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.enforce import require
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK, PROJECT_ROW, STUDIO_ROW
 from portal.core.api import StrictModelSerializer, StrictSerializer, takes_no_body
 from portal.projects import selectors, services
 from portal.projects.models import FRAME_RATES, Project, ProjectMembership
 from portal.studios.api import UserBriefSerializer
-from portal.studios.models import Studio
 
 User = get_user_model()
 
@@ -40,28 +38,33 @@ class ProjectUpdateSerializer(StrictSerializer):
     frame_rate = serializers.ChoiceField(choices=FRAME_RATES, required=False)
 
 
-def _project(pk) -> Project:
-    project = Project.objects.select_related("studio").filter(pk=pk).first()
-    if project is None:
-        raise Http404("Not found")
-    return project
-
-
 @extend_schema_view(
     list=extend_schema(
         parameters=[OpenApiParameter("studio", {"type": "integer", "minimum": 1}, description="only this studio's projects")]
     )
 )
-class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ProjectViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Projects the caller may open, across their studios (filter with ?studio=ID)."""
 
     lookup_value_regex = "[0-9]+"
     serializer_class = ProjectSerializer
     queryset = Project.objects.none()
     error_statuses = {"create": {404}}  # the studio named in the body: unknown or not the caller's
+    # The row is the scope: /projects/<pk>/ is checked by the resolver; the list is the policy's
+    # "which rows?" for project.view; a POST names its studio in the body (checked for project.create).
+    url_scope = PROJECT_ROW
+    policy_actions = {"GET": Action.PROJECT_VIEW, "PATCH": Action.PROJECT_MANAGE, "POST": Action.PROJECT_CREATE}
+    policy_actions_by_view_action = {"archive": Action.PROJECT_MANAGE, "unarchive": Action.PROJECT_MANAGE}
 
-    def get_queryset(self):
-        qs = selectors.projects_for_user(self.request.user)
+    def collection_scope(self):
+        if self.request.method != "POST":
+            return None
+        serializer = ProjectCreateSerializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return STUDIO_ROW.find({"pk": serializer.validated_data["studio"]})
+
+    def scoped_queryset(self, scope):
+        qs = selectors.projects_listed()
         studio = self.request.query_params.get("studio")
         if studio:
             if not studio.isdigit():
@@ -74,39 +77,32 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        studio = Studio.objects.filter(pk=data["studio"]).first()
-        if studio is None:
-            raise Http404("Not found")
         project = services.project_create(
-            actor=request.user, studio=studio, code=data["code"], name=data["name"], frame_rate=data["frame_rate"]
+            actor=request.user, studio=self.scope, code=data["code"], name=data["name"], frame_rate=data["frame_rate"]
         )
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
-        project = _project(pk)
-        require(request.user, Action.PROJECT_VIEW, project)
-        return Response(ProjectSerializer(project).data)
+        return Response(ProjectSerializer(self.scope).data)
 
     @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
     def partial_update(self, request, pk=None):
-        project = _project(pk)
-        require(request.user, Action.PROJECT_MANAGE, project)
         serializer = ProjectUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = services.project_update(actor=request.user, project=project, **serializer.validated_data)
+        project = services.project_update(actor=request.user, project=self.scope, **serializer.validated_data)
         return Response(ProjectSerializer(project).data)
 
     @extend_schema(request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])
     @takes_no_body
     def archive(self, request, pk=None):
-        return Response(ProjectSerializer(services.project_archive(actor=request.user, project=_project(pk))).data)
+        return Response(ProjectSerializer(services.project_archive(actor=request.user, project=self.scope)).data)
 
     @extend_schema(request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])
     @takes_no_body
     def unarchive(self, request, pk=None):
-        return Response(ProjectSerializer(services.project_unarchive(actor=request.user, project=_project(pk))).data)
+        return Response(ProjectSerializer(services.project_unarchive(actor=request.user, project=self.scope)).data)
 
 
 class ProjectMemberSerializer(StrictModelSerializer):
@@ -132,8 +128,7 @@ class ProjectMemberViewSet(mixins.ListModelMixin, ScopedViewSet):
         "DELETE": Action.MEMBERS_MANAGE,
     }
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         return selectors.project_members(scope)

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.access.roles import ProjectRole
 from portal.studios.models import Studio
 
 # Rational frame rates, so timecode maths later is exact (29.97 is 30000/1001, not 29.97).
@@ -54,11 +55,7 @@ class Project(models.Model):
 
 
 class ProjectMembership(models.Model):
-    class Role(models.TextChoices):
-        PRODUCER = "producer", _("Producer")
-        DIRECTOR = "director", _("Director")
-        ARTIST = "artist", _("Artist")
-        VIEWER = "viewer", _("Viewer")
+    Role = ProjectRole  # the names live in portal/access/roles.py, with the policy that reads them
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships")

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count
 
+from portal.access import policy
+from portal.access.policy import Action
 from portal.projects.models import Project, ProjectMembership
-from portal.studios.models import Studio, StudioMembership
+from portal.studios.models import StudioMembership
 
 
-def projects_for_user(user):
-    """Every project the user may open, across their (non-suspended) studios, in one query."""
-    if not user.is_authenticated or not user.is_active:
-        return Project.objects.none()
-    admin_of = StudioMembership.objects.filter(studio=OuterRef("studio"), user=user, role=StudioMembership.Role.STUDIO_ADMIN)
-    member_of = ProjectMembership.objects.filter(project=OuterRef("pk"), user=user)
+def projects_listed():
+    """Projects as lists show them, before anyone is asked: narrow with access.filter (below, or the
+    API's collection route does it)."""
     return (
         Project.objects.select_related("studio")
-        .exclude(studio__status=Studio.Status.SUSPENDED)
-        .filter(Q(Exists(admin_of)) | Q(Exists(member_of)))
         .annotate(member_count=Count("memberships", distinct=True))
         .order_by("studio__name", "status", "code")
     )
+
+
+def projects_for_user(user):
+    """Every project the user may open, across their (non-suspended) studios, in one query: the rows
+    the policy lets them see (project.view), so "which rows" is the policy's answer, not a second one."""
+    return policy.filter(user, Action.PROJECT_VIEW, projects_listed())
 
 
 def project_members(project: Project):

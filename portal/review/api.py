@@ -10,9 +10,9 @@ from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.core.api import StrictSerializer, takes_no_body
 from portal.footage import selectors as footage_selectors
-from portal.projects.api import _project
 from portal.review import exports, selectors, services
 from portal.review.models import Decision, Note, Notification
 
@@ -94,11 +94,10 @@ class NoteCreateSerializer(StrictSerializer):
         return attrs
 
 
-class _VersionScoped(ScopedViewSet):
+class _VersionScoped(ScopedViewSet, abstract=True):
     lookup_value_regex = "[0-9]+"
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     @property
     def version(self):

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.enforce import require
 from portal.access.policy import Action
+from portal.access.scope import STUDIO_PK, STUDIO_ROW
 from portal.audit.selectors import audit_events
 from portal.core.api import StrictModelSerializer, StrictSerializer, takes_no_body
 from portal.projects.models import Project, ProjectMembership
@@ -49,35 +49,27 @@ class StudioSettingsSerializer(StrictSerializer):
     retention_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
 
 
-def _studio_from_url(kwargs, key="studio_pk") -> Studio:
-    studio = Studio.objects.filter(pk=kwargs.get(key)).first()
-    if studio is None:
-        raise Http404("Not found")
-    return studio
-
-
-class StudioViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class StudioViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Studios the caller belongs to. Onboarding (create, suspend) is platform staff's, in the admin."""
 
     serializer_class = StudioSerializer
     queryset = Studio.objects.none()
     lookup_value_regex = "[0-9]+"
+    # The row is the scope: /studios/<pk>/ is checked by the resolver, the list is the policy's answer.
+    url_scope = STUDIO_ROW
+    policy_actions = {"GET": Action.STUDIO_VIEW, "PATCH": Action.STUDIO_MANAGE}
 
-    def get_queryset(self):
-        return selectors.studios_for_user(self.request.user)
+    def scoped_queryset(self, scope):
+        return selectors.studios_listed(self.request.user)
 
     def retrieve(self, request, pk=None):
-        studio = _studio_from_url({"pk": pk}, "pk")
-        require(request.user, Action.STUDIO_VIEW, studio)
-        return Response(StudioSerializer(studio, context={"request": request}).data)
+        return Response(StudioSerializer(self.scope, context={"request": request}).data)
 
     @extend_schema(request=StudioSettingsSerializer, responses=StudioSerializer)
     def partial_update(self, request, pk=None):
-        studio = _studio_from_url({"pk": pk}, "pk")
-        require(request.user, Action.STUDIO_MANAGE, studio)
         serializer = StudioSettingsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        studio = services.studio_update(actor=request.user, studio=studio, **serializer.validated_data)
+        studio = services.studio_update(actor=request.user, studio=self.scope, **serializer.validated_data)
         return Response(StudioSerializer(studio, context={"request": request}).data)
 
 
@@ -96,11 +88,9 @@ class StudioMemberSerializer(StrictModelSerializer):
         read_only_fields = ["id", "user", "created_at"]
 
 
-class StudioScoped(ScopedViewSet):
+class StudioScoped(ScopedViewSet, abstract=True):
     lookup_value_regex = "[0-9]+"
-
-    def get_scope(self):
-        return _studio_from_url(self.kwargs)
+    url_scope = STUDIO_PK
 
 
 class StudioMemberViewSet(mixins.ListModelMixin, StudioScoped):

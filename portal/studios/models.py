@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.access.roles import StudioRole
+
 
 class Studio(models.Model):
     """A beta partner studio: the tenant. Nothing of one studio is visible from another."""
@@ -41,9 +43,7 @@ class Studio(models.Model):
 
 
 class StudioMembership(models.Model):
-    class Role(models.TextChoices):
-        STUDIO_ADMIN = "studio_admin", _("Studio admin")
-        MEMBER = "member", _("Member")
+    Role = StudioRole  # the names live in portal/access/roles.py, with the policy that reads them
 
     studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="studio_memberships")

@@ -5,12 +5,21 @@ from __future__ import annotations
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
+from portal.access import policy
+from portal.access.policy import Action
 from portal.projects.models import Project
 from portal.studios.models import Invitation, Studio, StudioMembership
 
 
 def studios_for_user(user):
-    """Studios where the user is a member and which are not suspended."""
+    """Studios where the user is a member and which are not suspended: the rows the policy lets them
+    see (studio.view)."""
+    return policy.filter(user, Action.STUDIO_VIEW, studios_listed(user))
+
+
+def studios_listed(user):
+    """Studios as lists show them (with the caller's role), before anyone is asked: narrow with
+    access.filter (above, or the API's collection route does it)."""
     if not user.is_authenticated:
         return Studio.objects.none()
     # Counted in subqueries: a Count over the join that filter(memberships__user=...) narrowed
@@ -20,16 +29,11 @@ def studios_for_user(user):
     )
     projects = Project.objects.filter(studio=OuterRef("pk")).order_by().values("studio").annotate(n=Count("pk")).values("n")
     my_role = StudioMembership.objects.filter(studio=OuterRef("pk"), user=user).values("role")[:1]
-    return (
-        Studio.objects.filter(pk__in=StudioMembership.objects.filter(user=user).values("studio"))
-        .exclude(status=Studio.Status.SUSPENDED)
-        .annotate(
-            member_count=Coalesce(Subquery(members), 0),
-            project_count=Coalesce(Subquery(projects), 0),
-            my_role=Subquery(my_role),
-        )
-        .order_by("name")
-    )
+    return Studio.objects.annotate(
+        member_count=Coalesce(Subquery(members), 0),
+        project_count=Coalesce(Subquery(projects), 0),
+        my_role=Subquery(my_role),
+    ).order_by("name")
 
 
 def studio_members(studio: Studio):
@@ -61,8 +65,7 @@ def studio_role_of(user, studio: Studio) -> str | None:
 
 
 def visible_projects(user, studio: Studio):
-    """Projects of `studio` the user may open: all of them for a studio admin, else their own."""
+    """Projects of `studio` the user may open (project.view: all of them for a studio admin, else
+    their own), as the policy answers it."""
     qs = Project.objects.filter(studio=studio).annotate(member_count=Count("memberships", distinct=True))
-    if studio_role_of(user, studio) == StudioMembership.Role.STUDIO_ADMIN:
-        return qs.order_by("status", "code")
-    return qs.filter(memberships__user=user).order_by("status", "code")
+    return policy.filter(user, Action.PROJECT_VIEW, qs).order_by("status", "code")

@@ -10,9 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
-from portal.access.policy import Action
+from portal.access.policy import Action, conditions_hold
+from portal.access.scope import PROJECT_PK
 from portal.core.api import StrictSerializer, takes_no_body
-from portal.projects.api import _project
 from portal.toolruns import selectors, services
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import UnknownTool, all_tools, get_tool
@@ -174,8 +174,7 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     # a run that already ended; a sentence changed or already signed; a run that is not a finished recap
     error_statuses = {"cancel": {409}, "signoff": {409}, "narration": {400}}
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         qs = selectors.runs_for_project(scope)
@@ -259,7 +258,8 @@ class ToolSerializer(serializers.Serializer):
 
 def tool_data(tool, project) -> dict:
     spec = tool.spec
-    return {**spec.to_dict(), "allowed": not spec.uses_external_ai or project.studio.allow_external_ai}
+    # The studio's consent is the policy's condition on external AI (whoever asks).
+    return {**spec.to_dict(), "allowed": not spec.uses_external_ai or conditions_hold(Action.EXTERNAL_AI_USE, project)}
 
 
 class ToolViewSet(ScopedViewSet):
@@ -270,8 +270,7 @@ class ToolViewSet(ScopedViewSet):
     policy_actions = {"GET": Action.FOOTAGE_VIEW}
     pagination_class = None
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):  # tools are not rows; nothing reads this
         return ToolRun.objects.none()

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from portal import jobs
 from portal.access.enforce import record_denial, require
-from portal.access.policy import Action
+from portal.access.policy import Action, can, conditions_hold
 from portal.audit.services import record
 from portal.characters.runs import METADATA_KEYS as SHEET_METADATA_KEYS
 from portal.characters.runs import sheet_inputs
@@ -244,7 +244,7 @@ def toolrun_create(
     ids; their reference stills join the inputs (portal/characters/runs.py)."""
     require(actor, Action.TOOLRUN_START, project)
     spec: ToolSpec = _lookup_tool(tool).spec
-    if spec.uses_external_ai and not project.studio.allow_external_ai:
+    if spec.uses_external_ai and not can(actor, Action.EXTERNAL_AI_USE, project):
         record_denial(actor, Action.TOOLRUN_START, project, visible=True)
         raise ExternalAINotAllowed(
             f"{spec.title} sends footage to an external AI provider, and {project.studio.name} does not allow that. "
@@ -257,7 +257,7 @@ def toolrun_create(
     except BadParams as exc:
         raise _param_errors(spec, exc) from None
     wanted_ai = external_ai_params(spec, parsed.model_dump(mode="json"))
-    if wanted_ai and not project.studio.allow_external_ai:
+    if wanted_ai and not can(actor, Action.EXTERNAL_AI_USE, project):
         record_denial(actor, Action.TOOLRUN_START, project, visible=True)
         raise ExternalAINotAllowed(
             f"{', '.join(wanted_ai)} would send material to an external AI provider, and {project.studio.name} "
@@ -521,11 +521,12 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
     heartbeat.start()
     try:
         tool = get_tool(run.tool)
-        if external_ai_params(tool.spec, run.params) and not run.project.studio.allow_external_ai:
-            # The studio may have withdrawn its consent while the run waited in the queue.
+        if external_ai_params(tool.spec, run.params) and not conditions_hold(Action.EXTERNAL_AI_USE, run.project):
+            # The studio may have withdrawn its consent while the run waited in the queue (the policy's
+            # condition on the object: the worker has no caller to ask about).
             raise BadInput("The studio no longer allows external AI; this run asked for it and was stopped.")
         studio = run.project.studio
-        allowed = allowed_provider_ids(studio) if studio.allow_external_ai else set()
+        allowed = allowed_provider_ids(studio) if conditions_hold(Action.EXTERNAL_AI_USE, studio) else set()
         provider_param = ai_params(tool.spec)["provider"]
         requested = run.params.get(provider_param) if provider_param else None
         if external_ai_params(tool.spec, run.params) and requested and requested not in allowed:

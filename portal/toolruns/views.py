@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from portal.access.policy import Action
+from portal.access.policy import Action, conditions_hold
 from portal.access.views import ProjectScopedView
 from portal.characters.views import sheet_form, sheet_from_post
 from portal.core.errors import ServiceError
@@ -28,7 +28,8 @@ def _tool_or_404(name: str):
 
 
 def _tool_allowed(spec, project) -> bool:
-    return not spec.uses_external_ai or project.studio.allow_external_ai
+    # The studio's consent is the policy's condition on external AI (whoever asks).
+    return not spec.uses_external_ai or conditions_hold(Action.EXTERNAL_AI_USE, project)
 
 
 RUNS_PER_PAGE = 25

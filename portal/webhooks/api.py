@@ -12,8 +12,8 @@ from rest_framework.response import Response
 
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
+from portal.access.scope import PROJECT_PK
 from portal.core.api import StrictSerializer, takes_no_body
-from portal.projects.api import _project
 from portal.webhooks import selectors, services
 from portal.webhooks.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoint
 
@@ -124,8 +124,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     lookup_value_regex = "[0-9]+"
     policy_actions = _POLICY
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
         return selectors.endpoints_for_project(scope)
@@ -175,8 +174,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     lookup_value_regex = "[0-9]+"
     policy_actions = _POLICY
 
-    def get_scope(self):
-        return _project(self.kwargs["project_pk"])
+    url_scope = PROJECT_PK
 
     def endpoint(self) -> WebhookEndpoint:
         endpoint = selectors.endpoint_get(self.scope, self.kwargs["webhook_pk"])
