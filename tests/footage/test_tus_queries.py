@@ -13,10 +13,11 @@ from tests.footage.test_tus import create, patch
 # What the scope check reads: the caller's upload with its project and studio (one joined row; the
 # service's own read-back of the offset it wrote is not an access query), and the memberships.
 MEMBERSHIP_TABLES = ("studios_studiomembership", "projects_projectmembership")
-# What a chunk asks: the upload, the studio role, the project role. Before issue 18 it was 8: the view
-# and the service each fetched the upload, and the policy was asked three times (project.view in both,
-# footage.upload in the service), two membership reads each.
-ACCESS_QUERIES_PER_CHUNK = 3
+# What a chunk asks: the upload, and the user's studio and project roles in one read (the policy's
+# per-request roles, issue 20). Before issue 18 it was 8: the view and the service each fetched the
+# upload, and the policy was asked three times (project.view in both, footage.upload in the service),
+# two membership reads each; after the resolver alone, 3.
+ACCESS_QUERIES_PER_CHUNK = 2
 
 
 def access_reads(queries) -> list[str]:
