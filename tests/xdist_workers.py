@@ -27,6 +27,14 @@ MATRIX_FILE = "tests/access/test_policy_matrix.py"
 MATRIX_TESTS = ("test_policy_matrix[", "test_matrix_checked_at_least_the_floor")
 
 REDIS_DATABASES = 16
+# Modules whose module-scoped fixtures do minutes of work on real footage (continuity pairs, recap
+# episodes): all their tests go to one worker, so the fixture is built once, not once per worker.
+WHOLE_MODULES = (
+    "tests/studio_tools/test_continuity_real_media.py",
+    "tests/studio_tools/test_continuity_quality.py",
+    "tests/studio_tools/test_recap_edit.py",
+    "tests/studio_tools/test_recap_media_truth.py",
+)
 
 
 def worker_redis_url(url: str, worker: str, count: int) -> str:
@@ -54,4 +62,6 @@ class GroupScheduling(LoadScopeScheduling):
         path, _sep, name = nodeid.partition("::")
         if path == MATRIX_FILE and name.startswith(MATRIX_TESTS):
             return "policy-matrix"
+        if path in WHOLE_MODULES:
+            return path
         return nodeid

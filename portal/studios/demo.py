@@ -453,7 +453,7 @@ def _upload_and_ingest(project: Project, uploader, item: Footage, folder: Path) 
                 chunk = handle.read(UPLOAD_CHUNK)
                 checksum = ("sha256", hashlib.sha256(chunk).digest())
                 upload = footage_services.upload_patch(
-                    actor=uploader, upload_id=upload.pk, offset=offset, body=_Body(chunk), checksum=checksum
+                    actor=uploader, upload=upload, offset=offset, body=_Body(chunk), checksum=checksum
                 )
                 offset = upload.offset
     except footage_services.UploadError as exc:  # e.g. the studio's storage quota is full

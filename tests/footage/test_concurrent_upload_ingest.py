@@ -47,9 +47,9 @@ def _deadlocks() -> int:
 @pytest.mark.django_db(transaction=True)
 def test_uploads_and_ingests_at_once_never_deadlock_nor_leave_a_version_stuck(settings, monkeypatch):
     # The ingest threads below stand in for the Celery workers: nothing is sent to a broker.
-    from portal.footage import tasks
+    from portal.celery import app
 
-    monkeypatch.setattr(tasks.ingest_version, "delay", lambda *args, **kwargs: None)
+    monkeypatch.setattr(app.tasks["jobs.run"], "apply_async", lambda *args, **kwargs: None)
     studio = make_studio("Review Day", "review-day")
     admin = add_person(studio, "admin@review-day.test", "studio_admin")
     project = project_services.project_create(actor=admin, studio=studio, code="RUSH", name="Rush")
@@ -71,7 +71,7 @@ def test_uploads_and_ingests_at_once_never_deadlock_nor_leave_a_version_stuck(se
                 upload = services.upload_create(
                     actor=artist, project=project, length=len(SRT), metadata_header=_metadata(f"{artist.pk}_{n}.srt")
                 )
-                services.upload_patch(actor=artist, upload_id=upload.pk, offset=0, body=io.BytesIO(SRT), checksum=None)
+                services.upload_patch(actor=artist, upload=upload, offset=0, body=io.BytesIO(SRT), checksum=None)
         except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
             errors.append(exc)
         finally:
