@@ -24,14 +24,13 @@ FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_isolated(settings, tmp_path):
+def _fast_and_isolated(settings, tmp_path, tmp_path_factory):
     settings.PASSWORD_HASHERS = FAST_HASHERS
     settings.MEDIA_ROOT = tmp_path / "media"
     # Scratch of its own: xdist workers share the data folder, and the recovery pass sweeps scratch whose
     # version holds no lease in *its* database (version 1 of one worker is not version 1 of the other).
-    scratch = tmp_path / "footage-scratch"
-    scratch.mkdir(exist_ok=True)
-    settings.FOOTAGE_TEMP_DIR = str(scratch)
+    # (Beside the test's tmp_path, not in it: some tests check their tmp_path holds only what they made.)
+    settings.FOOTAGE_TEMP_DIR = str(tmp_path_factory.mktemp("footage-scratch"))
     settings.STORAGES = {**django_settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
     # WhiteNoise otherwise walks every static file each time a test client builds its handler (~33 ms a
     # client); with autorefresh it looks a file up when one is asked for.
