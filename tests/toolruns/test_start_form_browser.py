@@ -148,7 +148,9 @@ def test_inputs_picked_out_of_list_order_reach_the_run_in_that_order(portal_serv
     assert picker.locator("[data-picker-available] > li:visible").filter(has_text="shot_").count() == 0
     # the chosen ones carry their posters as thumbnails, when they have one
     thumb = chosen.filter(has_text="shot_c.mov").locator("img.picker-thumb")
-    assert page.evaluate("(img) => img.complete && img.naturalWidth", thumb.element_handle()) == 160
+    # (a lazy image: wait until the browser has loaded it, then check it is the poster's real size)
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    assert page.evaluate("(img) => img.naturalWidth", thumb.element_handle()) == 160
 
     # b up twice with the buttons -> c, b, a, d
     picker.get_by_role("button", name=f"Move {footage['shot_b.mov']} up").click()
