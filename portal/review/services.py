@@ -15,7 +15,6 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from portal import jobs
 from portal.access.enforce import require
@@ -640,17 +639,6 @@ def release_stamp(version: AssetVersion) -> None:
         release_note=note,
         release_sidecar_key=credential.sidecar_key if released and credential is not None else "",
     )
-
-
-def download_blocker(version: AssetVersion) -> str:
-    credential = current_credential(version)
-    if credential is not None and credential.status == ContentCredential.Status.PENDING:
-        return gettext("Approved: the content credentials are being signed. The original can be downloaded in a moment.")
-    if credential is not None and credential.status == ContentCredential.Status.FAILED:
-        return gettext("Approved, but signing the content credentials failed (%(reason)s). Ask platform staff.") % {
-            "reason": credential.reason
-        }
-    return gettext("This generated plate is not approved yet: only its labelled proxy can be watched.")
 
 
 def credentials_view(version: AssetVersion) -> dict | None:

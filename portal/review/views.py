@@ -13,6 +13,7 @@ from django.views import View
 from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
 from portal.footage import selectors as footage_selectors
+from portal.footage import services as footage_services
 from portal.footage.models import Asset
 from portal.review import exports, selectors, services
 
@@ -87,7 +88,7 @@ class CredentialsSidecarView(ProjectScopedView):
             )
         if services.released_original(version) is None:
             record_denial(request.user, "asset.download.unapproved", version, visible=True)
-            raise PermissionDenied(services.download_blocker(version))
+            raise PermissionDenied(footage_services.download_blocker(version))
         if not storage.default_storage.exists(credential.sidecar_key):
             raise Http404("Not found")
         download_record(actor=request.user, version=version, what="credentials")
