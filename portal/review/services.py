@@ -487,7 +487,9 @@ def set_decision_create(
         # Domain rows first, in one order (by id), then the audit chain (portal/audit/services.py).
         locked = {
             v.pk: v
-            for v in AssetVersion.objects.select_for_update()
+            # of=self: the versions alone (not their asset, project and studio, which every upload and
+            # audited write of the studio would then queue behind)
+            for v in AssetVersion.objects.select_for_update(of=("self",))
             .select_related("asset__project__studio", "uploaded_by")
             .filter(pk__in=ids)
             .order_by("pk")

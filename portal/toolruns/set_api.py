@@ -133,7 +133,7 @@ class ToolRunSetViewSet(ScopedViewSet):
         data = serializer.validated_data
         run = self._run()
         output_sets.run_set_decide(
-            actor=request.user, run=run, verdict=data["verdict"], note=data.get("note", ""), expected=data.get("expected")
+            actor=request.user, run=run, verdict=data["verdict"], note=data.get("note", ""), expected=data.get("expected") or None
         )
         run = selectors.run_get(self.scope, run.pk)
         return Response(OutputSetSerializer(set_data(run)).data, status=status.HTTP_201_CREATED)

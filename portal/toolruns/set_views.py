@@ -58,7 +58,7 @@ class RunOutputSetView(RunDetailView):
         note = request.POST.get("note", "")
         try:
             decision_set = output_sets.run_set_decide(
-                actor=request.user, run=run, verdict=verdict, note=note, expected=expected_from_post(request.POST)
+                actor=request.user, run=run, verdict=verdict, note=note, expected=expected_from_post(request.POST) or None
             )
         except ValidationError as exc:
             errors = [str(m) for msgs in exc.message_dict.values() for m in msgs] if hasattr(exc, "error_dict") else exc.messages

@@ -4,6 +4,7 @@ SHA-256), for tests about the run's output set, without running the tool."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -34,7 +35,9 @@ def store_bytes(version: AssetVersion, content: bytes) -> AssetVersion:
     return version
 
 
-def make_crowd_run(project, *, actor, status: str = ToolRun.Status.SUCCEEDED, outputs=None) -> ToolRun:
+def make_crowd_run(project, *, actor, status: str = ToolRun.Status.SUCCEEDED, outputs=None, files=None) -> ToolRun:
+    """A crowd run and its outputs (all four, or the names in `outputs`); `files` ({name: Path}) stores
+    real files for those outputs instead of a few distinct bytes."""
     run = ToolRun.objects.create(
         project=project,
         tool="crowd",
@@ -50,7 +53,10 @@ def make_crowd_run(project, *, actor, status: str = ToolRun.Status.SUCCEEDED, ou
         version = make_ready_version(project, uploader=actor, kind=Asset.Kind.GENERATED, name=label)
         version.original_name = filename
         version.save(update_fields=["original_name"])
-        store_bytes(version, f"{name} of run {run.pk}: {filename}".encode())
+        if files and name in files:
+            store_bytes(version, Path(files[name]).read_bytes())
+        else:
+            store_bytes(version, f"{name} of run {run.pk}: {filename}".encode())
         ToolRunOutput.objects.create(run=run, name=name, kind="generated", media_type=media_type, label=label, version=version)
     return run
 
