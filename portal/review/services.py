@@ -494,7 +494,9 @@ def set_decision_create(
             .filter(pk__in=ids)
             .order_by("pk")
         }
-        members = [locked[pk] for pk in ids if pk in locked]
+        if len(locked) != len(set(ids)):
+            raise Conflict(_("An output of this set is gone: reload and review what is there now."), code="stale")
+        members = [locked[pk] for pk in ids]
         newest = dict(
             AssetVersion.objects.filter(asset_id__in={v.asset_id for v in members})
             .values("asset_id")

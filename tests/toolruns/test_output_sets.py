@@ -301,6 +301,7 @@ def test_the_run_page_approves_all_outputs_for_a_producer(world, run, client_for
     layer = members(run)["layer"]
     review = producer.get(f"/s/{world.a.studio.slug}/p/{world.a.project.code}/review/{layer.pk}/").content.decode()
     assert "data-output-set-note" in review and f"/runs/{run.pk}/#output-set" in review
+    assert "data-decided-with-set" in review  # its decision history says the decision came with the set
 
 
 def test_the_run_page_shows_a_refusal_in_place_and_keeps_the_note(world, run, client_for):
@@ -343,4 +344,5 @@ def test_the_set_block_is_french_in_a_french_session(world, run, client_for):
     layer = members(run)["layer"]
     review = producer.get(f"/s/{world.a.studio.slug}/p/{world.a.project.code}/review/{layer.pk}/", HTTP_ACCEPT_LANGUAGE="fr")
     assert "fait partie de l’ensemble des résultats" in review.content.decode()
+    assert "avec l’ensemble des résultats de l’exécution" in review.content.decode()
     assert english_in(visible_text(review.content.decode())) == []
