@@ -21,6 +21,7 @@ from portal import jobs
 from portal.access.enforce import require
 from portal.access.policy import Action, can
 from portal.audit.services import record
+from portal.core.db import atomic_with_retry
 from portal.core.errors import Conflict
 from portal.footage.models import Asset, AssetVersion
 from portal.live.services import publish_on_commit
@@ -483,7 +484,8 @@ def set_decision_create(
             raise ValidationError(
                 {"expected": [_("Not a member of this set: version %(ids)s.") % {"ids": ", ".join(map(str, unknown))}]}
             )
-    with transaction.atomic():
+
+    def decide() -> DecisionSet:
         # Domain rows first, in one order (by id), then the audit chain (portal/audit/services.py).
         locked = {
             v.pk: v
@@ -557,6 +559,18 @@ def set_decision_create(
             webhook_events.decision_made(decision)
             publish_on_commit(project.pk, "review.decision", {"version": version.pk, "verdict": verdict})
             decisions.append(decision)
+        interested = [v.uploaded_by for v in members if v.uploaded_by is not None]
+        run_output = getattr(members[0], "tool_output", None)
+        if run_output is not None and run_output.run.created_by is not None:
+            interested.append(run_output.run.created_by)
+        notify(
+            users=interested,
+            project=project,
+            verb="decision",
+            text=f"{label}: {decision_set.get_verdict_display().lower()} ({len(members)})",
+            link=link or _link(members[0]),
+            actor=actor,
+        )
         # One audit row per member (each version changed), then the set's own, after the last row lock.
         for version, decision in zip(members, decisions, strict=True):
             record(
@@ -579,20 +593,11 @@ def set_decision_create(
             target=decision_set,
             details={"key": decision_set.key, "label": decision_set.label, "note": note[:500], "members": decision_set.members},
         )
-        interested = [v.uploaded_by for v in members if v.uploaded_by is not None]
-        run_output = getattr(members[0], "tool_output", None)
-        if run_output is not None and run_output.run.created_by is not None:
-            interested.append(run_output.run.created_by)
-        notify(
-            users=interested,
-            project=project,
-            verb="decision",
-            text=f"{label}: {decision_set.get_verdict_display().lower()} ({len(members)})",
-            link=link or _link(members[0]),
-            actor=actor,
-        )
         publish_on_commit(project.pk, "review.set_decision", {"key": decision_set.key, "verdict": verdict})
-    return decision_set
+        return decision_set
+
+    # A deadlock with a transaction from outside the lock order is rolled back whole: run it again.
+    return atomic_with_retry(decide)
 
 
 # --- content credentials (C2PA) on approved originals -----------------------------------------

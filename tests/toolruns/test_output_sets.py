@@ -18,6 +18,7 @@ from portal.footage.models import AssetVersion
 from portal.review.models import ContentCredential, Decision, DecisionSet
 from portal.toolruns import output_sets
 from portal.toolruns.models import ToolRun
+from tests.audit.conftest import IS_POSTGRES
 from tests.review.c2pa_support import make_platform_certificate
 from tests.toolruns.output_set_support import add_newer_version, make_crowd_run, store_bytes
 from tests.toolruns.recap_reports import make_recap_run
@@ -346,3 +347,45 @@ def test_the_set_block_is_french_in_a_french_session(world, run, client_for):
     assert "fait partie de l’ensemble des résultats" in review.content.decode()
     assert "avec l’ensemble des résultats de l’exécution" in review.content.decode()
     assert english_in(visible_text(review.content.decode())) == []
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+if IS_POSTGRES:
+
+    @pytest.mark.django_db(transaction=True)
+    def test_concurrent_set_decisions_never_interleave_their_members(world):
+        """Three producers' decisions on one set at once: each is one transaction over all members (locked
+        in one order), so every member ends with the verdict of the same, last, decision."""
+        import threading
+
+        from portal.audit.services import chain_for
+        from portal.audit.verify import verify_chain
+
+        run = make_crowd_run(world.a.project, actor=world.a.users["artist"])
+        producer = world.a.users["producer"]
+        verdicts = [("approved", ""), ("rejected", "No."), ("changes_requested", "Fewer people."), ("approved", "")]
+        barrier = threading.Barrier(len(verdicts))
+        errors: list[BaseException] = []
+
+        def decide(verdict: str, note: str) -> None:
+            try:
+                barrier.wait(timeout=10)
+                output_sets.run_set_decide(actor=producer, run=ToolRun.objects.get(pk=run.pk), verdict=verdict, note=note)
+            except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=decide, args=pair) for pair in verdicts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert DecisionSet.objects.filter(key=f"toolrun:{run.pk}").count() == len(verdicts)
+        last = {Decision.objects.filter(version=v).latest("pk").decision_set_id for v in members(run).values()}
+        assert len(last) == 1, "the members' latest decisions come from different set decisions"
+        final = DecisionSet.objects.get(pk=last.pop())
+        assert {v.approval_state for v in members(run).values()} == {final.verdict}
+        assert verify_chain(chain_for(world.a.studio.pk)) is None
