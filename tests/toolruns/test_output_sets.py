@@ -325,6 +325,19 @@ def test_the_run_page_shows_a_refusal_in_place_and_keeps_the_note(world, run, cl
     assert not Decision.objects.exists()
 
 
+def test_the_run_page_says_what_holds_the_set_back_and_refuses_it_whole(world, client_for):
+    recap = make_recap_run(world.a.project, actor=world.a.users["director"])
+    producer = client_for(world.a.users["producer"])
+    page = producer.get(page_url(world, recap)).content.decode()
+    assert "data-set-blockers" in page and "unverified narration sentence" in page
+    hidden = {f"expected-{pk}": sha for pk, sha in expected_of(recap).items()}
+    response = producer.post(page_url(world, recap, "set/"), {"verdict": "approved", **hidden})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "data-set-error" in page and "The set cannot be approved" in page
+    assert not Decision.objects.exists()
+
+
 def test_others_see_the_state_but_no_form_and_a_director_cannot_post(world, run, client_for):
     director = client_for(world.a.users["director"])
     page = director.get(page_url(world, run)).content.decode()
