@@ -60,7 +60,7 @@ print(json.dumps({
 def seeded(portal_server, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("output-set")
     files = {
-        name: str(render_clip(folder / f"{name}.mp4", f"testsrc2=size=160x90:rate=25:duration=0.6,hue=h={index * 60}"))
+        name: str(render_clip(folder / f"{name}.mp4", f"testsrc2=size=160x90:rate=25:duration=2,hue=h={index * 60}"))
         for index, name in enumerate(("comp", "comp_proxy", "layer", "matte"))
     }
     out = portal_server.manage("shell", "-c", SEED % {"code": PROJECT, "files": json.dumps(files)})
