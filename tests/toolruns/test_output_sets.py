@@ -230,6 +230,9 @@ def test_the_api_lists_the_set_and_approves_it(world, run, api_for):
     assert {m["sha256"] for m in body["decisions"][0]["members"]} == set(expected.values())
     layer = next(m for m in body["members"] if m["name"] == "layer")
     assert layer["released"] and layer["download"].endswith(f"/download/{layer['version']}/")
+    # each member's own decision list says it came with the set
+    history = viewer.get(f"/api/v1/projects/{world.a.project.pk}/versions/{layer['version']}/decisions/").json()
+    assert history["state"] == "approved" and history["results"][0]["set"] == body["decisions"][0]["id"]
 
 
 def test_the_api_answers_409_when_stale_400_for_bad_input_and_403_for_a_director(world, run, api_for):
