@@ -11,6 +11,7 @@ from portal.providers.api import ProviderViewSet, ToolDefaultViewSet
 from portal.review.api import DecisionViewSet, NoteViewSet, NotificationViewSet
 from portal.studios.api import AuditEventViewSet, InvitationViewSet, StudioMemberViewSet, StudioViewSet
 from portal.toolruns.api import ToolRunViewSet, ToolViewSet
+from portal.toolruns.set_api import ToolRunSetViewSet
 from portal.webhooks.api import WebhookDeliveryViewSet, WebhookEndpointViewSet
 
 router = SimpleRouter()
@@ -26,6 +27,7 @@ router.register(r"projects/(?P<project_pk>[0-9]+)/assets", AssetViewSet, basenam
 router.register(r"projects/(?P<project_pk>[0-9]+)/versions", VersionViewSet, basename="project-version")
 router.register(r"projects/(?P<project_pk>[0-9]+)/toolruns", ToolRunViewSet, basename="project-toolrun")
 router.register(r"projects/(?P<project_pk>[0-9]+)/tools", ToolViewSet, basename="project-tool")
+router.register(r"projects/(?P<project_pk>[0-9]+)/toolruns/(?P<run_pk>[0-9]+)/set", ToolRunSetViewSet, basename="toolrun-set")
 router.register(r"projects/(?P<project_pk>[0-9]+)/characters", CharacterViewSet, basename="project-character")
 router.register(
     r"projects/(?P<project_pk>[0-9]+)/characters/(?P<character_pk>[0-9]+)/references",

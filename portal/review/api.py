@@ -192,11 +192,14 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScop
 
 class DecisionSerializer(serializers.ModelSerializer):
     decided_by = serializers.EmailField(source="decided_by.email", read_only=True, default=None)
+    set = serializers.IntegerField(
+        source="decision_set_id", read_only=True, allow_null=True, help_text="The run's output-set decision it came with, if any."
+    )
 
     class Meta:
         model = Decision
-        fields = ["id", "verdict", "sha256", "note", "decided_by", "created_at"]
-        read_only_fields = ["id", "sha256", "decided_by", "created_at"]
+        fields = ["id", "verdict", "sha256", "note", "decided_by", "created_at", "set"]
+        read_only_fields = ["id", "sha256", "decided_by", "created_at", "set"]
 
 
 class DecisionCreateSerializer(StrictSerializer):

@@ -97,6 +97,8 @@ class Decision(models.Model):
     note = models.TextField(blank=True, max_length=5000)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the decision was made for a whole set at once (a run's outputs): which one.
+    decision_set = models.ForeignKey("DecisionSet", null=True, blank=True, on_delete=models.RESTRICT, related_name="decisions")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -108,6 +110,30 @@ class Decision(models.Model):
     @property
     def project(self) -> Project:
         return self.version.asset.project
+
+
+class DecisionSet(models.Model):
+    """A producer's one decision on a set of generated versions (a tool run's outputs), made in one
+    transaction: each member gets its own `Decision` (bound to its exact bytes, and stamped on its
+    version row like any approval), linked here. `key` names the set for whoever owns it (toolruns:
+    "toolrun:<id>"; review never imports the owner); `members` is the record of what was decided:
+    each member's version, output name and SHA-256 at that moment."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="decision_sets")
+    key = models.CharField(max_length=64)
+    label = models.CharField(max_length=200, blank=True)
+    verdict = models.CharField(max_length=20, choices=Decision.Verdict.choices)
+    note = models.TextField(blank=True, max_length=5000)
+    members = models.JSONField(default=list, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["project", "key", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.verdict} on set {self.key}"
 
 
 class Notification(models.Model):

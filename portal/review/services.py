@@ -15,16 +15,18 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal import jobs
 from portal.access.enforce import require
 from portal.access.policy import Action, can
 from portal.audit.services import record
+from portal.core.db import atomic_with_retry
 from portal.core.errors import Conflict
 from portal.footage.models import Asset, AssetVersion
 from portal.live.services import publish_on_commit
 from portal.review import credentials
-from portal.review.models import ContentCredential, Decision, Drawing, Note, Notification
+from portal.review.models import ContentCredential, Decision, DecisionSet, Drawing, Note, Notification
 from portal.webhooks import events as webhook_events
 
 User = get_user_model()
@@ -417,6 +419,185 @@ def decision_create(
             # The review copies lose their "not approved" label now that these bytes are approved.
             jobs.enqueue_on_commit("rederive", version.pk)
     return decision
+
+
+# --- one decision on a set of generated versions (a tool run's outputs) ------------------------
+
+# The state of a set, from its members' own states (each read from its version row).
+SET_EMPTY, SET_PENDING, SET_APPROVED, SET_PARTLY_APPROVED, SET_MIXED = "empty", "pending", "approved", "partly_approved", "mixed"
+SUPERSEDED = "superseded"  # a member whose output has a newer version: that version awaits its own approval
+
+
+def set_state(states: list[str]) -> str:
+    """empty | pending | approved | partly_approved | changes_requested | rejected | mixed, from the
+    members' states (pending, approved, changes_requested, rejected, or superseded, which counts as
+    pending: the output's newest version has not been decided)."""
+    states = [SET_PENDING if state == SUPERSEDED else state for state in states]
+    if not states:
+        return SET_EMPTY
+    distinct = set(states)
+    if len(distinct) == 1:
+        return states[0]
+    if Decision.Verdict.APPROVED in distinct:
+        return SET_PARTLY_APPROVED
+    return SET_MIXED
+
+
+def _member_words(version: AssetVersion, names: dict) -> str:
+    return f"“{names.get(version.pk) or version.asset.name}” v{version.number}"
+
+
+def set_decision_create(
+    *,
+    actor,
+    project,
+    key: str,
+    label: str,
+    versions: list[AssetVersion],
+    verdict: str,
+    note: str = "",
+    expected: dict[int, str] | None = None,
+    names: dict[int, str] | None = None,
+    link: str = "",
+) -> DecisionSet:
+    """A producer's one decision on a set of generated versions: in one transaction, each member gets
+    its decision on its exact bytes (stamped on its version row, as `decision_create` does, so the
+    download gate reads it unchanged), and an approval starts each member's content credentials.
+    All or nothing: a member that is not ready, not the newest version of its output, changed since
+    the producer looked (`expected`: {version id: SHA-256}) or blocked (a recap's unsigned narration)
+    refuses the whole set, naming the member and why. `names` gives each member's name in messages."""
+    require(actor, Action.PLATE_APPROVE, project)
+    names = names or {}
+    if verdict not in Decision.Verdict.values:
+        raise ValidationError({"verdict": [_("Choose one of: %(choices)s.") % {"choices": ", ".join(Decision.Verdict.values)}]})
+    note = (note or "").strip()
+    if verdict != Decision.Verdict.APPROVED and not note:
+        raise ValidationError({"note": [_("Say what is wrong: a note is required to reject or request changes.")]})
+    if len(note) > MAX_TEXT:
+        raise ValidationError({"note": [_("At most %(n)s characters.") % {"n": MAX_TEXT}]})
+    ids = [v.pk for v in versions]
+    if not ids:
+        raise ValidationError(_("This set has no outputs to decide on."))
+    if expected is not None:
+        unknown = sorted(set(expected) - set(ids))
+        if unknown:
+            raise ValidationError(
+                {"expected": [_("Not a member of this set: version %(ids)s.") % {"ids": ", ".join(map(str, unknown))}]}
+            )
+
+    def decide() -> DecisionSet:
+        # Domain rows first, in one order (by id), then the audit chain (portal/audit/services.py).
+        locked = {
+            v.pk: v
+            # of=self: the versions alone (not their asset, project and studio, which every upload and
+            # audited write of the studio would then queue behind)
+            for v in AssetVersion.objects.select_for_update(of=("self",))
+            .select_related("asset__project__studio", "uploaded_by")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        }
+        if len(locked) != len(set(ids)):
+            raise Conflict(_("An output of this set is gone: reload and review what is there now."), code="stale")
+        members = [locked[pk] for pk in ids]
+        newest = dict(
+            AssetVersion.objects.filter(asset_id__in={v.asset_id for v in members})
+            .values("asset_id")
+            .annotate(n=Max("number"))
+            .values_list("asset_id", "n")
+        )
+        for version in members:
+            who = _member_words(version, names)
+            if version.asset.project_id != project.pk:
+                raise ValidationError(_("%(member)s is not in this project.") % {"member": who})
+            if version.asset.kind != Asset.Kind.GENERATED:
+                raise ValidationError(
+                    _("%(member)s is not generated: only generated outputs go through approval.") % {"member": who}
+                )
+            if version.status != AssetVersion.Status.READY or not version.sha256:
+                raise ValidationError(_("%(member)s is not ready to be reviewed.") % {"member": who})
+        for version in members:
+            who = _member_words(version, names)
+            if expected is not None and expected.get(version.pk) != version.sha256:
+                raise Conflict(
+                    _("%(member)s changed since you opened this set: reload and review what is there now.") % {"member": who},
+                    code="stale",
+                )
+            if newest.get(version.asset_id, 0) > version.number:
+                raise Conflict(
+                    _("%(member)s is out of date: v%(newest)d exists. Decide on the set that holds the newest version.")
+                    % {"member": who, "newest": newest[version.asset_id]},
+                    code="stale",
+                )
+        if verdict == Decision.Verdict.APPROVED:
+            blocked = [(v, approval_blocker(v)) for v in members]
+            blocked = [f"{_member_words(v, names)}: {reason}" for v, reason in blocked if reason]
+            if blocked:
+                raise ValidationError({"verdict": [_("The set cannot be approved: %(why)s") % {"why": " ".join(blocked)}]})
+        decision_set = DecisionSet.objects.create(
+            project=project,
+            key=key[:64],
+            label=label[:200],
+            verdict=verdict,
+            note=note,
+            decided_by=actor,
+            members=[{"version": v.pk, "name": names.get(v.pk, ""), "number": v.number, "sha256": v.sha256} for v in members],
+        )
+        decisions = []
+        for version in members:
+            decision = Decision.objects.create(
+                version=version, verdict=verdict, sha256=version.sha256, note=note, decided_by=actor, decision_set=decision_set
+            )
+            version.approval_verdict = verdict
+            version.approval_sha256 = version.sha256
+            version.approved_sha256 = version.sha256 if verdict == Decision.Verdict.APPROVED else ""
+            version.save(update_fields=["approval_verdict", "approval_sha256", "approved_sha256"])
+            if verdict == Decision.Verdict.APPROVED:
+                _credential_start(decision)  # stamps what leaves (release_stamp) too
+                jobs.enqueue_on_commit("rederive", version.pk)
+            else:
+                release_stamp(version)
+            webhook_events.decision_made(decision)
+            publish_on_commit(project.pk, "review.decision", {"version": version.pk, "verdict": verdict})
+            decisions.append(decision)
+        interested = [v.uploaded_by for v in members if v.uploaded_by is not None]
+        run_output = getattr(members[0], "tool_output", None)
+        if run_output is not None and run_output.run.created_by is not None:
+            interested.append(run_output.run.created_by)
+        notify(
+            users=interested,
+            project=project,
+            verb="decision",
+            text=f"{label}: {decision_set.get_verdict_display().lower()} ({len(members)})",
+            link=link or _link(members[0]),
+            actor=actor,
+        )
+        # One audit row per member (each version changed), then the set's own, after the last row lock.
+        for version, decision in zip(members, decisions, strict=True):
+            record(
+                action=f"review.decision.{verdict}",
+                actor=actor,
+                project=project,
+                target=version,
+                details={
+                    "sha256": version.sha256,
+                    "note": note[:500],
+                    "version": version.number,
+                    "set": decision_set.pk,
+                    "decision": decision.pk,
+                },
+            )
+        record(
+            action=f"review.set_decision.{verdict}",
+            actor=actor,
+            project=project,
+            target=decision_set,
+            details={"key": decision_set.key, "label": decision_set.label, "note": note[:500], "members": decision_set.members},
+        )
+        publish_on_commit(project.pk, "review.set_decision", {"key": decision_set.key, "verdict": verdict})
+        return decision_set
+
+    # A deadlock with a transaction from outside the lock order is rolled back whole: run it again.
+    return atomic_with_retry(decide)
 
 
 # --- content credentials (C2PA) on approved originals -----------------------------------------

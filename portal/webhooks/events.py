@@ -84,6 +84,8 @@ def decision_made(decision) -> None:
                 "sha256": decision.sha256,
                 "decided_by": getattr(decision.decided_by, "email", None),
                 "decided_at": decision.created_at,
+                # the run's output set it was decided with (one event per member), or null
+                "set": decision.decision_set_id,
             },
             "version": _version(version),
         }

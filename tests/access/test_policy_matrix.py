@@ -334,6 +334,12 @@ CATALOG: dict[str, Entry] = {
     ),
     "toolruns:run": Entry(P, lambda t: {**_project(t), "run_id": t.run.pk}, {"GET": Call(A.FOOTAGE_VIEW)}),
     "toolruns:cancel": Entry(P, lambda t: {**_project(t), "run_id": t.run.pk}, {"POST": Call(A.TOOLRUN_CANCEL)}),
+    # the run's output set: GET goes back to the run page; allowed producers get 409 (the run is only queued)
+    "toolruns:output_set": Entry(
+        P,
+        lambda t: {**_project(t), "run_id": t.run.pk},
+        {"GET": Call(A.FOOTAGE_VIEW), "POST": Call(A.PLATE_APPROVE, lambda t: {"verdict": "approved"})},
+    ),
     "toolruns:output_image": Entry(
         P, lambda t: {**_project(t), "run_id": t.run.pk, "name": "sheet"}, {"GET": Call(A.FOOTAGE_VIEW)}
     ),
@@ -359,6 +365,12 @@ CATALOG: dict[str, Entry] = {
         P,
         lambda t: {**_api_project(t), "pk": t.run.pk},
         {"POST": Call(A.PLATE_APPROVE, lambda t: {"sentence": "s1", "text_sha256": "0" * 64})},
+    ),
+    # Allowed producers get 409 here (the run is only queued): past the policy, refused by the service.
+    "api:toolrun-set-list": Entry(
+        P,
+        lambda t: {**_api_project(t), "run_pk": t.run.pk},
+        {"GET": Call(A.FOOTAGE_VIEW), "POST": Call(A.PLATE_APPROVE, lambda t: {"verdict": "approved"})},
     ),
     "api:project-toolrun-narration": Entry(P, lambda t: {**_api_project(t), "pk": t.run.pk}, {"GET": Call(A.FOOTAGE_VIEW)}),
     "api:project-tool-list": Entry(P, _api_project, {"GET": Call(A.FOOTAGE_VIEW)}),

@@ -81,6 +81,19 @@ def test_output_approved_and_rejected(world, django_capture_on_commit_callbacks)
     assert "Wrong crowd density" not in json.dumps(rejected)
 
 
+def test_a_run_output_set_decision_announces_each_output_with_the_set(world, django_capture_on_commit_callbacks):
+    from portal.toolruns.output_sets import run_set_decide
+    from tests.toolruns.output_set_support import make_crowd_run
+
+    endpoint = _endpoint(world.a)
+    run = make_crowd_run(world.a.project, actor=world.a.users["artist"])
+    with django_capture_on_commit_callbacks(execute=False):
+        decided = run_set_decide(actor=world.a.users["producer"], run=run, verdict="approved")
+    approved = _payloads(endpoint, "output.approved")
+    assert sorted(p["data"]["version"]["id"] for p in approved) == sorted(o.version_id for o in run.outputs.all())
+    assert {p["data"]["decision"]["set"] for p in approved} == {decided.pk}
+
+
 def test_asset_ready_after_a_real_upload_and_ingest_reaches_the_receiver(
     world,
     api_for,
