@@ -56,7 +56,7 @@ def run_versions(run: ToolRun) -> RunVersions:
 
 def _run_label(run: ToolRun) -> str:
     inputs = ", ".join(f"{i.get('name')} v{i.get('number')}" for i in run.inputs or [] if not i.get("character"))
-    when = date_format(localtime(run.created_at), "SHORT_DATETIME_FORMAT")
+    when = date_format(localtime(run.created_at), "Y-m-d H:i")
     return _("New versions of run #%(run)s (%(when)s; %(inputs)s)") % {"run": run.pk, "when": when, "inputs": inputs or "—"}
 
 

@@ -295,3 +295,57 @@ def test_version_numbers_stay_unique_when_runs_stack_on_one_asset_at_once(world_
     assert problems == []
     assert sorted(made) == [2, 3, 4, 5]
     assert sorted(AssetVersion.objects.filter(asset_id=asset_id).values_list("number", flat=True)) == [1, 2, 3, 4, 5]
+
+
+# English words of the pages above that must not be left in a French page.
+VERSION_WORDS = [
+    "New version of run",
+    "New versions of run",
+    "Run again",
+    "What the outputs become",
+    "Automatic",
+    "Compare",
+    "in review",
+    "not the newest",
+    "was approved",
+    "Filled in like",
+    "Newer versions",
+    "New assets",
+    "Open run",
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_french_session_reads_the_versions_in_french(world_tx, clip_version, client_for):
+    from tests.toolruns.test_french_walk import english_in, visible_text
+
+    world = world_tx
+    clip = clip_version(world.a.project, world.a.users["artist"])
+    first = run_to_the_end(world, clip)
+    second = run_to_the_end(world, clip)
+    v1, v2 = the_output(first), the_output(second)
+    AssetVersion.objects.filter(pk=v1.pk).update(
+        approval_verdict="approved", approval_sha256=v1.sha256, approved_sha256=v1.sha256
+    )
+    base = f"/s/{world.a.studio.slug}/p/{world.a.project.code}"
+    client = client_for(world.a.users["artist"])
+    expected = {
+        f"{base}/runs/{second.pk}/": f"Nouvelle version de l’exécution n° {first.pk} : les sorties sont v2 de « Sleeper result »",
+        f"{base}/runs/{first.pk}/": "Versions plus récentes de ces sorties :",
+        f"{base}/tools/sleeper/start/?again={second.pk}": f"Rempli comme l’exécution n° {second.pk}",
+        f"{base}/review/{v1.pk}/": "La v1 n’est pas la version la plus récente : la v2 existe.",
+        f"{base}/review/{v2.pk}/": "La v1 a été approuvée, mais une approbation vaut pour les octets exacts d’une seule version",
+    }
+    words = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in VERSION_WORDS) + r")(?![\w-])")
+    for url, french in expected.items():
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
+        assert response.status_code == 200, url
+        text = visible_text(response.content.decode())
+        assert french in text, (url, text[:3000])
+        assert english_in(text) == [] and words.findall(text) == [], (url, english_in(text), words.findall(text))
+    refused = client.post(
+        f"{base}/tools/sleeper/start/",
+        {"input-clip": str(clip.pk), "param-steps": "1", "new_version_of": "987654"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert "Il n’y a pas d’exécution n° 987654 dans ce projet." in refused.content.decode()
