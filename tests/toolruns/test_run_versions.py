@@ -239,6 +239,8 @@ def test_the_pages_run_again_the_choice_the_run_page_and_review(world_tx, clip_v
     # the asset page shows the version stack
     asset_page = artist.get(f"{base}/assets/{v1.asset_id}/").content.decode()
     assert 'href="?v=2"' in asset_page and 'href="?v=1"' in asset_page
+    assert f'href="{base}/runs/{second.pk}/" data-version-run>run #{second.pk}</a>' in asset_page
+    assert f'href="{base}/runs/{first.pk}/" data-version-run>run #{first.pk}</a>' in asset_page
 
 
 @pytest.mark.django_db(transaction=True)
