@@ -838,19 +838,51 @@ def download_record(*, actor, version: AssetVersion, what: str) -> None:
 # --- generated versions (tool outputs) --------------------------------------------------------
 
 
+def generated_assets_lock(*, project_id: int, asset_ids) -> dict[int, Asset]:
+    """Lock the generated assets of this project that new versions are about to stack on (FOR UPDATE,
+    in id order, so two runs stacking on the same outputs wait for each other instead of deadlocking),
+    inside the caller's transaction and before any version row: the house lock order (domain rows,
+    asset before version, then the audit chain). Assets of another project, or not generated, are left
+    out: the caller makes new assets for those outputs."""
+    ids = sorted({int(i) for i in asset_ids})
+    if not ids:
+        return {}
+    rows = Asset.objects.select_for_update().filter(pk__in=ids, project_id=project_id, kind=Asset.Kind.GENERATED).order_by("pk")
+    return {asset.pk: asset for asset in rows}
+
+
 def generated_version_create(
-    *, project_id: int, name: str, created_by, original_name: str, size: int, media_info: dict, provenance: dict
+    *,
+    project_id: int,
+    name: str,
+    created_by,
+    original_name: str,
+    size: int,
+    media_info: dict,
+    provenance: dict,
+    asset_id: int | None = None,
 ) -> AssetVersion:
-    """A tool's output becomes a new generated asset, version 1, with its provenance. Its status is
-    uploading (nothing else in the portal processes those) until `generated_version_ready`; the storage
-    keys exist from here, so `generated_version_store` can put the bytes under them. Called inside the
-    caller's transaction (the tool run's), which decides whether the row stays."""
-    asset = Asset(project_id=project_id, name=name[:200], kind=Asset.Kind.GENERATED, created_by=created_by)
-    asset.full_clean()
-    asset.save()
+    """A tool's output becomes a generated version with its provenance: version 1 of a new generated
+    asset, or, with `asset_id` (an earlier run's output of the same name), the next version of that
+    asset. Its status is uploading (nothing else in the portal processes those) until
+    `generated_version_ready`; the storage keys exist from here, so `generated_version_store` can put
+    the bytes under them. Called inside the caller's transaction (the tool run's), which decides
+    whether the row stays. The asset row is locked (FOR UPDATE) before its versions are counted, so
+    two runs stacking on one asset at once get v2 and v3, never two v2s (the caller locks several
+    assets at once, in order, with `generated_assets_lock`)."""
+    if asset_id is not None:
+        asset = Asset.objects.select_for_update().filter(pk=asset_id, project_id=project_id, kind=Asset.Kind.GENERATED).first()
+        if asset is None:
+            raise ValueError(f"generated asset {asset_id} is not in project {project_id}")
+        number = (asset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    else:
+        asset = Asset(project_id=project_id, name=name[:200], kind=Asset.Kind.GENERATED, created_by=created_by)
+        asset.full_clean()
+        asset.save()
+        number = 1
     return AssetVersion.objects.create(
         asset=asset,
-        number=1,
+        number=number,
         status=AssetVersion.Status.UPLOADING,
         original_name=original_name,
         size=size,

@@ -35,6 +35,19 @@ def compare_candidates(version) -> list:
     return others
 
 
+def version_stack(version) -> dict:
+    """Where a generated version stands in its asset's stack, for the approval panel: the newest ready
+    version when it is newer than this one (decisions are made on the newest), and the newest earlier
+    version a producer approved (its approval does not carry over to this one)."""
+    ready = [v for v in version.asset.versions.all() if v.is_ready]
+    newer = [v for v in ready if v.number > version.number]
+    approved = [v for v in ready if v.number < version.number and v.approval_state == "approved"]
+    return {
+        "newer_version": max(newer, key=lambda v: v.number) if newer else None,
+        "approved_earlier": max(approved, key=lambda v: v.number) if approved else None,
+    }
+
+
 class ReviewView(ProjectScopedView):
     policy_action = Action.FOOTAGE_VIEW
 
@@ -59,6 +72,7 @@ class ReviewView(ProjectScopedView):
                 compare_with=compare_candidates(version),
                 is_generated=version.asset.kind == Asset.Kind.GENERATED,
                 credentials=services.credentials_view(version),
+                **version_stack(version),
             ),
         )
 

@@ -23,11 +23,14 @@ class ToolRunOutputSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version_id", read_only=True)
     status = serializers.CharField(source="version.status", read_only=True)
     sha256 = serializers.CharField(source="version.sha256", read_only=True)
+    number = serializers.IntegerField(
+        source="version.number", read_only=True, help_text="Its version number: 2 when it stacks on an earlier run's v1."
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
         model = ToolRunOutput
-        fields = ["name", "kind", "media_type", "label", "asset", "version", "status", "sha256", "links"]
+        fields = ["name", "kind", "media_type", "label", "asset", "version", "number", "status", "sha256", "links"]
         read_only_fields = fields
 
     def get_links(self, output) -> dict[str, str]:
@@ -40,6 +43,12 @@ class ToolRunSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="project_id", read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
     outputs = ToolRunOutputSerializer(many=True, read_only=True)
+    new_version_of = serializers.IntegerField(
+        source="new_version_of_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The earlier run of this tool whose outputs this run's outputs are the next versions of (null: new assets).",
+    )
     eta_seconds = serializers.SerializerMethodField()
     summary = serializers.ListField(
         child=serializers.CharField(), source="summary_lines", read_only=True, help_text="The report's summary in plain lines."
@@ -55,6 +64,7 @@ class ToolRunSerializer(serializers.ModelSerializer):
             "tool_version",
             "params",
             "inputs",
+            "new_version_of",
             "status",
             "progress",
             "stage",
@@ -106,6 +116,14 @@ class ToolRunCreateSerializer(StrictSerializer):
         help_text='Check the run against the project\'s character sheet: "all", or a list of character ids. '
         "Their reference stills join the inputs (kind reference, with the character's name, costume and scene); "
         "only for tools that take reference stills (continuity).",
+    )
+    new_version_of = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="What the outputs become. Left out: the next versions of the newest succeeded run of this tool on the "
+        "same input assets, if there is one. A run id: the next versions of that run's outputs (an earlier, succeeded run "
+        "of the same tool in this project), matched by output name; outputs with no match are new assets. null: new assets.",
     )
 
     def validate(self, attrs):
@@ -200,6 +218,7 @@ class ToolRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             params=data.get("params") or {},
             input_version_ids=data["inputs"] if "inputs" in data else data["input_version_ids"],
             characters=data.get("characters"),
+            new_version_of=data["new_version_of"] if "new_version_of" in data else services.AUTO,
         )
         run = selectors.run_get(self.scope, run.pk)
         return Response(ToolRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)

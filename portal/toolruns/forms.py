@@ -258,7 +258,9 @@ def unplaced_errors(spec: ToolSpec, errors: Mapping[str, list[str]]) -> list[str
     names = list(spec.params_model.model_fields)
 
     def placed(key: str) -> bool:
-        return key == "inputs" or any(key == f"params.{n}" or key.startswith(f"params.{n}.") for n in names)
+        if key in ("inputs", "new_version_of"):  # shown at their own fields
+            return True
+        return any(key == f"params.{n}" or key.startswith(f"params.{n}.") for n in names)
 
     return [message for key, messages in errors.items() if not placed(key) and key != "characters" for message in messages]
 

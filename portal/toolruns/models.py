@@ -35,6 +35,12 @@ class ToolRun(models.Model):
     # the version had then (the worker checks its copy against it).
     inputs = models.JSONField(default=list, blank=True)
     input_versions = models.ManyToManyField(AssetVersion, related_name="input_of_runs", blank=True)
+    # The earlier run of the same tool in the same project whose outputs this run's outputs are the next
+    # versions of (an output of the same name stacks on that output's asset; one with no match is a new
+    # asset). Chosen at start: by the user, or found (the newest succeeded run on the same input assets).
+    new_version_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="new_versions", verbose_name=_("new version of")
+    )
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0)

@@ -321,7 +321,10 @@ def rerender(*, actor, run: ToolRun, edit: Any) -> ToolRun:
     for item in run.inputs:
         slots.setdefault(item["slot"], []).append(item["version"])
     with transaction.atomic():
-        new = toolrun_create(actor=actor, project=run.project, tool=TOOL, params=params, input_version_ids=slots)
+        # The rendered edit's outputs are the next versions of the edited run's (its cut, its narration...).
+        new = toolrun_create(
+            actor=actor, project=run.project, tool=TOOL, params=params, input_version_ids=slots, new_version_of=run.pk
+        )
         _record_edit(actor, run, new, moments, cleaned)
     return new
 

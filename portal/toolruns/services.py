@@ -31,6 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal import jobs
 from portal.access.enforce import record_denial, require
@@ -46,6 +47,7 @@ from portal.live.services import publish, publish_on_commit
 from portal.projects.models import Project
 from portal.providers.selectors import ai_params, allowed_provider_ids
 from portal.providers.services import run_provider
+from portal.toolruns import wording
 from portal.toolruns.models import ToolRun, ToolRunOutput
 from portal.toolruns.registry import ASSET_TO_INPUT_KIND, get_tool
 from portal.toolruns.wording import plain_problem
@@ -228,6 +230,73 @@ def _bind_inputs(spec: ToolSpec, project: Project, pairs: list[tuple[str | None,
     return bound
 
 
+class _Auto:
+    """`new_version_of` left to the portal: the newest succeeded run of the tool on the same input assets."""
+
+    def __repr__(self) -> str:
+        return "AUTO"
+
+
+AUTO: Any = _Auto()
+# How far back the automatic match looks (succeeded runs of the tool in the project, newest first).
+AUTO_MATCH_LOOKBACK = 200
+
+
+def input_assets(inputs: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """What makes two runs "on the same inputs": each input's slot and *asset* (not version), so a run
+    after uploading v2 of the plate still stacks its outputs on the first run's."""
+    return sorted((str(i.get("slot")), int(i.get("asset") or 0)) for i in inputs)
+
+
+def resolve_new_version_of(*, spec: ToolSpec, project: Project, inputs, choice: Any) -> ToolRun | None:
+    """The earlier run whose outputs this run's outputs will be the next versions of, or None (new assets).
+
+    AUTO: the newest succeeded run of the same tool in the project over the same input assets (slot
+    and asset; the versions may differ). None (or "", "new"): new assets. A run id: that run, which
+    must be a succeeded run of the same tool in the same project; anything else is refused in words
+    (a run of another project answers like one that does not exist)."""
+    if choice is AUTO:
+        wanted = input_assets(inputs)
+        candidates = (
+            ToolRun.objects.filter(project=project, tool=spec.name, status=ToolRun.Status.SUCCEEDED)
+            .order_by("-created_at", "-pk")
+            .values_list("pk", "inputs")[:AUTO_MATCH_LOOKBACK]
+        )
+        match = next((pk for pk, earlier_inputs in candidates if input_assets(earlier_inputs or []) == wanted), None)
+        return None if match is None else ToolRun.objects.get(pk=match)
+    if choice is None or choice == "" or choice == "new":
+        return None
+    if isinstance(choice, bool) or not (isinstance(choice, int) or (isinstance(choice, str) and choice.isdigit())):
+        raise ValidationError(
+            {"new_version_of": [_("Give the number of an earlier run of this tool, or nothing for new assets.")]}
+        )
+    earlier = ToolRun.objects.filter(project=project, pk=int(choice)).first()
+    if earlier is None:
+        raise ValidationError({"new_version_of": [_("There is no run #%(run)s in this project.") % {"run": choice}]})
+    if earlier.tool != spec.name:
+        raise ValidationError(
+            {
+                "new_version_of": [
+                    _(
+                        "Run #%(run)s is a run of %(other)s: the outputs of %(tool)s can only be new versions of an "
+                        "earlier %(tool)s run."
+                    )
+                    % {"run": earlier.pk, "other": wording.tool_title(earlier.tool), "tool": wording.tool_title(spec)}
+                ]
+            }
+        )
+    if earlier.status != ToolRun.Status.SUCCEEDED:
+        raise ValidationError(
+            {
+                "new_version_of": [
+                    _("Run #%(run)s did not succeed (%(status)s): it has no outputs to make new versions of.")
+                    % {"run": earlier.pk, "status": earlier.get_status_display().lower()}
+                ]
+            }
+        )
+    return earlier
+
+
 def external_ai_params(spec: ToolSpec, params: Mapping[str, Any]) -> list[str]:
     """Parameters switched on that would send material to an external AI provider: a tool marks
     them `"x-external-ai": true` in its parameter schema, so the one policy can police them."""
@@ -236,12 +305,23 @@ def external_ai_params(spec: ToolSpec, params: Mapping[str, Any]) -> list[str]:
 
 
 def toolrun_create(
-    *, actor, project: Project, tool: str, params: Mapping[str, Any] | None, input_version_ids, characters: Any = None
+    *,
+    actor,
+    project: Project,
+    tool: str,
+    params: Mapping[str, Any] | None,
+    input_version_ids,
+    characters: Any = None,
+    new_version_of: Any = AUTO,
 ) -> ToolRun:
     """Start a run: checked, recorded, announced, and handed to a worker once the transaction commits.
 
     `characters` checks the run against the project's character sheet: "all", or a list of character
-    ids; their reference stills join the inputs (portal/characters/runs.py)."""
+    ids; their reference stills join the inputs (portal/characters/runs.py).
+
+    `new_version_of` says what the outputs become (see `resolve_new_version_of`): AUTO (the default)
+    stacks them on the newest succeeded run of this tool over the same input assets, if there is one;
+    a run id stacks them on that run's outputs; None makes new assets."""
     require(actor, Action.TOOLRUN_START, project)
     spec: ToolSpec = _lookup_tool(tool).spec
     if spec.uses_external_ai and not can(actor, Action.EXTERNAL_AI_USE, project):
@@ -290,6 +370,7 @@ def toolrun_create(
                 }
             )
         inputs += sheet
+    earlier = resolve_new_version_of(spec=spec, project=project, inputs=inputs, choice=new_version_of)
 
     with transaction.atomic():
         now = timezone.now()
@@ -299,6 +380,7 @@ def toolrun_create(
             tool_version=spec.version,
             params=parsed.model_dump(mode="json"),
             inputs=inputs,
+            new_version_of=earlier,
             created_by=actor,
             created_at=now,
             dispatched_at=now,
@@ -320,6 +402,7 @@ def toolrun_create(
                     | ({"character": i["character"]} if "character" in i else {})
                     for i in inputs
                 ],
+                "new_version_of": earlier.pk if earlier is not None else None,
             },
         )
         publish_on_commit(project.pk, "toolrun.queued", run_event(run, created_by=getattr(actor, "email", "")))
@@ -606,6 +689,15 @@ def _cleanup_leftover_outputs(run: ToolRun) -> None:
         footage.generated_version_discard(version=output.version)
 
 
+def _earlier_output_assets(run: ToolRun) -> dict[str, int]:
+    """{output name: asset id} of the run this one is a new version of (nothing when it is not one)."""
+    if run.new_version_of_id is None:
+        return {}
+    return dict(
+        ToolRunOutput.objects.filter(run_id=run.new_version_of_id).values_list("name", "version__asset_id").order_by("pk")
+    )
+
+
 def _describe_output(path: Path, media_type: str, name: str):
     """(media_info for the version, the probed MediaInfo or None): media is probed like an upload."""
     if not media_type.startswith(_MEDIA_PREFIXES):
@@ -644,6 +736,7 @@ def _output_provenance(run: ToolRun, record_: RunRecord, output) -> dict[str, An
         "region": report.get("region"),
         "ai": report.get("ai"),
         "seed": report.get("seed"),
+        "new_version_of_run": run.new_version_of_id,
         "started_at": record_.started_at.isoformat(),
         "duration_seconds": round(record_.duration_seconds, 3),
         "output": output.to_dict(),
@@ -664,9 +757,14 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
     with transaction.atomic():
         if not ToolRun.objects.filter(pk=run.pk, claim_token=token, status=ToolRun.Status.RUNNING).exists():
             raise _LostClaim()
+        # A new version of an earlier run: each output named like one of its outputs stacks on that
+        # output's asset (locked first, in order: assets before versions), the others are new assets.
+        stack_on = _earlier_output_assets(run)
+        locked = footage.generated_assets_lock(project_id=run.project_id, asset_ids=stack_on.values())
         _cleanup_leftover_outputs(run)
         created = []
         for output, path, info, media, size in described:
+            asset_id = stack_on.get(output.name)
             version = footage.generated_version_create(
                 project_id=run.project_id,
                 name=output.label or f"{run.tool} {output.name}",
@@ -675,6 +773,7 @@ def _store_outputs(run: ToolRun, token: str, record_: RunRecord, scratch: Path) 
                 size=size,
                 media_info=info,
                 provenance=_output_provenance(run, record_, output),
+                asset_id=asset_id if asset_id in locked else None,
             )
             ToolRunOutput.objects.create(
                 run=run,

@@ -15,7 +15,7 @@ from portal.access.views import ProjectScopedView
 from portal.characters.views import sheet_form, sheet_from_post
 from portal.core.errors import ServiceError
 from portal.providers.selectors import studio_providers
-from portal.toolruns import forms, selectors, services
+from portal.toolruns import forms, selectors, services, versions
 from portal.toolruns.models import ToolRun
 from portal.toolruns.registry import UnknownTool, all_tools, get_tool
 
@@ -67,7 +67,9 @@ class RunListView(ProjectScopedView):
 class ToolStartView(ProjectScopedView):
     policy_action = Action.TOOLRUN_START
 
-    def _render(self, request, spec, *, values=None, selected=None, errors=None, status=200, sheet=None):
+    def _render(
+        self, request, spec, *, values=None, selected=None, errors=None, status=200, sheet=None, new_version_of="", again=None
+    ):
         errors = errors or {}
         return render(
             request,
@@ -85,12 +87,32 @@ class ToolStartView(ProjectScopedView):
                 input_fields=forms.input_fields(spec, self.project, selected),
                 input_errors=errors.get("inputs", []),
                 other_errors=forms.unplaced_errors(spec, errors),
+                version_choices=versions.start_choices(self.project, spec.name, chosen=new_version_of),
+                new_version_of=new_version_of,
+                version_errors=errors.get("new_version_of", []),
+                again=again,
             ),
             status=status,
         )
 
     def get(self, request, tool: str, **kwargs):
-        return self._render(request, _tool_or_404(tool).spec)
+        spec = _tool_or_404(tool).spec
+        again = request.GET.get("again", "")
+        if again:
+            # "Run again": the form filled in like an earlier run of this tool in this project.
+            run = selectors.run_get(self.project, again) if again.isdigit() else None
+            if run is None or run.tool != spec.name:
+                raise Http404("Not found")
+            filled = versions.again_from(run)
+            return self._render(
+                request,
+                spec,
+                values=filled["values"],
+                selected=filled["selected"],
+                new_version_of=filled["new_version_of"],
+                again=run,
+            )
+        return self._render(request, spec)
 
     def post(self, request, tool: str, **kwargs):
         spec = _tool_or_404(tool).spec
@@ -98,6 +120,8 @@ class ToolStartView(ProjectScopedView):
         inputs = forms.inputs_from_post(spec, request.POST)
         selected = {slot: [int(v) for v in ids if v.isdigit()] for slot, ids in inputs.items()}
         sheet = sheet_from_post(request.POST)
+        new_version_of = request.POST.get("new_version_of", versions.AUTOMATIC).strip()
+        kept = {"values": params, "selected": selected, "sheet": sheet, "new_version_of": new_version_of}
         try:
             run = services.toolrun_create(
                 actor=request.user,
@@ -106,14 +130,13 @@ class ToolStartView(ProjectScopedView):
                 params=params,
                 input_version_ids=inputs,
                 characters=sheet,
+                new_version_of=versions.choice_from_post(new_version_of),
             )
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-            return self._render(request, spec, values=params, selected=selected, errors=errors, status=400, sheet=sheet)
+            return self._render(request, spec, errors=errors, status=400, **kept)
         except ServiceError as exc:
-            return self._render(
-                request, spec, values=params, selected=selected, errors={"": [exc.message]}, status=exc.status_code, sheet=sheet
-            )
+            return self._render(request, spec, errors={"": [exc.message]}, status=exc.status_code, **kept)
         messages.success(request, _("Run started. This page follows it live."))
         return redirect("toolruns:run", studio=self.studio.slug, project=self.project.code, run_id=run.pk)
 
@@ -129,7 +152,8 @@ class RunDetailView(ProjectScopedView):
             spec = get_tool(run.tool).spec
         except UnknownTool:
             spec = None
-        return render(request, "toolruns/run_detail.html", self.get_context_data(run=run, spec=spec))
+        context = self.get_context_data(run=run, spec=spec, run_versions=versions.run_versions(run))
+        return render(request, "toolruns/run_detail.html", context)
 
 
 class RunCancelView(ProjectScopedView):
