@@ -378,9 +378,14 @@ def decision_create(
             raise ValidationError("This version is not ready to be reviewed.")
         if expected_sha256 and expected_sha256 != version.sha256:
             raise Conflict("This version changed since you opened it: reload and review what is there now.", code="stale")
-        newest = version.asset.versions.aggregate(n=Max("number"))["n"]
+        # Only ready versions count: a re-run still storing its outputs does not make v1 out of date yet.
+        newest = version.asset.versions.filter(status=AssetVersion.Status.READY).aggregate(n=Max("number"))["n"]
         if newest and newest > version.number:
-            raise Conflict(f"v{version.number} is out of date: v{newest} exists. Review the newest version.", code="stale")
+            raise Conflict(
+                _("v%(number)d is out of date: v%(newest)d exists. Review the newest version.")
+                % {"number": version.number, "newest": newest},
+                code="stale",
+            )
         blocker = approval_blocker(version) if verdict == Decision.Verdict.APPROVED else None
         if blocker:
             raise ValidationError({"verdict": blocker})
@@ -500,7 +505,7 @@ def set_decision_create(
             raise Conflict(_("An output of this set is gone: reload and review what is there now."), code="stale")
         members = [locked[pk] for pk in ids]
         newest = dict(
-            AssetVersion.objects.filter(asset_id__in={v.asset_id for v in members})
+            AssetVersion.objects.filter(asset_id__in={v.asset_id for v in members}, status=AssetVersion.Status.READY)
             .values("asset_id")
             .annotate(n=Max("number"))
             .values_list("asset_id", "n")
