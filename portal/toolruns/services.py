@@ -29,7 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from portal import jobs
@@ -93,6 +93,14 @@ class _LostClaim(Cancelled):
 
     def __init__(self) -> None:
         super().__init__("lost the claim on this run")
+
+
+class _ServerStopping(Cancelled):
+    """The process running the tool is stopping (Ctrl-C on the embedded default's server): the run goes
+    back to the queue, untouched by this attempt, and starts again with the next server."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is stopping")
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -459,6 +467,8 @@ class _Reporter:
     def is_cancelled(self) -> bool:
         if self.heartbeat.lost:
             raise _LostClaim()
+        if jobs.stop_requested():
+            raise _ServerStopping()
         row = ToolRun.objects.filter(pk=self.run.pk, claim_token=self.token).values_list("status", "cancel_requested").first()
         if row is None or row[0] != ToolRun.Status.RUNNING:
             raise _LostClaim()
@@ -551,6 +561,8 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
     except _LostClaim:
         log.warning("tool run %s was taken over by another worker; this one stops", run.pk)
         return None
+    except _ServerStopping:
+        _hand_back(run, token)
     except Cancelled:
         _finish(run, token, ToolRun.Status.CANCELLED)
     except BadInput as exc:
@@ -570,6 +582,29 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
         shutil.rmtree(workdir, ignore_errors=True)
     run.refresh_from_db()
     return run
+
+
+def _hand_back(run: ToolRun, token: str) -> bool:
+    """The server stopped under the run: back to the queue as if this attempt had not been made (it was
+    not the run's fault), for the next server's recovery pass to send again. Quiet: the process is going."""
+    with transaction.atomic():
+        handed = ToolRun.objects.filter(pk=run.pk, claim_token=token, status=ToolRun.Status.RUNNING).update(
+            status=ToolRun.Status.QUEUED,
+            attempts=F("attempts") - 1,
+            claim_token="",
+            lease_until=None,
+            dispatched_at=None,
+            progress=0.0,
+            stage="",
+            message="The server stopped during this run; it starts again when the server is back.",
+        )
+        if not handed:
+            return False
+        run.refresh_from_db()
+        _cleanup_leftover_outputs(run)
+        record(action="toolrun.requeued", project=run.project, target=run, details={"reason": "server stopped"})
+    log.info("tool run %s handed back to the queue: the server is stopping", run.pk)
+    return True
 
 
 def _finish(run: ToolRun, token: str, status: str, *, error: str = "") -> bool:
