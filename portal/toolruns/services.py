@@ -46,7 +46,7 @@ from portal.live.services import publish, publish_on_commit
 from portal.projects.models import Project
 from portal.providers.selectors import ai_params, allowed_provider_ids
 from portal.providers.services import run_provider
-from portal.toolruns.models import ToolRun, ToolRunOutput
+from portal.toolruns.models import GENERIC_FAILURE, TIME_LIMIT_FAILURE, ToolRun, ToolRunOutput
 from portal.toolruns.registry import ASSET_TO_INPUT_KIND, get_tool
 from portal.toolruns.wording import plain_problem
 from portal.webhooks import events as webhook_events
@@ -70,10 +70,6 @@ from studio_tools.media.hashing import sha256_copy
 
 log = logging.getLogger(__name__)
 
-GENERIC_FAILURE = (
-    "The tool stopped with an internal error. The studio's engineers have the details; try again or contact support."
-)
-TIME_LIMIT_FAILURE = "The run took longer than the portal allows and was stopped."
 # Media types that are probed and get browser derivatives (proxy, poster...) like uploaded footage.
 _MEDIA_PREFIXES = ("video/", "image/", "audio/")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
@@ -277,7 +273,7 @@ def toolrun_create(
         try:
             parsed = spec.parse_params(chosen)
         except BadParams as exc:
-            raise _param_errors(exc) from None
+            raise _param_errors(spec, exc) from None
     pairs, problems = _normalize_input_ids(input_version_ids)
     if problems:
         raise ValidationError({"inputs": problems})
