@@ -590,6 +590,7 @@ def _hand_back(run: ToolRun, token: str) -> bool:
             claim_token="",
             lease_until=None,
             dispatched_at=None,
+            started_at=None,
             progress=0.0,
             stage="",
             message="The server stopped during this run; it starts again when the server is back.",
