@@ -140,6 +140,32 @@ def test_continuity_says_above_the_outputs_which_checks_a_cut_could_not_make(wor
     assert body["warnings"] == run.warnings and body["summary"] == run.summary_lines != []
 
 
+def test_a_crowd_that_cannot_place_all_it_was_asked_for_says_so_above_the_outputs(world_tx, tmp_path, client_for, api_for):
+    """ "placed 4 of 33 people asked for" was only in the collapsed JSON: now it heads the page."""
+    from studio_tools.crowd.synthetic import make_scene, write_scene
+
+    world = world_tx
+    clip = write_scene(
+        make_scene(width=320, height=180, seconds=3.0, walkers=5, seed=1, person_scale=0.32), tmp_path / "square.mp4"
+    )
+    plate = store_real_file(
+        make_ready_version(world.a.project, uploader=world.a.users["artist"], kind=Asset.Kind.PLATE, name="square.mp4"), clip
+    )
+    region = [[0.55, 0.55], [0.95, 0.55], [0.95, 1.0], [0.55, 1.0]]
+    # the generated walkers are discs and blocks the pose model does not take for people: no completeness gate
+    params = {"density": 8, "seed": 3, "region": region, "completeness": "off"}
+    run = _run(world, "crowd", {"plate": [plate.pk]}, params)
+    assert run.status == ToolRun.Status.SUCCEEDED, run.error
+    shortfall = next(w for w in run.warnings if w.startswith("placed "))
+    assert "of the 35 people asked for per frame: no more room in the region" in shortfall
+
+    page = _page(client_for, world, run)
+    start, lines = _warnings_block(page)
+    assert shortfall[0].upper() + shortfall[1:] in lines
+    assert start < page.index('id="outputs-heading"')
+    assert _api(api_for, world, run)["warnings"] == run.warnings
+
+
 def test_a_recap_of_an_episode_without_subtitles_says_it_is_short_and_unnarrated(world_tx, tmp_path, client_for, api_for):
     world = world_tx
     episode = _version(world, tmp_path, "ep1.mp4", "testsrc2=size=320x180:rate=25:duration=4")
