@@ -17,7 +17,12 @@ app.autodiscover_tasks()
 
 log = logging.getLogger(__name__)
 _embedded_worker = None
+_embedded_thread = None
 _embedded_lock = threading.Lock()
+# Set when the server process that holds the embedded worker is stopping (Ctrl-C in `make run`): jobs
+# running in it hand their work back (`portal.jobs.stop_requested()`) instead of running on while the
+# interpreter shuts down under them.
+STOPPING = threading.Event()
 
 
 def start_embedded_worker(concurrency: int = 2):
@@ -47,17 +52,34 @@ def start_embedded_worker(concurrency: int = 2):
         )
         thread = threading.Thread(target=worker.start, name="celery-embedded-worker", daemon=True)
         thread.start()
-        _embedded_worker = worker
+        _embedded_worker, _embedded_thread = worker, thread
         log.info("embedded Celery worker started (thread pool, %s threads)", concurrency)
         return worker
 
 
 def stop_embedded_worker() -> None:
-    global _embedded_worker
+    global _embedded_worker, _embedded_thread
     with _embedded_lock:
         if _embedded_worker is not None:
             _embedded_worker.stop(in_sighandler=False)
-            _embedded_worker = None
+            _embedded_worker = _embedded_thread = None
+
+
+def stop_embedded(timeout: float = 15.0) -> None:
+    """The server is stopping: the periodic sender stops, running jobs hand their work back (a tool run
+    goes back to the queue and starts again with the next server) and the worker stops, within `timeout`
+    seconds. Called from the ASGI lifespan's shutdown, before the interpreter starts tearing down, so no
+    job is left writing to a closing database or channel layer."""
+    STOPPING.set()
+    with _embedded_lock:
+        worker = _embedded_worker
+    if worker is None:
+        return
+    stopper = threading.Thread(target=stop_embedded_worker, name="celery-embedded-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout)
+    if stopper.is_alive():
+        log.warning("the embedded worker did not stop within %s s", timeout)
 
 
 _periodic_thread = None
@@ -78,7 +100,7 @@ def start_embedded_periodic(interval_check: float = 5.0):
         next_due = dict.fromkeys(schedule, 0.0)
 
         def loop():
-            while True:
+            while not STOPPING.is_set():
                 now = time.monotonic()
                 for name, entry in schedule.items():
                     if now >= next_due[name]:
@@ -87,7 +109,7 @@ def start_embedded_periodic(interval_check: float = 5.0):
                             app.send_task(entry["task"])
                         except Exception:  # noqa: BLE001 - keep the timer alive whatever one send did
                             log.exception("periodic task %s could not be sent", name)
-                time.sleep(interval_check)
+                STOPPING.wait(interval_check)
 
         _periodic_thread = threading.Thread(target=loop, name="celery-embedded-periodic", daemon=True)
         _periodic_thread.start()

@@ -7,6 +7,8 @@ Subclasses set `policy_action` (or `policy_actions` per HTTP method) and never o
 from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.views import View
 
 from portal.access import scope
@@ -50,6 +52,19 @@ class StudioScopedView(LoginRequiredMixin, _ScopedMixin, View):
             scope.enter(request.user, obj, view_action_for(obj))
         self.actions = actions_of(request.user, obj)
         return View.dispatch(self, request, *args, **kwargs)
+
+    # Where a GET lands on a route that only takes forms (its address typed, bookmarked or reloaded):
+    # the page the form lives on, at this section, instead of Django's blank 405.
+    form_section = ""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return super().http_method_not_allowed(request, *args, **kwargs)
+        if getattr(self, "project", None) is not None:
+            page = reverse("projects:detail", kwargs={"studio": self.studio.slug, "project": self.project.code})
+        else:
+            page = reverse("studios:dashboard", kwargs={"studio": self.studio.slug})
+        return redirect(page + (f"#{self.form_section}" if self.form_section else ""))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs) if hasattr(super(), "get_context_data") else {}

@@ -21,6 +21,7 @@ from portal.jobs.engine import (
     register,
     run,
     send_task,
+    stop_requested,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "register",
     "run",
     "send_task",
+    "stop_requested",
 ]

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from portal.celery import app
+from portal.celery import STOPPING, app
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,12 @@ def enqueue_on_commit(kind: str, object_id: int) -> None:
 def run(kind: str, object_id: int) -> Any:
     """The task's body: hand the id to the kind's handler."""
     return handler(kind).execute(object_id)
+
+
+def stop_requested() -> bool:
+    """The process running this job is stopping (the embedded default's server on Ctrl-C): a long job
+    should hand its work back at its next check rather than run on while the process tears down."""
+    return STOPPING.is_set()
 
 
 # --- claim, lease, heartbeat ------------------------------------------------------------------

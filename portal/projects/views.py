@@ -51,6 +51,7 @@ class ProjectDetailView(ProjectScopedView):
 
 class ProjectSettingsView(ProjectScopedView):
     policy_action = Action.PROJECT_MANAGE
+    form_section = "settings"
 
     def post(self, request, **kwargs):
         operation = request.POST.get("operation", "update")

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views import View
 
-from portal.access.policy import DESCRIPTIONS, ROLE_ACTIONS, STUDIO_ADMIN, STUDIO_MEMBER, Action
+from portal.access.policy import DESCRIPTIONS, ROLE_ACTIONS, SCOPE, STUDIO_ADMIN, STUDIO_MEMBER, Action, Scope
 from portal.access.views import StudioScopedView
 from portal.audit.selectors import audit_action_names, audit_events
 from portal.audit.services import audit_export_log
@@ -26,6 +26,10 @@ User = get_user_model()
 
 def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
+
+
+# The role table's cell for a project action and the studio role "member": it depends on the project role.
+BY_PROJECT_ROLE = "by project role"
 
 
 class DashboardView(StudioScopedView):
@@ -49,7 +53,13 @@ class DashboardView(StudioScopedView):
             ),
             role_choices=StudioRoleForm.base_fields["role"].choices,
             role_table=[
-                (DESCRIPTIONS[a], a in ROLE_ACTIONS[STUDIO_ADMIN], a in ROLE_ACTIONS[STUDIO_MEMBER])
+                # Inside a project a member may do what their project role allows (a director opens the
+                # workspace): the studio role alone says nothing there, so the cell says so, not "no".
+                (
+                    DESCRIPTIONS[a],
+                    a in ROLE_ACTIONS[STUDIO_ADMIN],
+                    BY_PROJECT_ROLE if SCOPE[a] is Scope.PROJECT else a in ROLE_ACTIONS[STUDIO_MEMBER],
+                )
                 for a in Action
                 if a in ROLE_ACTIONS[STUDIO_ADMIN]
             ],
@@ -61,6 +71,7 @@ class DashboardView(StudioScopedView):
 
 class StudioSettingsView(StudioScopedView):
     policy_action = Action.STUDIO_MANAGE
+    form_section = "settings"
 
     def post(self, request, **kwargs):
         form = StudioSettingsForm(request.POST)

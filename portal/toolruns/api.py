@@ -53,6 +53,11 @@ class ToolRunSerializer(serializers.ModelSerializer):
     summary = serializers.ListField(
         child=serializers.CharField(), source="summary_lines", read_only=True, help_text="The report's summary in plain lines."
     )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Where the run fell short of the request (a shortfall, a fallback, a check not made), in the tool's words.",
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -79,6 +84,7 @@ class ToolRunSerializer(serializers.ModelSerializer):
             "eta_seconds",
             "metrics",
             "summary",
+            "warnings",
             "report",
             "provenance",
             "outputs",

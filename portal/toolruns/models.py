@@ -10,10 +10,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from portal.footage.models import AssetVersion
 from portal.projects.models import Project
+
+# The failures the portal words itself (stored in English, as the audit log keeps them; shown translated).
+# A tool's own message about the user's input is stored and shown as the tool wrote it.
+GENERIC_FAILURE = gettext_noop(
+    "The tool stopped with an internal error. The studio's engineers have the details; try again or contact support."
+)
+TIME_LIMIT_FAILURE = gettext_noop("The run took longer than the portal allows and was stopped.")
+PORTAL_ERRORS = frozenset({GENERIC_FAILURE, TIME_LIMIT_FAILURE})
 
 
 class ToolRun(models.Model):
@@ -91,6 +100,19 @@ class ToolRun(models.Model):
         """Plain lines a tool's report gives for people (`report["summary_lines"]`): shown on the run page and in the API."""
         lines = self.report.get("summary_lines") if isinstance(self.report, dict) else None
         return [str(line) for line in lines] if isinstance(lines, list) else []
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the tool says went short of the request (`report["warnings"]`: a shortfall, a fallback, a check
+        not made): shown above the outputs on the run page and in the API, never only in the JSON report."""
+        lines = self.report.get("warnings") if isinstance(self.report, dict) else None
+        return [str(line) for line in lines if str(line).strip()] if isinstance(lines, list) else []
+
+    @property
+    def error_text(self) -> str:
+        """The error for the page, in the reader's language where the portal wrote it (a tool's own message
+        about its input stays in the tool's words)."""
+        return gettext(self.error) if self.error in PORTAL_ERRORS else self.error
 
     def elapsed_seconds(self, now=None) -> float | None:
         if self.started_at is None:

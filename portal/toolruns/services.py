@@ -29,7 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -48,7 +48,7 @@ from portal.projects.models import Project
 from portal.providers.selectors import ai_params, allowed_provider_ids
 from portal.providers.services import run_provider
 from portal.toolruns import wording
-from portal.toolruns.models import ToolRun, ToolRunOutput
+from portal.toolruns.models import GENERIC_FAILURE, TIME_LIMIT_FAILURE, ToolRun, ToolRunOutput
 from portal.toolruns.registry import ASSET_TO_INPUT_KIND, get_tool
 from portal.toolruns.wording import plain_problem
 from portal.webhooks import events as webhook_events
@@ -72,10 +72,6 @@ from studio_tools.media.hashing import sha256_copy
 
 log = logging.getLogger(__name__)
 
-GENERIC_FAILURE = (
-    "The tool stopped with an internal error. The studio's engineers have the details; try again or contact support."
-)
-TIME_LIMIT_FAILURE = "The run took longer than the portal allows and was stopped."
 # Media types that are probed and get browser derivatives (proxy, poster...) like uploaded footage.
 _MEDIA_PREFIXES = ("video/", "image/", "audio/")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
@@ -95,6 +91,14 @@ class _LostClaim(Cancelled):
 
     def __init__(self) -> None:
         super().__init__("lost the claim on this run")
+
+
+class _ServerStopping(Cancelled):
+    """The process running the tool is stopping (Ctrl-C on the embedded default's server): the run goes
+    back to the queue, untouched by this attempt, and starts again with the next server."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is stopping")
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -349,7 +353,7 @@ def toolrun_create(
         try:
             parsed = spec.parse_params(chosen)
         except BadParams as exc:
-            raise _param_errors(exc) from None
+            raise _param_errors(spec, exc) from None
     pairs, problems = _normalize_input_ids(input_version_ids)
     if problems:
         raise ValidationError({"inputs": problems})
@@ -542,6 +546,8 @@ class _Reporter:
     def is_cancelled(self) -> bool:
         if self.heartbeat.lost:
             raise _LostClaim()
+        if jobs.stop_requested():
+            raise _ServerStopping()
         row = ToolRun.objects.filter(pk=self.run.pk, claim_token=self.token).values_list("status", "cancel_requested").first()
         if row is None or row[0] != ToolRun.Status.RUNNING:
             raise _LostClaim()
@@ -634,6 +640,8 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
     except _LostClaim:
         log.warning("tool run %s was taken over by another worker; this one stops", run.pk)
         return None
+    except _ServerStopping:
+        _hand_back(run, token)
     except Cancelled:
         _finish(run, token, ToolRun.Status.CANCELLED)
     except BadInput as exc:
@@ -653,6 +661,30 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
         shutil.rmtree(workdir, ignore_errors=True)
     run.refresh_from_db()
     return run
+
+
+def _hand_back(run: ToolRun, token: str) -> bool:
+    """The server stopped under the run: back to the queue as if this attempt had not been made (it was
+    not the run's fault), for the next server's recovery pass to send again. Quiet: the process is going."""
+    with transaction.atomic():
+        handed = ToolRun.objects.filter(pk=run.pk, claim_token=token, status=ToolRun.Status.RUNNING).update(
+            status=ToolRun.Status.QUEUED,
+            attempts=F("attempts") - 1,
+            claim_token="",
+            lease_until=None,
+            dispatched_at=None,
+            started_at=None,
+            progress=0.0,
+            stage="",
+            message="The server stopped during this run; it starts again when the server is back.",
+        )
+        if not handed:
+            return False
+        run.refresh_from_db()
+        _cleanup_leftover_outputs(run)
+        record(action="toolrun.requeued", project=run.project, target=run, details={"reason": "server stopped"})
+    log.info("tool run %s handed back to the queue: the server is stopping", run.pk)
+    return True
 
 
 def _finish(run: ToolRun, token: str, status: str, *, error: str = "") -> bool:

@@ -179,6 +179,15 @@ class ContactSheet:
             },
             "frames": cells,
             "notes": notes,
+            # what the run page shows above the outputs
+            "warnings": [
+                *notes,
+                *(
+                    [f"{len(missing)} of {len(samples)} frames of {name} could not be decoded: their cells are empty"]
+                    if missing
+                    else []
+                ),
+            ],
         }
         metrics = {"frames": len(samples), "frames_missing": len(missing), "decode_seconds": round(decode_seconds, 3)}
         output = OutputFile(OUTPUT_NAME, OutputKind.IMAGE, "contactsheet", "image/png", label=f"Contact sheet of {name}")

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from studio_tools.continuity import frames as frames_module
-from studio_tools.continuity.analysis import PeopleCache, Reference, make_reference
+from studio_tools.continuity.analysis import CHECK_WORDS, PeopleCache, Reference, make_reference
 from studio_tools.continuity.findings import Thresholds
 from studio_tools.continuity.frames import Frame, Shot
 from studio_tools.continuity.pipeline import CHECKS, check_shots
@@ -287,7 +287,11 @@ class ContinuityTool:
         if params.external_ai or opinion.ran:
             agree = sum(1 for v in opinion.verdicts if v["verdict"] == "agree")
             text += f" Second opinion: agrees with {agree}, disagrees with {len(opinion.verdicts) - agree} finding(s)."
+        pairs = [p.describe() for p in checked.pairs]
         return {
+            # what the run page shows above the outputs: what was not checked, and why
+            "summary_lines": [text],
+            "warnings": _warnings(pairs, opinion, params, asked=bool(measured)),
             "summary": {
                 "text": text,
                 "measured_findings": len(measured),
@@ -308,13 +312,29 @@ class ContinuityTool:
             ],
             "reference_matches": checked.reference_matches,
             "characters": _characters(references, findings, checked, people),
-            "pairs": [p.describe() for p in checked.pairs],
+            "pairs": pairs,
             "second_opinion": opinion.describe(),
             "ai": opinion.session.summary() if opinion.session is not None and opinion.requests else None,
             "provider": opinion.session.provider.id if opinion.session is not None and opinion.requests else None,
             "region": opinion.session.provider.region if opinion.session is not None and opinion.requests else None,
             "findings": findings,
         }
+
+
+def _warnings(pairs: list[dict[str, Any]], opinion, params, *, asked: bool) -> list[str]:
+    """Plain lines for what the run did not do that a person would assume it did: each check a cut could
+    not be compared on (with the reason), and a second opinion that was asked for but did not run."""
+    lines = []
+    for pair in pairs:
+        where = f"cut {pair['index'] + 1} ({pair['outgoing']['name']} → {pair['incoming']['name']})"
+        for check, coverage in pair.get("coverage", {}).items():
+            if coverage.get("state") == "not compared":
+                lines.append(f"{where}, {CHECK_WORDS.get(check, check)}: {coverage['words']}")
+    if params.external_ai and asked and not opinion.ran:  # the local path ran instead
+        lines.append("second opinion " + opinion.status[0].lower() + opinion.status[1:])
+    elif opinion.errors:
+        lines.append(f"second opinion: {len(opinion.errors)} request(s) to the model failed; those findings have no opinion")
+    return lines
 
 
 def _caption(frame: Frame, role: str) -> str:

@@ -185,6 +185,10 @@ def check_result(spec: ToolSpec, result: Any, workdir: Path) -> None:
     if dupes:
         raise ToolFailed(f"{prefix} two outputs with the same name or path: {', '.join(sorted(dupes))}")
     _check_jsonable(result.report, f"{spec.name} report", error=ToolFailed, top_dict=True)
+    for key in ("summary_lines", "warnings"):  # read by people on the run page: plain lines
+        lines = result.report.get(key) if isinstance(result.report, dict) else None
+        if lines is not None and not (isinstance(lines, list) and all(isinstance(line, str) for line in lines)):
+            raise ToolFailed(f"{prefix} report[{key!r}] that is not a list of text lines")
     if not isinstance(result.metrics, dict):
         raise ToolFailed(f"{prefix} metrics that are not a dict")
     for key, value in result.metrics.items():

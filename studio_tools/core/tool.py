@@ -79,6 +79,11 @@ class OutputFile:
 
 @dataclass
 class ToolResult:
+    """What a run made. Two keys of `report` are read by people, not only by programs: `summary_lines`
+    (what was done, a few plain lines) and `warnings` (each way the run fell short of what was asked for: a
+    shortfall, a fallback to a local path, a check that could not be made). The portal shows both on the
+    run page above the outputs and in its API; a warning that lives only deeper in the report is missed."""
+
     outputs: list[OutputFile] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)

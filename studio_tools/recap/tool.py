@@ -537,6 +537,8 @@ class Recap:
         for s in told.sentences:
             verdicts[s.verdict] = verdicts.get(s.verdict, 0) + 1
         return {
+            # what the run page shows above the outputs: where the recap is not what was asked for
+            "warnings": _warnings(params, told, shortfall, vo_note),
             "videos": videos,
             "moments": moments_out,
             "suggestions": offered_out,
@@ -683,6 +685,21 @@ def _place(sentences, selection: select.Selection, starts: list[float], cue_map,
             continue
         sentence.start, sentence.end = round(start, 3), round(start + length, 3)
         cursor = sentence.end + 0.4
+
+
+def _warnings(params, told: narration.Narration, shortfall: dict[str, Any] | None, vo_note: str) -> list[str]:
+    """Plain lines for each way the recap falls short of what the run asked for: shorter than the target,
+    narration asked for but impossible, the local narration used instead of the model, no temp VO."""
+    lines = []
+    if shortfall is not None:
+        lines.append(f"shorter than asked: {shortfall['message']}")
+    if params.narration and told.mode == "off" and params.edit is None:
+        lines.append(told.label)  # e.g. no episode has subtitles to ground a narration in
+    if told.fallback_reason:
+        lines.append(f"local narration used (quoted subtitles): {told.fallback_reason}")
+    if vo_note.startswith("no temp VO"):
+        lines.append(vo_note)
+    return lines
 
 
 def _rate_notes(given: list[episodes.Episode], usable: list[episodes.Episode], rate) -> list[str]:

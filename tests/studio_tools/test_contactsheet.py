@@ -297,6 +297,7 @@ def test_cells_show_the_frames_they_name_in_display_geometry(matrix, name, tmp_p
         shown = media_matrix.read_bars(np.rot90(pixels, k=spec.rotation // 90))  # turned back to the stored bars
         assert shown == timeline[cell["frame"]], cell
     assert ("variable frame rate" in " ".join(report["notes"])) is spec.variable
+    assert report["warnings"] == report["notes"]  # every frame decoded: the notes are the warnings
 
 
 def test_labels_are_timecode_at_the_true_rate_from_the_start_timecode(matrix, tmp_path):

@@ -166,6 +166,7 @@ def test_persistent_server_error_is_reported_not_fatal(stills, tmp_path):
     (error,) = report["second_opinion"]["errors"]
     assert error.startswith("M1: the API answered 529 (") and "overloaded_error" in error
     assert [f["source"] for f in report["findings"]] == ["measured"]
+    assert "second opinion: 1 request(s) to the model failed; those findings have no opinion" in report["warnings"]
 
 
 def test_no_key_means_no_model_and_an_honest_report(stills, tmp_path):
@@ -177,6 +178,10 @@ def test_no_key_means_no_model_and_an_honest_report(stills, tmp_path):
         "Not run: external AI was allowed, but no model provider is configured on this worker"
     )
     assert all(f["source"] == "measured" and "second_opinion" not in f for f in report["findings"])
+    # the local path ran instead of the one asked for: a warning the run page shows above the outputs
+    assert "second opinion not run: external AI was allowed, but no model provider is configured on this worker" in " ".join(
+        report["warnings"]
+    )
 
 
 def test_not_allowed_means_no_model_even_with_a_key(stills, tmp_path):
@@ -184,6 +189,7 @@ def test_not_allowed_means_no_model_even_with_a_key(stills, tmp_path):
     report = run(stills, tmp_path, api, KEY)  # external_ai defaults to off
     assert api.requests == []
     assert report["second_opinion"]["status"].startswith("Not run: external AI was not requested")
+    assert not [w for w in report["warnings"] if "second opinion" in w]  # not asked for: nothing fell short
     page = (tmp_path / "w" / "out" / "report.html").read_text()
     assert "Not run: external AI was not requested" in page
 

@@ -225,6 +225,14 @@ BAD_RETURNS = {
     "report with nan": (lambda wd: ToolResult(report={"a": [1, float("nan")]}), "report: a\\[1\\] is nan"),
     "report with object": (lambda wd: ToolResult(report={"p": Path("x")}), "report: p is a PosixPath"),
     "report with int key": (lambda wd: ToolResult(report={"a": {1: 2}}), "key 1 at a is not a string"),
+    "warnings not lines": (
+        lambda wd: ToolResult(report={"warnings": "placed 4 of 33"}),
+        "report\\['warnings'\\] that is not a list of text lines",
+    ),
+    "summary with a number": (
+        lambda wd: ToolResult(report={"summary_lines": ["ok", 3]}),
+        "report\\['summary_lines'\\] that is not a list of text lines",
+    ),
     "nested metric": (lambda wd: ToolResult(metrics={"a": [1]}), "metric 'a'=\\[1\\]"),
     "infinite metric": (lambda wd: ToolResult(metrics={"a": float("inf")}), "metrics: a is inf"),
 }

@@ -109,6 +109,11 @@ def test_short_clip_without_subtitles_is_cut_and_the_shortfall_is_said_with_numb
     assert shortfall["moments"] == 1 and shortfall["moments_left"] == 0
     assert shortfall["message"].startswith(f"{shortfall['duration_seconds']:.1f} s of 30 s: only 1 usable moment")
     assert report["narration"]["mode"] == "off"
+    # both said where the run page shows them, above the outputs
+    assert report["warnings"] == [
+        f"shorter than asked: {shortfall['message']}",
+        "No narration: no episode has subtitles to ground it in.",
+    ]
 
 
 def test_a_cut_that_meets_its_target_reports_no_shortfall_and_quotes_both_episodes(tmp_path, monkeypatch):
@@ -122,6 +127,7 @@ def test_a_cut_that_meets_its_target_reports_no_shortfall_and_quotes_both_episod
     record = run_tool(Recap(), inputs, {"target_seconds": 30, "temp_vo": False}, tmp_path / "w")
     report = record.result.report
     assert report["selection"]["target_met"] is True and report["selection"]["shortfall"] is None, report["selection"]
+    assert report["warnings"] == []
     played = {c for m in report["moments"] for c in m["cues"]}
     sentences = report["narration"]["sentences"]
     assert sentences and report["narration"]["mode"] == "extractive"
