@@ -193,7 +193,7 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        return selectors.assets_from_versions(page) if page is not None else None
+        return selectors.assets_from_versions(page, self.scope) if page is not None else None
 
     def get_object(self):
         # the rows are the assets' latest versions: the asset's id is the version's asset_id

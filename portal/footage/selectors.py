@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -117,11 +118,11 @@ def _type_expression():
     ), media_type
 
 
-def listed_versions(project: Project, filters: AssetFilters = AssetFilters()):
-    """The latest version of every asset of the project (one row per asset), with `group`, `kind_group`
-    (the group rejection aside), `approval` and `run_outputs` (how many outputs the version's run made)
-    annotated, filtered, newest first with a run's outputs together: a run's rows sort at the run's
-    start, in the order the tool made them."""
+@functools.cache
+def _listing():
+    """Every asset's latest version with what the list shows and filters on, for no project yet. Built
+    once per process: resolving these expressions costs more CPU than running the query, and a
+    queryset is never changed by what is chained onto it (each step copies it)."""
     newer = AssetVersion.objects.filter(asset=OuterRef("asset"), number__gt=OuterRef("number"))
     type_expression, media_type = _type_expression()
     run_outputs = (
@@ -131,28 +132,41 @@ def listed_versions(project: Project, filters: AssetFilters = AssetFilters()):
         .annotate(total=Count("pk"))
         .values("total")
     )
-    qs = (
-        AssetVersion.objects.filter(asset__project=project)
-        .filter(~Exists(newer))
-        .select_related("asset__created_by", "asset__project__studio", "uploaded_by", "tool_output__run")
-        .alias(listed_media_type=media_type)
-        .annotate(approval=_approval_expression(), kind_group=type_expression)
-        .annotate(
+    # Aliases, not annotations: the filters and the order use them in SQL, and the page's rows get
+    # the same answers in Python (kind_group_of, AssetVersion.approval_state), which costs less than
+    # compiling them into every SELECT. tests/footage/test_asset_list_groups.py holds the two together.
+    return (
+        AssetVersion.objects.filter(~Exists(newer))
+        # Not loaded: the run's own row (its report and metrics can be large; the list needs its tool) and
+        # the project's (the caller has it: assets_from_versions puts it on every asset).
+        .select_related("asset", "uploaded_by", "tool_output")
+        .alias(
+            listed_media_type=media_type,
+            approval=_approval_expression(),
+            kind_group=type_expression,
             group=Case(
                 When(status=AssetVersion.Status.REJECTED, then=Value(AssetGroup.REJECTED)),
                 When(approval=ApprovalState.REJECTED, then=Value(AssetGroup.REJECTED)),
                 default=F("kind_group"),
                 output_field=CharField(),
             ),
-            run_outputs=Subquery(run_outputs, output_field=IntegerField()),
             listed_at=Coalesce(F("tool_output__run__created_at"), F("asset__created_at")),
             # inside a run: the order the tool made its outputs; elsewhere: newest first
             order_in_group=Case(
                 When(tool_output__isnull=True, then=-F("asset_id")), default=F("asset_id"), output_field=BigIntegerField()
             ),
         )
+        .annotate(run_outputs=Subquery(run_outputs, output_field=IntegerField()), run_tool=F("tool_output__run__tool"))
         .order_by(F("listed_at").desc(), F("tool_output__run_id").desc(nulls_last=True), "order_in_group")
     )
+
+
+def listed_versions(project: Project, filters: AssetFilters = AssetFilters()):
+    """The latest version of every asset of the project (one row per asset), filtered, newest first
+    with a run's outputs together: a run's rows sort at the run's start, in the order the tool made
+    them. `group`, `kind_group` (the group rejection aside) and `approval` are there to filter on;
+    `run_tool` and `run_outputs` (how many outputs the version's run made) come with each row."""
+    qs = _listing().filter(asset__project=project)
     if filters.kind:
         qs = qs.filter(asset__kind=filters.kind)
     if filters.status:
@@ -168,9 +182,14 @@ def listed_versions(project: Project, filters: AssetFilters = AssetFilters()):
 
 def group_counts(project: Project, filters: AssetFilters = AssetFilters()) -> dict[str, int]:
     """How many assets each group holds under the other filters (one query)."""
-    rows = listed_versions(project, replace(filters, group="")).order_by().values("group").annotate(total=Count("pk"))
+    rows = (
+        listed_versions(project, replace(filters, group=""))
+        .order_by()
+        .values(listed_group=F("group"))
+        .annotate(total=Count("pk"))
+    )
     counts = dict.fromkeys(AssetGroup.values, 0)
-    counts.update({row["group"]: row["total"] for row in rows})
+    counts.update({row["listed_group"]: row["total"] for row in rows})
     return counts
 
 
@@ -184,24 +203,45 @@ class RunOfOutput:
     outputs: int  # how many outputs the run made
 
 
-def assets_from_versions(versions) -> list[Asset]:
-    """Listed versions -> their assets, each with `latest`, `group`, `kind_group`, `approval` and `run`
-    (a RunOfOutput or None) attached, with no further query."""
+def assets_from_versions(versions, project: Project) -> list[Asset]:
+    """Listed versions (of `project`) -> their assets, each with `latest`, `group`, `kind_group`,
+    `approval` and `run` (a RunOfOutput or None) attached, with no further query."""
     assets = []
     for version in versions:
         asset = version.asset
+        asset.project = project  # the links and the approval checks read version.asset.project.studio
         asset.latest = version
-        asset.group = version.group
-        asset.kind_group = version.kind_group
-        asset.approval = version.approval
         output = version.tool_output if _has_output(version) else None
+        asset.approval = version.approval_state
+        asset.kind_group = kind_group_of(version, output)
+        rejected = version.status == AssetVersion.Status.REJECTED or asset.approval == ApprovalState.REJECTED
+        asset.group = AssetGroup.REJECTED if rejected else asset.kind_group
         asset.run = (
-            RunOfOutput(id=output.run_id, tool=output.run.tool, output=output.name, outputs=version.run_outputs or 0)
+            RunOfOutput(id=output.run_id, tool=version.run_tool, output=output.name, outputs=version.run_outputs or 0)
             if output is not None
             else None
         )
         assets.append(asset)
     return assets
+
+
+def kind_group_of(version: AssetVersion, output) -> str:
+    """_type_expression in Python, for a listed version and its run output (or None)."""
+    if version.asset.kind != Asset.Kind.GENERATED:
+        return AssetGroup.FOOTAGE
+    kind = output.kind if output is not None else None
+    media_type = (version.media_info or {}).get("media_type")
+    if kind in EDIT_LIST_OUTPUT_KINDS:
+        return AssetGroup.EDIT_LISTS
+    if kind in REPORT_OUTPUT_KINDS:
+        return AssetGroup.REPORTS
+    if kind in MEDIA_OUTPUT_KINDS:
+        return AssetGroup.GENERATED
+    if media_type in EDIT_LIST_MEDIA_TYPES:
+        return AssetGroup.EDIT_LISTS
+    if media_type in REPORT_MEDIA_TYPES:
+        return AssetGroup.REPORTS
+    return AssetGroup.GENERATED
 
 
 def _has_output(version) -> bool:
@@ -215,18 +255,29 @@ def _has_output(version) -> bool:
 ASSETS_PER_PAGE = 25
 
 
+class _CountedPaginator(Paginator):
+    """A paginator told its count (group_counts has it already) instead of asking the database again."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count  # Paginator.count is a cached_property: this is its value
+
+
 def assets_page(project: Project, *, page=None, filters: AssetFilters = AssetFilters(), per_page: int = ASSETS_PER_PAGE) -> Page:
     """One page of the project's asset list (see listed_versions), each asset with `latest`, `group`,
-    `approval` and `run` attached: a count and one query, whatever the number of assets. A page number
-    out of range gives the last page."""
-    result = Paginator(listed_versions(project, filters), per_page).get_page(page)
-    result.object_list = assets_from_versions(result.object_list)
+    `approval` and `run` attached, and the page's `group_counts` (see group_counts): two queries,
+    whatever the number of assets. A page number out of range gives the last page."""
+    counts = group_counts(project, filters)
+    total = counts[filters.group] if filters.group else sum(counts.values())
+    result = _CountedPaginator(listed_versions(project, filters), per_page, count=total).get_page(page)
+    result.object_list = assets_from_versions(result.object_list, project)
+    result.group_counts = counts
     return result
 
 
 def asset_listed(project: Project, asset_id) -> Asset | None:
     """One asset as the list shows it (the API's asset detail)."""
-    return next(iter(assets_from_versions(listed_versions(project).filter(asset_id=asset_id)[:1])), None)
+    return next(iter(assets_from_versions(listed_versions(project).filter(asset_id=asset_id)[:1], project)), None)
 
 
 def asset_get(project: Project, asset_id) -> Asset | None:

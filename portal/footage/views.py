@@ -23,6 +23,7 @@ from portal.access.views import ProjectScopedView
 from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors, services, storage
 from portal.footage.models import ApprovalState, Asset, AssetGroup, AssetVersion
+from portal.footage.templatetags import footage as footage_tags
 
 # What a media URL may ask for, and where it is on the version.
 DERIVATIVES = {
@@ -236,7 +237,7 @@ def asset_listing(project, params) -> dict:
         str(_FILTER_PROBLEMS[param]) % {"value": value, "limit": selectors.SEARCH_MAX_LENGTH} for param, value in problems.items()
     ]
     page = selectors.assets_page(project, page=params.get("page"), filters=filters)
-    counts = selectors.group_counts(project, filters)
+    counts = page.group_counts
     where = {"studio": project.studio.slug, "project": project.code}
     sections: list[AssetSection] = []
     for asset in page.object_list:
@@ -245,6 +246,17 @@ def asset_listing(project, params) -> dict:
         asset.latest.review_url = reverse_with_id("review:review", "version_id", asset.latest.pk, **where)
         asset.type_label = TYPE_LABELS.get(asset.kind_group) if asset.kind == Asset.Kind.GENERATED else asset.get_kind_display()
         asset.approval_label = ApprovalState(asset.approval).label if asset.approval in ApprovalState.values else ""
+        # the facts in words, once: the wide columns and the line under the name on a tablet show them
+        video = asset.latest.video
+        width, height = video.get("display_width") or video.get("width"), video.get("display_height") or video.get("height")
+        asset.facts = {
+            "duration": footage_tags.timecode_seconds(asset.latest.duration),
+            "resolution": f"{width}×{height}" if width else "",
+            "rate": footage_tags.fps(video.get("frame_rate")),
+            "variable_rate": bool(video.get("variable_frame_rate")),
+        }
+        asset.glyph = _GLYPHS.get(asset.kind) or _GLYPHS.get(asset.kind_group) or "▶"  # a row without a poster
+        asset.facts_line = " · ".join(asset.facts[k] for k in ("duration", "resolution", "rate") if asset.facts[k])
         run_id = asset.run.id if asset.run else None
         if not sections or sections[-1].run_id != run_id:  # rows of no run go together too
             run_url = reverse_with_id("toolruns:run", "run_id", run_id, **where) if run_id else ""
@@ -279,6 +291,8 @@ def asset_listing(project, params) -> dict:
         "asset_search_max": selectors.SEARCH_MAX_LENGTH,
     }
 
+
+_GLYPHS = {Asset.Kind.SUBTITLES: "CC", Asset.Kind.MUSIC: "♪", AssetGroup.EDIT_LISTS: "CC", AssetGroup.REPORTS: "{}"}
 
 # A tool output's type in a row of the list (its group, rejection aside).
 TYPE_LABELS = {

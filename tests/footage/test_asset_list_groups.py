@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from portal.footage import selectors
-from portal.footage.models import Asset, AssetVersion
+from portal.footage.models import ApprovalState, Asset, AssetGroup, AssetVersion
 from portal.review import services as review_services
 from tests.footage.helpers import make_ready_version
 from tests.footage.listing_helpers import (
@@ -48,7 +48,7 @@ def listed(world):
 
 
 def _listed(project, **filters) -> list[Asset]:
-    return selectors.assets_from_versions(selectors.listed_versions(project, selectors.AssetFilters(**filters)))
+    return selectors.assets_from_versions(selectors.listed_versions(project, selectors.AssetFilters(**filters)), project)
 
 
 def _groups(project, **filters) -> dict[str, str]:
@@ -80,6 +80,22 @@ def test_each_asset_is_in_its_group(listed):
         "reports": 2,
         "rejected": 2,
     }
+
+
+def test_the_filters_in_sql_agree_with_the_rows_in_python(listed, world):
+    """The page's rows get their group and approval in Python, the filters and counts in SQL: the same
+    answers for every asset (a loose generated file without a run output too)."""
+    loose = make_ready_version(listed.project, uploader=listed.artist, kind=Asset.Kind.GENERATED, name="loose.json")
+    AssetVersion.objects.filter(pk=loose.pk).update(media_info={"kind": "file", "media_type": "application/json"})
+    review_services.decision_create(
+        actor=listed.producer, version=output_version(listed.continuity, "report"), verdict="approved"
+    )
+    rows = _listed(listed.project)
+    for group in AssetGroup.values:
+        assert {a.name for a in _listed(listed.project, group=group)} == {a.name for a in rows if a.group == group}, group
+    for approval in ApprovalState.values:
+        assert {a.name for a in _listed(listed.project, approval=approval)} == {a.name for a in rows if a.approval == approval}
+    assert {a.approval for a in rows} == set(ApprovalState.values)
 
 
 def test_the_latest_version_decides(listed):
