@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
@@ -10,7 +12,7 @@ from portal.access.policy import Action
 from portal.access.scope import PROJECT_PK
 from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors
-from portal.footage.models import Asset, AssetVersion
+from portal.footage.models import ApprovalState, Asset, AssetGroup, AssetVersion
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -105,23 +107,64 @@ class VersionSerializer(serializers.ModelSerializer):
         return ((version.media_info or {}).get("proxy") or {}).get("method")
 
 
+class RunOfOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the tool run")
+    tool = serializers.CharField(help_text="the tool's machine name")
+    output = serializers.CharField(help_text="the output's name in the run")
+    outputs = serializers.IntegerField(help_text="how many outputs the run made")
+
+
 class AssetSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="project_id", read_only=True)
     # A nested field, not a method making a VersionSerializer per asset: DRF builds a serializer's
     # fields once per instance, which for 50 assets was most of the request's CPU.
     latest_version = VersionSerializer(source="latest", read_only=True, allow_null=True, default=None)
+    group = serializers.ChoiceField(
+        choices=AssetGroup.choices,
+        read_only=True,
+        help_text="footage (uploaded) | generated (media a tool made) | edit_lists (.edl/.otio/.srt outputs) | "
+        "reports (JSON/HTML outputs) | rejected (latest version rejected at ingest, or a generated one rejected in review)",
+    )
+    run = RunOfOutputSerializer(
+        read_only=True, allow_null=True, default=None, help_text="the tool run that made the latest version; null for uploads"
+    )
 
     class Meta:
         model = Asset
-        fields = ["id", "project", "name", "kind", "shot_code", "created_at", "latest_version"]
+        fields = ["id", "project", "name", "kind", "shot_code", "created_at", "group", "run", "latest_version"]
         read_only_fields = fields
 
 
-@extend_schema_view(
-    list=extend_schema(parameters=[OpenApiParameter("kind", str, enum=Asset.Kind.values, description="only assets of this kind")])
-)
+_LIST_FILTERS = [
+    OpenApiParameter("group", str, enum=AssetGroup.values, description="only assets of this group (see the asset's group)"),
+    OpenApiParameter(
+        "status", str, enum=AssetVersion.Status.values, description="only assets whose latest version is in this state"
+    ),
+    OpenApiParameter(
+        "approval", str, enum=ApprovalState.values, description="only assets whose latest version is in this approval state"
+    ),
+    OpenApiParameter("kind", str, enum=Asset.Kind.values, description="only assets of this kind"),
+    OpenApiParameter(
+        "q",
+        {"type": "string", "maxLength": selectors.SEARCH_MAX_LENGTH},
+        description="only assets whose name or shot code contains this (any case)",
+    ),
+]
+
+# What the API says of a filter it cannot use (the page says it in its own words and leaves it out).
+_FILTER_PROBLEMS = {
+    "group": _("Unknown group “%(value)s”; choose one of: %(choices)s."),
+    "status": _("Unknown status “%(value)s”; choose one of: %(choices)s."),
+    "approval": _("Unknown approval state “%(value)s”; choose one of: %(choices)s."),
+    "kind": _("Unknown kind “%(value)s”; choose one of: %(choices)s."),
+    "q": _("A search is at most %(limit)s characters long."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_LIST_FILTERS))
 class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    """The project's assets, newest first, each with its latest version (filter with ?kind=)."""
+    """The project's assets, newest first with a run's outputs together, each with its group, the run
+    that made it and its latest version (filter with ?group=, ?status=, ?approval=, ?kind=, ?q=)."""
 
     serializer_class = AssetSerializer
     queryset = Asset.objects.none()
@@ -131,18 +174,33 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     url_scope = PROJECT_PK
 
     def scoped_queryset(self, scope):
-        kind = self.request.query_params.get("kind")
-        if kind and kind not in Asset.Kind.values:
-            raise serializers.ValidationError({"kind": f"Unknown kind; choose one of {', '.join(Asset.Kind.values)}."})
-        return selectors.assets_for_project(scope, kind=kind)
+        if self.action != "list":
+            return selectors.listed_versions(scope)
+        filters, problems = selectors.AssetFilters.parse(self.request.query_params)
+        if problems:
+            raise serializers.ValidationError(
+                {
+                    param: str(_FILTER_PROBLEMS[param])
+                    % {
+                        "value": value,
+                        "choices": ", ".join(selectors.AssetFilters.CHOICES.get(param, ())),
+                        "limit": selectors.SEARCH_MAX_LENGTH,
+                    }
+                    for param, value in problems.items()
+                }
+            )
+        return selectors.listed_versions(scope, filters)
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        return selectors.attach_latest(page) if page is not None else None
+        return selectors.assets_from_versions(page, self.scope) if page is not None else None
 
     def get_object(self):
-        asset = super().get_object()
-        return selectors.attach_latest([asset])[0]
+        # the rows are the assets' latest versions: the asset's id is the version's asset_id
+        asset = selectors.asset_listed(self.scope, self.kwargs["pk"])
+        if asset is None:
+            raise Http404("Not found")
+        return asset
 
 
 @extend_schema_view(

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.projects.models import Project
 
@@ -39,6 +40,28 @@ class Asset(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class AssetGroup(models.TextChoices):
+    """How the asset list groups assets (not a column: worked out in SQL from the latest version, see
+    footage.selectors.listed_versions). Rejected wins over the others: an asset whose latest version
+    was rejected at ingest, or a generated asset whose latest version's bytes a producer rejected."""
+
+    FOOTAGE = "footage", _("Footage")  # uploaded: footage, plates, references, subtitles, music
+    GENERATED = "generated", _("Generated media")  # tool outputs that are pictures or sound
+    EDIT_LISTS = "edit_lists", _("Edit lists")  # .edl / .otio / .srt outputs
+    REPORTS = "reports", _("Reports")  # JSON / HTML outputs
+    REJECTED = "rejected", pgettext_lazy("asset group", "Rejected")
+
+
+class ApprovalState(models.TextChoices):
+    """AssetVersion.approval_state's values."""
+
+    NOT_REQUIRED = "not_required", _("No approval needed")
+    PENDING = "pending", _("Pending review")
+    APPROVED = "approved", _("Approved")
+    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+    REJECTED = "rejected", _("Rejected")
 
 
 class AssetVersion(models.Model):

@@ -7,6 +7,7 @@ import base64
 import mimetypes
 import os
 import re
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -14,13 +15,15 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from portal.access.enforce import record_denial, require
 from portal.access.policy import Action, can
 from portal.access.views import ProjectScopedView
 from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors, services, storage
-from portal.footage.models import Asset, AssetVersion
+from portal.footage.models import ApprovalState, Asset, AssetGroup, AssetVersion
+from portal.footage.templatetags import footage as footage_tags
 
 # What a media URL may ask for, and where it is on the version.
 DERIVATIVES = {
@@ -203,31 +206,100 @@ class AssetStatusView(ProjectScopedView):
         )
 
 
+# What the page says when a filter in the URL cannot be used (the filter is then left out).
+_FILTER_PROBLEMS = {
+    "group": _lazy("Unknown group “%(value)s”: showing every group."),
+    "status": _lazy("Unknown status “%(value)s”: showing every status."),
+    "approval": _lazy("Unknown approval state “%(value)s”: showing every approval state."),
+    "kind": _lazy("Unknown kind “%(value)s”: showing every kind."),
+    "q": _lazy("The search is longer than %(limit)s characters: showing every name and shot code."),
+}
+
+
+@dataclass
+class AssetSection:
+    """Rows of the asset table that go together: a run's outputs under their run, or rows of no run."""
+
+    run: selectors.RunOfOutput | None
+    run_url: str = ""
+    assets: list = field(default_factory=list)
+
+    @property
+    def run_id(self) -> int | None:
+        return self.run.id if self.run else None
+
+
 def asset_listing(project, params) -> dict:
-    """One page of the asset table, with the kind filter kept in the pager's links."""
-    kind = params.get("kind") or None
-    kind_error = ""
-    if kind and kind not in Asset.Kind.values:
-        kind_error = _("Unknown kind “%(kind)s”: showing every kind.") % {"kind": kind}
-        kind = None
-    page = selectors.assets_page(project, page=params.get("page"), kind=kind)
+    """One page of the asset table: the groups (with their counts), the filters (group, status,
+    approval, kind, search) kept in the group links and the pager's, a run's outputs together."""
+    filters, problems = selectors.AssetFilters.parse(params)
+    errors = [
+        str(_FILTER_PROBLEMS[param]) % {"value": value, "limit": selectors.SEARCH_MAX_LENGTH} for param, value in problems.items()
+    ]
+    page = selectors.assets_page(project, page=params.get("page"), filters=filters)
+    counts = page.group_counts
     where = {"studio": project.studio.slug, "project": project.code}
+    sections: list[AssetSection] = []
     for asset in page.object_list:
         asset.page_url = reverse_with_id("footage:asset", "asset_id", asset.pk, **where)
-        if asset.latest is not None:
-            asset.latest.poster_url = reverse_with_id("footage:media", "version_id", asset.latest.pk, what="poster", **where)
-            asset.latest.review_url = reverse_with_id("review:review", "version_id", asset.latest.pk, **where)
-    query = QueryDict(mutable=True)
-    if kind:
-        query["kind"] = kind
+        asset.latest.poster_url = reverse_with_id("footage:media", "version_id", asset.latest.pk, what="poster", **where)
+        asset.latest.review_url = reverse_with_id("review:review", "version_id", asset.latest.pk, **where)
+        asset.type_label = TYPE_LABELS.get(asset.kind_group) if asset.kind == Asset.Kind.GENERATED else asset.get_kind_display()
+        asset.approval_label = ApprovalState(asset.approval).label if asset.approval in ApprovalState.values else ""
+        # the facts in words, once: the wide columns and the line under the name on a tablet show them
+        video = asset.latest.video
+        width, height = video.get("display_width") or video.get("width"), video.get("display_height") or video.get("height")
+        asset.facts = {
+            "duration": footage_tags.timecode_seconds(asset.latest.duration),
+            "resolution": f"{width}×{height}" if width else "",
+            "rate": footage_tags.fps(video.get("frame_rate")),
+            "variable_rate": bool(video.get("variable_frame_rate")),
+        }
+        asset.glyph = _GLYPHS.get(asset.kind) or _GLYPHS.get(asset.kind_group) or "▶"  # a row without a poster
+        asset.facts_line = " · ".join(asset.facts[k] for k in ("duration", "resolution", "rate") if asset.facts[k])
+        run_id = asset.run.id if asset.run else None
+        if not sections or sections[-1].run_id != run_id:  # rows of no run go together too
+            run_url = reverse_with_id("toolruns:run", "run_id", run_id, **where) if run_id else ""
+            sections.append(AssetSection(run=asset.run, run_url=run_url))
+        sections[-1].assets.append(asset)
+
+    def query(**changes) -> str:
+        kept = QueryDict(mutable=True)
+        for key, value in {**filters.as_params(), **changes}.items():
+            if value:
+                kept[key] = value
+        return kept.urlencode()
+
+    groups = [
+        {"value": "", "label": _("All"), "count": sum(counts.values()), "query": query(group=""), "current": not filters.group}
+    ] + [
+        {"value": value, "label": label, "count": counts[value], "query": query(group=value), "current": filters.group == value}
+        for value, label in AssetGroup.choices
+    ]
     return {
         "assets": page.object_list,
+        "asset_sections": sections,
         "asset_page": page,
-        "asset_query": query.urlencode(),
-        "asset_kind": kind or "",
-        "asset_kind_error": kind_error,
+        "asset_query": query(),
+        "asset_filters": filters,
+        "asset_filtering": filters.active,
+        "asset_groups": groups,
+        "asset_filter_errors": errors,
+        "asset_statuses": AssetVersion.Status.choices,
+        "asset_approvals": ApprovalState.choices,
         "asset_kinds": Asset.Kind.choices,
+        "asset_search_max": selectors.SEARCH_MAX_LENGTH,
     }
+
+
+_GLYPHS = {Asset.Kind.SUBTITLES: "CC", Asset.Kind.MUSIC: "♪", AssetGroup.EDIT_LISTS: "CC", AssetGroup.REPORTS: "{}"}
+
+# A tool output's type in a row of the list (its group, rejection aside).
+TYPE_LABELS = {
+    AssetGroup.GENERATED: _lazy("Generated media"),
+    AssetGroup.EDIT_LISTS: _lazy("Edit list"),
+    AssetGroup.REPORTS: _lazy("Report"),
+}
 
 
 def footage_context(project, actions, params=None) -> dict:
@@ -244,8 +316,8 @@ def footage_context(project, actions, params=None) -> dict:
 
 
 class AssetListView(ProjectScopedView):
-    """The asset table alone (one page, ?page= and ?kind= as on the project page): the project page
-    swaps it in when a live event says it changed."""
+    """The asset table alone (one page, with the filters of the project page: ?page=, ?group=,
+    ?status=, ?approval=, ?kind=, ?q=): the project page swaps it in when a live event says it changed."""
 
     policy_action = Action.FOOTAGE_VIEW
 
