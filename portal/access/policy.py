@@ -246,8 +246,8 @@ def _roles_query(user_id, studio_id, project_id):
 
 
 # Asked on every scoped request: built once (portal.core.prepared), read afresh each time.
-_STUDIO_ROLE = PreparedQuery(_studio_role_query, arguments=2)
-_ROLES = PreparedQuery(_roles_query, arguments=3)
+_STUDIO_ROLE = PreparedQuery(_studio_role_query, int, int)
+_ROLES = PreparedQuery(_roles_query, int, int, int)
 
 
 def _roles_from_db(user, studio, project) -> Roles | None:

@@ -34,7 +34,7 @@ def _second_factor_query(user_id):
 
 
 # Asked on every signed-in request: built once (portal.core.prepared), read afresh each time.
-_SECOND_FACTOR = PreparedQuery(_second_factor_query, arguments=1)
+_SECOND_FACTOR = PreparedQuery(_second_factor_query, int)
 
 
 def second_factor_state(user) -> tuple[bool, bool]:
