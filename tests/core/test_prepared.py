@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from portal.access.policy import roles_of
 from portal.core.prepared import PreparedQuery
@@ -93,3 +94,18 @@ def test_the_scope_finders_make_the_same_objects_as_the_orm(world):
     ):
         with pytest.raises(Http404):
             scope.find(kwargs)
+
+
+def test_the_bell_counts_the_persons_unread_notifications(world, client_for):
+    from portal.review.models import Notification
+
+    producer = world.a.users["producer"]
+    client = client_for(producer)
+    dashboard = f"/s/{world.a.studio.slug}/p/{world.a.project.code}/"
+    assert b"data-unread-count" not in client.get(dashboard).content  # none: no count shown
+    for n in range(3):
+        Notification.objects.create(user=producer, project=world.a.project, verb="mention", text=f"n{n}")
+    Notification.objects.create(user=world.a.users["viewer"], project=world.a.project, verb="mention", text="not hers")
+    assert b"data-unread-count>3</span>" in client.get(dashboard).content
+    Notification.objects.filter(user=producer, text="n0").update(read_at=timezone.now())
+    assert b"data-unread-count>2</span>" in client.get(dashboard).content
