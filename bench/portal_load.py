@@ -133,9 +133,12 @@ def _metadata(**fields) -> str:
 
 def session_cookie(user) -> str:
     """A signed-in session, as the sign-in form would leave it (no password round trip per user)."""
+    from importlib import import_module
+
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
+
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)

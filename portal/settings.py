@@ -397,6 +397,12 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
 OTP_TOTP_ISSUER = "AI Studio Partner Portal"
 
+# Sessions are read on every signed-in request: from the cache (Redis in services mode, this process's
+# memory on the embedded default, which is one process), with the database behind it as the record
+# (a cache miss or a restarted Redis reads the row again). Writes and sign-out go to both, through the
+# session engine; nothing deletes session rows behind its back. The user row is still read afresh on
+# every request, so a disabled account or a changed password takes effect at once.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 12

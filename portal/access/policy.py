@@ -29,6 +29,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_noop
 
 from portal.access.roles import ProjectRole, StudioRole
+from portal.core.prepared import PreparedQuery
 
 
 class Scope(StrEnum):
@@ -223,19 +224,38 @@ def roles_of(user, obj) -> Roles | None:
     return roles
 
 
-def _roles_from_db(user, studio, project) -> Roles | None:
-    """Both memberships in one query (the project role as a subquery)."""
+def _studio_role_query(user_id, studio_id):
+    from portal.studios.models import StudioMembership
+
+    return StudioMembership.objects.filter(studio_id=studio_id, user_id=user_id).values_list("role").order_by()[:1]
+
+
+def _roles_query(user_id, studio_id, project_id):
     from django.db.models import OuterRef, Subquery
 
     from portal.projects.models import ProjectMembership
     from portal.studios.models import StudioMembership
 
-    memberships = StudioMembership.objects.filter(studio_id=studio.pk, user_id=user.pk)
+    project_role = ProjectMembership.objects.filter(project_id=project_id, user_id=OuterRef("user_id")).values("role")[:1]
+    return (
+        StudioMembership.objects.filter(studio_id=studio_id, user_id=user_id)
+        .annotate(project_role=Subquery(project_role))
+        .values_list("role", "project_role")
+        .order_by()[:1]
+    )
+
+
+# Asked on every scoped request: built once (portal.core.prepared), read afresh each time.
+_STUDIO_ROLE = PreparedQuery(_studio_role_query, int, int)
+_ROLES = PreparedQuery(_roles_query, int, int, int)
+
+
+def _roles_from_db(user, studio, project) -> Roles | None:
+    """Both memberships in one query (the project role as a subquery)."""
     if project is None:
-        studio_role = memberships.values_list("role", flat=True).first()
-        return Roles(studio_role, None) if studio_role is not None else None
-    project_role = ProjectMembership.objects.filter(project_id=project.pk, user_id=OuterRef("user_id")).values("role")[:1]
-    row = memberships.annotate(project_role=Subquery(project_role)).values_list("role", "project_role").first()
+        row = _STUDIO_ROLE.first(user.pk, studio.pk)
+        return Roles(row[0], None) if row is not None else None
+    row = _ROLES.first(user.pk, studio.pk, project.pk)
     if row is None:
         return None
     return Roles(row[0], row[1])

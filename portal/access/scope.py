@@ -20,6 +20,7 @@ from django.http import Http404
 
 from portal.access.enforce import require
 from portal.access.policy import Action, can
+from portal.core.prepared import PreparedQuery, columns, instance
 
 
 @dataclass(frozen=True)
@@ -33,22 +34,53 @@ class UrlScope:
         return self.kwarg in kwargs
 
     def find(self, kwargs, user=None):
-        """The Studio or Project the URL names, or Http404."""
+        """The Studio or Project the URL names, or Http404 (one query, built once: _FINDERS)."""
         from portal.projects.models import Project
         from portal.studios.models import Studio
 
         value = kwargs.get(self.kwarg)
-        if value is None or (self.by == "pk" and not str(value).isdigit()):
+        if value is None or (self.by == "pk" and not (str(value).isdigit() and int(value) <= _LARGEST_ID)):
             raise Http404("Not found")
         if self.kind == "studio":
-            obj = Studio.objects.filter(**{self.by: value}).first()
-        elif self.by == "code":
-            obj = Project.objects.select_related("studio").filter(studio__slug=kwargs.get(self.studio_kwarg), code=value).first()
+            row = _FINDERS[("studio", self.by)].first(value)
+            obj = None if row is None else instance(Studio, row)
         else:
-            obj = Project.objects.select_related("studio").filter(**{self.by: value}).first()
+            arguments = (kwargs.get(self.studio_kwarg) or "", value) if self.by == "code" else (value,)
+            row = _FINDERS[("project", self.by)].first(*arguments)
+            obj = None
+            if row is not None:
+                obj = instance(Project, row)
+                obj.studio = instance(Studio, row, start=len(columns(Project)))
         if obj is None:
             raise Http404("Not found")
         return obj
+
+
+_LARGEST_ID = 2**63 - 1  # a bigger number names no row (and SQLite could not even compare it)
+
+
+def _studio_query(**lookup):
+    from portal.studios.models import Studio
+
+    return Studio.objects.filter(**lookup).values_list(*columns(Studio)).order_by()[:1]
+
+
+def _project_query(**lookup):
+    """The project and its studio (what select_related("studio") reads), as one row."""
+    from portal.projects.models import Project
+    from portal.studios.models import Studio
+
+    studio_columns = [f"studio__{name}" for name in columns(Studio)]
+    return Project.objects.filter(**lookup).values_list(*columns(Project), *studio_columns).order_by()[:1]
+
+
+# Every request with a scope asks one of these: built once (portal.core.prepared), read afresh each time.
+_FINDERS = {
+    ("studio", "pk"): PreparedQuery(lambda pk: _studio_query(pk=pk), int),
+    ("studio", "slug"): PreparedQuery(lambda slug: _studio_query(slug=slug), str),
+    ("project", "pk"): PreparedQuery(lambda pk: _project_query(pk=pk), int),
+    ("project", "code"): PreparedQuery(lambda slug, code: _project_query(studio__slug=slug, code=code), str, str),
+}
 
 
 # Where the house's URLs name their scope.

@@ -10,12 +10,13 @@ from rest_framework import mixins, serializers
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
 from portal.access.scope import PROJECT_PK
+from portal.core.fastread import FastReadMixin
 from portal.core.fasturls import reverse_with_id
 from portal.footage import selectors
 from portal.footage.models import ApprovalState, Asset, AssetGroup, AssetVersion
 
 
-class VersionSerializer(serializers.ModelSerializer):
+class VersionSerializer(FastReadMixin, serializers.ModelSerializer):
     asset = serializers.IntegerField(source="asset_id", read_only=True)
     uploaded_by = serializers.EmailField(source="uploaded_by.email", read_only=True, default=None)
     links = serializers.SerializerMethodField()
@@ -114,7 +115,7 @@ class RunOfOutputSerializer(serializers.Serializer):
     outputs = serializers.IntegerField(help_text="how many outputs the run made")
 
 
-class AssetSerializer(serializers.ModelSerializer):
+class AssetSerializer(FastReadMixin, serializers.ModelSerializer):
     project = serializers.IntegerField(source="project_id", read_only=True)
     # A nested field, not a method making a VersionSerializer per asset: DRF builds a serializer's
     # fields once per instance, which for 50 assets was most of the request's CPU.

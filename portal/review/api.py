@@ -12,6 +12,7 @@ from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
 from portal.access.scope import PROJECT_PK
 from portal.core.api import StrictSerializer, takes_no_body
+from portal.core.fastread import FastReadMixin
 from portal.footage import selectors as footage_selectors
 from portal.review import exports, selectors, services
 from portal.review.models import Decision, Note, Notification
@@ -23,7 +24,15 @@ def _author(note) -> dict | None:
     return {"id": note.author_id, "email": note.author.email, "name": note.author.full_name}
 
 
-class ReplySerializer(serializers.ModelSerializer):
+class _ReplyList(serializers.ListSerializer):
+    def get_attribute(self, instance):
+        # a note from notes_for_version(as_lists=True) carries its replies as a list; any other (one just
+        # made, one read alone) asks its manager
+        listed = getattr(instance, "reply_list", None)
+        return listed if listed is not None else instance.replies.all()
+
+
+class ReplySerializer(FastReadMixin, serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
 
     def get_author(self, note) -> dict | None:
@@ -33,9 +42,10 @@ class ReplySerializer(serializers.ModelSerializer):
         model = Note
         fields = ["id", "author", "text", "created_at"]
         read_only_fields = fields
+        list_serializer_class = _ReplyList
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class NoteSerializer(FastReadMixin, serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     shapes = serializers.SerializerMethodField()
     replies = ReplySerializer(many=True, read_only=True)
@@ -75,10 +85,17 @@ class NoteSerializer(serializers.ModelSerializer):
         return drawing.shapes if drawing is not None else []
 
     def get_mentions(self, note) -> list[str]:
-        return [u.email for u in note.mentions.all()]
+        listed = getattr(note, "mention_list", None)
+        return [u.email for u in (listed if listed is not None else note.mentions.all())]
 
     def get_timecode(self, note) -> str:
-        return exports.note_timecode(note.version, note.frame_start)
+        # the version's rate and start timecode are read once per version, not once per note
+        counters = self.__dict__.setdefault("_timecode_counters", {})
+        version = note.version
+        counter = counters.get(version.pk)
+        if counter is None:
+            counter = counters[version.pk] = exports.timecode_counter(version)
+        return counter(note.frame_start)
 
 
 class NoteCreateSerializer(StrictSerializer):
@@ -123,7 +140,7 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScop
         source = self.request.query_params.get("source")
         if source and source not in Note.Source.values:
             raise serializers.ValidationError({"source": "Choose human or machine."})
-        qs = selectors.notes_for_version(self.version, source=source)
+        qs = selectors.notes_for_version(self.version, source=source, as_lists=True)
         if self.action == "retrieve":
             return qs.model.objects.filter(version=self.version).select_related("author", "drawing")
         return qs
@@ -134,7 +151,7 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScop
             # every note (and reply) is on this one version: its timecode needs no query of its own
             for note in page:
                 note.version = self.version
-                for reply in note.replies.all():
+                for reply in note.reply_list:
                     reply.version = self.version
         return page
 

@@ -35,6 +35,13 @@ def note_timecode(version, frame: int) -> str:
     return frames_to_timecode(_start_frame(version, rate) + frame, rate)
 
 
+def timecode_counter(version):
+    """note_timecode for many frames of one version: the rate and the start are read once."""
+    rate = _rate(version)
+    start = _start_frame(version, rate)
+    return lambda frame: frames_to_timecode(start + frame, rate)
+
+
 def _safe_cell(value) -> str:
     text = "" if value is None else str(value)
     # A cell starting with = + - @ is a formula to spreadsheet programs (CSV injection).

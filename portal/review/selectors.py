@@ -7,13 +7,25 @@ from django.db.models import Prefetch
 from portal.review.models import Decision, Note, Notification
 
 
-def notes_for_version(version, *, source: str | None = None):
-    """Top-level notes with their replies, drawings, authors and mentions, in a fixed number of queries."""
+def notes_for_version(version, *, source: str | None = None, as_lists: bool = False):
+    """Top-level notes with their replies, drawings, authors and mentions, in a fixed number of queries.
+
+    With `as_lists` the replies and mentions come as plain lists, `note.reply_list` and
+    `note.mention_list`, instead of behind `note.replies.all()` / `note.mentions.all()`: Django then
+    makes no related manager and no queryset per note (for the API's pages of 50 notes, about a
+    fifth of the request's CPU)."""
     replies = Note.objects.select_related("author", "drawing").order_by("created_at", "pk")
+    if as_lists:
+        prefetches = [
+            Prefetch("replies", queryset=replies, to_attr="reply_list"),
+            Prefetch("mentions", to_attr="mention_list"),
+        ]
+    else:
+        prefetches = [Prefetch("replies", queryset=replies), "mentions"]
     qs = (
         Note.objects.filter(version=version, parent__isnull=True)
         .select_related("author", "resolved_by", "finding_decided_by", "drawing")
-        .prefetch_related(Prefetch("replies", queryset=replies), "mentions")
+        .prefetch_related(*prefetches)
         .order_by("frame_start", "created_at", "pk")
     )
     if source:

@@ -11,6 +11,7 @@ from portal.access.policy import Action
 from portal.access.scope import STUDIO_PK, STUDIO_ROW
 from portal.audit.selectors import audit_events
 from portal.core.api import StrictModelSerializer, StrictSerializer, takes_no_body
+from portal.core.fastread import FastReadMixin
 from portal.projects.models import Project, ProjectMembership
 from portal.studios import selectors, services
 from portal.studios.models import Invitation, Studio, StudioMembership
@@ -185,7 +186,7 @@ class InvitationViewSet(mixins.ListModelMixin, StudioScoped):
         return Response(InvitationSerializer(invitation).data)
 
 
-class AuditEventSerializer(serializers.Serializer):
+class AuditEventSerializer(FastReadMixin, serializers.Serializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     actor_email = serializers.CharField()
