@@ -1,3 +1,5 @@
+from django.core.paginator import Page, Paginator
+from django.http import QueryDict
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -5,3 +7,13 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+def section_page(items, params, *, param: str = "page", per_page: int = 50) -> tuple[Page, str]:
+    """One page of a list shown in a section of an HTML page (`?<param>=`, clamped to the pages there
+    are), and the request's other query parameters, url-encoded, for the pager's links: filters and
+    the other sections' pages are kept when one section turns a page. Use with includes/pager.html."""
+    page = Paginator(items, per_page).get_page(params.get(param))
+    query = params.copy() if isinstance(params, QueryDict) else QueryDict(mutable=True)
+    query.pop(param, None)
+    return page, query.urlencode()

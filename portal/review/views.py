@@ -12,6 +12,7 @@ from django.views import View
 
 from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
+from portal.core.pagination import section_page
 from portal.footage import selectors as footage_selectors
 from portal.footage import services as footage_services
 from portal.footage.models import Asset
@@ -122,9 +123,15 @@ class NotesExportView(ProjectScopedView):
 class NotificationsView(LoginRequiredMixin, View):
     """The caller's own notifications: no studio in the URL, nobody else's rows."""
 
+    per_page = 50
+
     def get(self, request):
-        items = list(selectors.notifications_for(request.user)[:200])
-        return render(request, "review/notifications.html", {"notifications": items})
+        page, query = section_page(selectors.notifications_for(request.user), request.GET, per_page=self.per_page)
+        return render(
+            request,
+            "review/notifications.html",
+            {"notifications": list(page.object_list), "notification_page": page, "notification_query": query},
+        )
 
     def post(self, request):
         services.notifications_mark_read(actor=request.user)

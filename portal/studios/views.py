@@ -16,6 +16,7 @@ from portal.access.policy import DESCRIPTIONS, ROLE_ACTIONS, STUDIO_ADMIN, STUDI
 from portal.access.views import StudioScopedView
 from portal.audit.selectors import audit_action_names, audit_events
 from portal.audit.services import audit_export_log
+from portal.core.pagination import section_page
 from portal.projects import services as project_services
 from portal.studios import selectors, services
 from portal.studios.forms import AuditFilterForm, InvitationForm, ProjectForm, StudioRoleForm, StudioSettingsForm
@@ -31,13 +32,23 @@ def _errors(exc: ValidationError) -> str:
 class DashboardView(StudioScopedView):
     policy_action = Action.STUDIO_VIEW
     template_name = "studios/dashboard.html"
+    per_page = 50
 
     def get(self, request, **kwargs):
         studio = self.studio
         projects = selectors.visible_projects(request.user, studio)
+        # Every list of the dashboard grows: each has its own page parameter, kept by the others' pagers.
+        project_page, project_query = section_page(projects, request.GET, param="projects_page", per_page=self.per_page)
+        member_page, member_query = section_page(
+            selectors.studio_members(studio), request.GET, param="members_page", per_page=self.per_page
+        )
         context = self.get_context_data(
-            projects=projects,
-            members=selectors.studio_members(studio),
+            projects=project_page.object_list,
+            project_page=project_page,
+            project_query=project_query,
+            members=member_page.object_list,
+            member_page=member_page,
+            member_query=member_query,
             invitation_form=InvitationForm(projects=projects.filter(status="active")),
             project_form=ProjectForm(),
             settings_form=StudioSettingsForm(
@@ -55,7 +66,12 @@ class DashboardView(StudioScopedView):
             ],
         )
         if Action.STUDIO_MEMBERS_MANAGE in self.actions:
-            context["invitations"] = selectors.studio_invitations(studio)
+            invitation_page, invitation_query = section_page(
+                selectors.studio_invitations(studio), request.GET, param="invitations_page", per_page=self.per_page
+            )
+            context.update(
+                invitations=invitation_page.object_list, invitation_page=invitation_page, invitation_query=invitation_query
+            )
         return render(request, self.template_name, context)
 
 

@@ -37,7 +37,7 @@ RUNS_PER_PAGE = 25
 
 def run_listing(project, params) -> dict:
     """One page of the project's runs, newest first (?page=)."""
-    page = Paginator(selectors.runs_for_project(project), RUNS_PER_PAGE).get_page(params.get("page"))
+    page = Paginator(selectors.runs_for_table(project), RUNS_PER_PAGE).get_page(params.get("page"))
     return {"runs": list(page.object_list), "run_page": page}
 
 
