@@ -70,6 +70,7 @@ def pages(world) -> dict[str, tuple[str, str]]:
     s, p = world["studio"], world["project"]
     out["dashboard (producer)"] = ("producer", f"/s/{s.slug}/")
     out["run list fragment"] = ("producer", f"/s/{s.slug}/p/{p.code}/tools/runs/")
+    out["notifications (a page with little on it)"] = ("admin", "/notifications/")
     return out
 
 
@@ -130,12 +131,12 @@ def main() -> None:
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
     names = ["baseline (/healthz)"] + [n for n in table if n != "baseline (/healthz)" and (not wanted or n in wanted)]
     base = None
-    print(f"{'page':28} {'median ms':>9} {'mean ms':>8} {'- base':>7} {'status':>6} {'KB':>6}")
+    print(f"{'page':42} {'median ms':>9} {'mean ms':>8} {'- base':>7} {'status':>6} {'KB':>6}")
     for name in names:
         who, path = table[name]
         median, mean, status, size = measure(clients[who], path, args.requests)
         base = median if base is None else base
-        print(f"{name:28} {median:9.2f} {mean:8.2f} {median - base:7.2f} {status:6d} {size / 1024:6.1f}")
+        print(f"{name:42} {median:9.2f} {mean:8.2f} {median - base:7.2f} {status:6d} {size / 1024:6.1f}")
 
 
 if __name__ == "__main__":

@@ -86,18 +86,22 @@ def test_section_page_keeps_the_other_parameters_and_clamps(db):
     assert page.number == 1 and list(page.object_list) == [0, 1, 2] and query == ""
 
 
-def test_a_short_first_page_is_one_query_and_a_long_one_counts(studio_world):
+def test_a_page_is_one_query_with_the_total_in_it(studio_world):
     grow_studio_members(studio_world, 4)
     listing = StudioMembership.objects.filter(studio=studio_world["studio"]).order_by("pk")
-    with CaptureQueriesContext(connection) as short:
-        page, _ = section_page(listing, QueryDict(""), per_page=10)
-        assert len(list(page.object_list)) == 4 and page.paginator.count == 4 and page.paginator.num_pages == 1
-    assert len(short.captured_queries) == 1
-    with CaptureQueriesContext(connection) as long:
-        page, _ = section_page(listing, QueryDict(""), per_page=3)
-        assert len(page.object_list) == 3 and page.paginator.count == 4 and page.has_next()
-    assert len(long.captured_queries) == 2  # the first page, then COUNT(*) for the pager
-    assert [m.pk for m in page.object_list] == [m.pk for m in listing[:3]]
+    every = list(listing)
+    for per_page, number, expected in ((10, "1", every), (3, "1", every[:3]), (3, "2", every[3:])):
+        with CaptureQueriesContext(connection) as ctx:
+            page, _ = section_page(listing, QueryDict(f"page={number}"), per_page=per_page)
+            assert list(page.object_list) == expected
+            assert page.paginator.count == 4 and page.paginator.num_pages == -(-4 // per_page)
+        assert len(ctx.captured_queries) == 1, (per_page, number)
+    with CaptureQueriesContext(connection) as ctx:
+        page, _ = section_page(listing.filter(pk=-1), QueryDict(""), per_page=3)
+        assert list(page.object_list) == [] and page.paginator.count == 0 and page.number == 1
+    assert len(ctx.captured_queries) == 1
+    page, _ = section_page(listing, QueryDict("page=7"), per_page=3)  # past the end: the last page
+    assert page.number == 2 and list(page.object_list) == every[3:]
 
 
 # --- the pages --------------------------------------------------------------------------------
