@@ -54,8 +54,10 @@ class ReviewView(ProjectScopedView):
                 frame_rate=rate,
                 frame_count=services.frame_count(version),
                 start_timecode=video.get("start_timecode") or "",
-                approval=services.approval_state(version),
-                released=services.is_released(version),
+                # the row was read for this request: the services' own re-read (for callers holding an
+                # older instance) would only ask the database twice more for the same answer
+                approval=version.approval_state,
+                released=version.is_released,
                 decisions=list(selectors.decisions_for_version(version)),
                 compare_with=compare_candidates(version),
                 is_generated=version.asset.kind == Asset.Kind.GENERATED,

@@ -201,3 +201,33 @@ def test_page_makes_as_many_queries_with_50_rows_as_with_5(
         response = client.get(url)
     assert response.status_code == 200
     assert len(response.content) > len(small_body), "the growth did not reach the listing"
+
+
+def test_project_page_tools_section_reads_runs_in_constant_queries(studio_world, client_for, django_assert_max_num_queries):
+    """The section's light run rows (no outputs, no JSON) never load a deferred field per run."""
+    from portal.toolruns import services as toolrun_services
+    from portal.toolruns.models import ToolRun
+    from tests.footage.helpers import make_ready_version
+
+    project, producer = studio_world["project"], studio_world["producer"]
+    version = make_ready_version(project, uploader=producer, name="plate.mov")
+
+    def run():
+        made = toolrun_services.toolrun_create(
+            actor=producer, project=project, tool="contactsheet", params={}, input_version_ids=[version.pk]
+        )
+        ToolRun.objects.filter(pk=made.pk).update(status=ToolRun.Status.SUCCEEDED, progress=1.0)
+        return made
+
+    client = client_for(producer)
+    url = f"/s/paging/p/{project.code}/"
+    first = run()
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        assert f"/runs/{first.pk}/" in client.get(url).content.decode()
+    later = [run() for _ in range(6)]
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        html = client.get(url).content.decode()
+    shown = [r.pk for r in later if f"/runs/{r.pk}/" in html]
+    assert shown == [r.pk for r in later[1:]]  # the latest five
+    assert html.count("contactsheet #") == 5
