@@ -30,7 +30,8 @@ def compare_candidates(version) -> list:
     """What a version can be compared with: the asset's other ready versions and, for generated
     media, the ready inputs of the run that made it (the source plate)."""
     others = [v for v in version.asset.versions.all() if v.pk != version.pk and v.is_ready]
-    output = getattr(version, "tool_output", None)
+    # Only a tool's output (always a generated asset) has a run behind it: footage asks nothing more.
+    output = getattr(version, "tool_output", None) if version.asset.kind == Asset.Kind.GENERATED else None
     if output is not None:
         others += [v for v in output.run.input_versions.select_related("asset").all() if v.is_ready and v.pk != version.pk]
     return others
