@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Window
 from django.db.models.functions import Coalesce
 
 from portal.projects.models import Project
@@ -33,6 +33,14 @@ def recent_runs(project: Project, limit: int = 50) -> list[ToolRun]:
     """The latest runs, for a short list of links: one light query (the full rows with their outputs
     cost six times the CPU, for fields a link never shows)."""
     return list(ToolRun.objects.filter(project=project).only(*BRIEF_FIELDS)[:limit])
+
+
+def recent_runs_and_active_count(project: Project, limit: int = 5) -> tuple[list[ToolRun], int]:
+    """recent_runs() and active_run_count() in one query: each row carries the project's count of
+    waiting and running runs (a window over all its runs, taken before the LIMIT). No run, no active one."""
+    active = Window(Count("pk", filter=Q(status__in=ToolRun.ACTIVE)))
+    runs = list(ToolRun.objects.filter(project=project).only(*BRIEF_FIELDS).annotate(_active=active)[:limit])
+    return runs, (runs[0]._active if runs else 0)
 
 
 def runs_for_table(project: Project):

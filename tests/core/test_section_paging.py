@@ -231,3 +231,10 @@ def test_project_page_tools_section_reads_runs_in_constant_queries(studio_world,
     shown = [r.pk for r in later if f"/runs/{r.pk}/" in html]
     assert shown == [r.pk for r in later[1:]]  # the latest five
     assert html.count("contactsheet #") == 5
+    assert " running</span>" not in html  # every run finished: no count in the heading
+    # waiting and running runs are counted over all the project's runs, not only the five shown
+    ToolRun.objects.filter(pk__in=[first.pk, later[0].pk]).update(status=ToolRun.Status.RUNNING)
+    ToolRun.objects.filter(pk=later[1].pk).update(status=ToolRun.Status.QUEUED)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        html = client.get(url).content.decode()
+    assert '<span class="count">3 running</span>' in html
