@@ -24,4 +24,6 @@ def audit_events(studio, *, actor: str = "", action: str = "", project_id=None, 
 
 
 def audit_action_names(studio) -> list[str]:
-    return sorted(set(AuditEvent.objects.filter(studio=studio).values_list("action", flat=True).distinct()))
+    # order_by(): the model's ordering would put created_at and id into the DISTINCT, which then
+    # returned every row of the studio (2,400 rows read and thrown away for a dozen names).
+    return list(AuditEvent.objects.filter(studio=studio).order_by("action").values_list("action", flat=True).distinct())

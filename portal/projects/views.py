@@ -9,12 +9,16 @@ from django.utils.translation import gettext as _
 
 from portal.access.policy import DESCRIPTIONS, PROJECT_ROLES, ROLE_ACTIONS, SCOPE, Action, Roles, Scope, roles_of
 from portal.access.views import ProjectScopedView
+from portal.core.fasturls import reverse_with_id
+from portal.core.pagination import section_page
 from portal.footage.views import footage_context
 from portal.projects import selectors, services
 from portal.projects.models import ProjectMembership
 from portal.studios.forms import ProjectMemberAddForm, ProjectRoleForm, ProjectSettingsForm
 
 User = get_user_model()
+
+MEMBERS_PER_PAGE = 50
 
 
 def _back(view):
@@ -32,11 +36,21 @@ class ProjectDetailView(ProjectScopedView):
             for a in Action
             if SCOPE[a] is Scope.PROJECT and a not in (Action.PROJECT_MANAGE, Action.WEBHOOKS_MANAGE)
         ]
+        members_page, members_query = section_page(
+            selectors.project_members(project), request.GET, param="members_page", per_page=MEMBERS_PER_PAGE
+        )
+        members = list(members_page.object_list)
+        where = {"studio": self.studio.slug, "project": project.code}
+        for m in members:  # the row's form targets without a reverse() each
+            m.role_url = reverse_with_id("projects:member_role", "membership_id", m.pk, **where)
+            m.remove_url = reverse_with_id("projects:member_remove", "membership_id", m.pk, **where)
         return render(
             request,
             "projects/detail.html",
             self.get_context_data(
-                members=selectors.project_members(project),
+                members=members,
+                members_page=members_page,
+                members_query=members_query,
                 my_role=(roles_of(request.user, project) or Roles(None, None)).project_role,
                 add_form=ProjectMemberAddForm(candidates=candidates) if candidates else None,
                 settings_form=ProjectSettingsForm(initial={"name": project.name, "frame_rate": project.frame_rate}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +31,19 @@ def catalog() -> Catalog:
 
 def ai_params(spec: ToolSpec) -> dict[str, str | None]:
     """The names of a tool's AI parameters: {"switch", "provider", "model"} (None where it has none)."""
-    properties = (spec.params_schema() or {}).get("properties", {})
+    return dict(_ai_params(spec.params_model))
+
+
+@functools.lru_cache(maxsize=128)
+def _ai_params(params_model) -> tuple[tuple[str, str | None], ...]:
+    # Per parameter model, once per process: building the JSON schema takes about 1 ms a tool, and
+    # the studio dashboard asked it for every tool on every view. A model never changes once loaded.
+    properties = (params_model.model_json_schema() or {}).get("properties", {})
 
     def marked(mark: str) -> str | None:
         return next((name for name, schema in properties.items() if schema.get(mark)), None)
 
-    return {"switch": marked("x-external-ai"), "provider": marked("x-ai-provider"), "model": marked("x-ai-model")}
+    return (("switch", marked("x-external-ai")), ("provider", marked("x-ai-provider")), ("model", marked("x-ai-model")))
 
 
 def ai_tools() -> list[ToolSpec]:

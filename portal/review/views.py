@@ -12,6 +12,7 @@ from django.views import View
 
 from portal.access.policy import Action
 from portal.access.views import ProjectScopedView
+from portal.core.pagination import section_page
 from portal.footage import selectors as footage_selectors
 from portal.footage import services as footage_services
 from portal.footage.models import Asset
@@ -29,7 +30,8 @@ def compare_candidates(version) -> list:
     """What a version can be compared with: the asset's other ready versions and, for generated
     media, the ready inputs of the run that made it (the source plate)."""
     others = [v for v in version.asset.versions.all() if v.pk != version.pk and v.is_ready]
-    output = getattr(version, "tool_output", None)
+    # Only a tool's output (always a generated asset) has a run behind it: footage asks nothing more.
+    output = getattr(version, "tool_output", None) if version.asset.kind == Asset.Kind.GENERATED else None
     if output is not None:
         others += [v for v in output.run.input_versions.select_related("asset").all() if v.is_ready and v.pk != version.pk]
     return others
@@ -66,8 +68,10 @@ class ReviewView(ProjectScopedView):
                 frame_rate=rate,
                 frame_count=services.frame_count(version),
                 start_timecode=video.get("start_timecode") or "",
-                approval=services.approval_state(version),
-                released=services.is_released(version),
+                # the row was read for this request: the services' own re-read (for callers holding an
+                # older instance) would only ask the database twice more for the same answer
+                approval=version.approval_state,
+                released=version.is_released,
                 decisions=list(selectors.decisions_for_version(version)),
                 compare_with=compare_candidates(version),
                 is_generated=version.asset.kind == Asset.Kind.GENERATED,
@@ -136,9 +140,15 @@ class NotesExportView(ProjectScopedView):
 class NotificationsView(LoginRequiredMixin, View):
     """The caller's own notifications: no studio in the URL, nobody else's rows."""
 
+    per_page = 50
+
     def get(self, request):
-        items = list(selectors.notifications_for(request.user)[:200])
-        return render(request, "review/notifications.html", {"notifications": items})
+        page, query = section_page(selectors.notifications_for(request.user), request.GET, per_page=self.per_page)
+        return render(
+            request,
+            "review/notifications.html",
+            {"notifications": list(page.object_list), "notification_page": page, "notification_query": query},
+        )
 
     def post(self, request):
         services.notifications_mark_read(actor=request.user)

@@ -49,7 +49,7 @@ def studio_invitations(studio: Studio, *, include_closed: bool = False):
     qs = Invitation.objects.filter(studio=studio).select_related("project", "invited_by", "accepted_by")
     if not include_closed:
         qs = qs.filter(accepted_at=None, revoked_at=None)
-    return qs.order_by("-created_at")
+    return qs.order_by("-created_at", "-pk")
 
 
 def studio_membership_get(studio: Studio, membership_id) -> StudioMembership | None:

@@ -16,6 +16,8 @@ from portal.access.policy import DESCRIPTIONS, ROLE_ACTIONS, SCOPE, STUDIO_ADMIN
 from portal.access.views import StudioScopedView
 from portal.audit.selectors import audit_action_names, audit_events
 from portal.audit.services import audit_export_log
+from portal.core.fasturls import reverse_with_id
+from portal.core.pagination import section_page
 from portal.projects import services as project_services
 from portal.studios import selectors, services
 from portal.studios.forms import AuditFilterForm, InvitationForm, ProjectForm, StudioRoleForm, StudioSettingsForm
@@ -35,13 +37,27 @@ BY_PROJECT_ROLE = "by project role"
 class DashboardView(StudioScopedView):
     policy_action = Action.STUDIO_VIEW
     template_name = "studios/dashboard.html"
+    per_page = 50
 
     def get(self, request, **kwargs):
         studio = self.studio
         projects = selectors.visible_projects(request.user, studio)
+        # Every list of the dashboard grows: each has its own page parameter, kept by the others' pagers.
+        project_page, project_query = section_page(projects, request.GET, param="projects_page", per_page=self.per_page)
+        member_page, member_query = section_page(
+            selectors.studio_members(studio), request.GET, param="members_page", per_page=self.per_page
+        )
+        members = list(member_page.object_list)
+        for m in members:  # the row's form targets without a reverse() each
+            m.role_url = reverse_with_id("studios:member_role", "membership_id", m.pk, studio=studio.slug)
+            m.remove_url = reverse_with_id("studios:member_remove", "membership_id", m.pk, studio=studio.slug)
         context = self.get_context_data(
-            projects=projects,
-            members=selectors.studio_members(studio),
+            projects=project_page.object_list,
+            project_page=project_page,
+            project_query=project_query,
+            members=members,
+            member_page=member_page,
+            member_query=member_query,
             invitation_form=InvitationForm(projects=projects.filter(status="active")),
             project_form=ProjectForm(),
             settings_form=StudioSettingsForm(
@@ -65,7 +81,14 @@ class DashboardView(StudioScopedView):
             ],
         )
         if Action.STUDIO_MEMBERS_MANAGE in self.actions:
-            context["invitations"] = selectors.studio_invitations(studio)
+            invitation_page, invitation_query = section_page(
+                selectors.studio_invitations(studio), request.GET, param="invitations_page", per_page=self.per_page
+            )
+            invitations = list(invitation_page.object_list)
+            for inv in invitations:
+                inv.resend_url = reverse_with_id("studios:invitation_resend", "invitation_id", inv.pk, studio=studio.slug)
+                inv.revoke_url = reverse_with_id("studios:invitation_revoke", "invitation_id", inv.pk, studio=studio.slug)
+            context.update(invitations=invitations, invitation_page=invitation_page, invitation_query=invitation_query)
         return render(request, self.template_name, context)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -14,6 +13,8 @@ from portal.access.policy import Action, conditions_hold
 from portal.access.views import ProjectScopedView
 from portal.characters.views import sheet_form, sheet_from_post
 from portal.core.errors import ServiceError
+from portal.core.fasturls import reverse_with_id
+from portal.core.pagination import section_page
 from portal.providers.selectors import studio_providers
 from portal.toolruns import forms, selectors, services, versions
 from portal.toolruns.models import ToolRun
@@ -36,9 +37,14 @@ RUNS_PER_PAGE = 25
 
 
 def run_listing(project, params) -> dict:
-    """One page of the project's runs, newest first (?page=)."""
-    page = Paginator(selectors.runs_for_project(project), RUNS_PER_PAGE).get_page(params.get("page"))
-    return {"runs": list(page.object_list), "run_page": page}
+    """One page of the project's runs, newest first (?page=, the other parameters kept)."""
+    page, query = section_page(selectors.runs_for_table(project), params, per_page=RUNS_PER_PAGE)
+    runs = list(page.object_list)
+    where = {"studio": project.studio.slug, "project": project.code}
+    for run in runs:  # the row's links without a reverse() each
+        run.page_url = reverse_with_id("toolruns:run", "run_id", run.pk, **where)
+        run.cancel_url = reverse_with_id("toolruns:cancel", "run_id", run.pk, **where)
+    return {"runs": runs, "run_page": page, "run_query": query}
 
 
 class ToolsView(ProjectScopedView):

@@ -78,14 +78,15 @@ def tools_section(context):
     """The project page's "Tools" section: the tools, the latest runs, the way to the tools page."""
     project, actions = context.get("project"), context.get("actions") or ()
     visible = project is not None and Action.FOOTAGE_VIEW in actions
+    runs, active_count = selectors.recent_runs_and_active_count(project, limit=5) if visible else ([], 0)
     return {
         "visible": visible,
         "project": project,
         "studio": context.get("studio"),
         "actions": actions,
         "tools": [t.spec for t in all_tools()] if visible else [],
-        "runs": selectors.recent_runs(project, limit=5) if visible else [],
-        "active_count": selectors.active_run_count(project) if visible else 0,
+        "runs": runs,
+        "active_count": active_count,
     }
 
 
