@@ -143,6 +143,13 @@ WORDS: dict[str, str] = {
     "recap.label.off": _("No narration (narration=false)."),
     "recap.label.edit_empty": _("No narration: the reviewer's edit has no sentence."),
     "recap.no_temp_vo": _("no temp VO (espeak-ng is not installed or has no voice for the language)"),
+    "contactsheet.still": _("%(name)s is a still image, not a video"),
+    "contactsheet.no_video": _("%(name)s has no video stream (it is %(kind)s)"),
+    "contactsheet.no_rate": _("%(name)s has no frames with a known rate"),
+    "recap.subtitles_first": _("%(name)s: subtitles must follow the episode they belong to"),
+    "recap.music_silent": _("%(name)s was given as music but has no sound"),
+    "recap.not_episode": _("%(name)s is a %(kind)s, not an episode video"),
+    "recap.no_episode": _("the recap needs at least one episode video"),
     "contactsheet.variable_rate": _(
         "%(name)s has a variable frame rate: frames are numbered and timecodes written at its nominal rate of %(fps)s fps"
     ),
