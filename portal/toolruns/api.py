@@ -58,6 +58,16 @@ class ToolRunSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Where the run fell short of the request (a shortfall, a fallback, a check not made), in the tool's words.",
     )
+    summary_messages = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="The summary lines as {code, params, text}: a stable code and its params, to word in another language.",
+    )
+    warning_messages = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="The warnings as {code, params, text}: a stable code and its params, to word in another language.",
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -85,6 +95,8 @@ class ToolRunSerializer(serializers.ModelSerializer):
             "metrics",
             "summary",
             "warnings",
+            "summary_messages",
+            "warning_messages",
             "report",
             "provenance",
             "outputs",

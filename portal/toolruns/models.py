@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.footage.models import AssetVersion
 from portal.projects.models import Project
+from portal.toolruns import messages
 
 # The failures the portal words itself (stored in English, as the audit log keeps them; shown translated).
 # A tool's own message about the user's input is stored and shown as the tool wrote it.
@@ -108,11 +109,42 @@ class ToolRun(models.Model):
         lines = self.report.get("warnings") if isinstance(self.report, dict) else None
         return [str(line) for line in lines if str(line).strip()] if isinstance(lines, list) else []
 
+    def _said(self, key: str) -> list:
+        """The machine form of the report's lines under `key` (`report["messages"][key]`: {code, params, text})."""
+        said = self.report.get("messages") if isinstance(self.report, dict) else None
+        items = said.get(key) if isinstance(said, dict) else None
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+    @property
+    def summary_messages(self) -> list:
+        """`summary_lines` with their code and params, for front ends that word them themselves (the API)."""
+        return self._said("summary_lines")
+
+    @property
+    def warning_messages(self) -> list:
+        """`warnings` with their code and params, for front ends that word them themselves (the API)."""
+        return self._said("warnings")
+
+    @property
+    def shown_summary_lines(self) -> list[str]:
+        """The summary lines in the reader's language (the tool's English for a line it gave no code)."""
+        return messages.render_lines(self.summary_lines, self.summary_messages)
+
+    @property
+    def shown_warnings(self) -> list[str]:
+        """The warnings in the reader's language (the tool's English for a line it gave no code)."""
+        return messages.render_lines(self.warnings, self.warning_messages)
+
     @property
     def error_text(self) -> str:
-        """The error for the page, in the reader's language where the portal wrote it (a tool's own message
-        about its input stays in the tool's words)."""
-        return gettext(self.error) if self.error in PORTAL_ERRORS else self.error
+        """The error for the page, in the reader's language: the portal's own, and a tool's message about its
+        input when the tool gave its code (`report["error"]`, written with the failure); else the tool's words."""
+        if self.error in PORTAL_ERRORS:
+            return gettext(self.error)
+        said = self.report.get("error") if isinstance(self.report, dict) else None
+        if isinstance(said, dict) and said.get("text") == self.error:
+            return messages.render(said)
+        return self.error
 
     def elapsed_seconds(self, now=None) -> float | None:
         if self.started_at is None:
@@ -149,6 +181,11 @@ class ToolRunOutput(models.Model):
     @property
     def project(self) -> Project:
         return self.run.project
+
+    @property
+    def shown_label(self) -> str:
+        """The label in the reader's language where it is one of the tool's fixed sentences (a narration label)."""
+        return messages.render_known(self.label)
 
 
 class RecapSignoff(models.Model):

@@ -85,7 +85,7 @@ def output_set(run: ToolRun) -> dict[str, Any]:
             {
                 "output": output,
                 "name": output.name,
-                "label": output.label or output.name,
+                "label": output.shown_label or output.name,
                 "asset": version.asset_id,
                 "version": version.pk,
                 "number": version.number,

@@ -23,6 +23,7 @@ from portal.access.enforce import require
 from portal.access.policy import Action
 from portal.audit.services import record
 from portal.core.errors import Conflict, ServiceError
+from portal.toolruns import messages
 from portal.toolruns.models import RecapSignoff, ToolRun, ToolRunOutput
 from portal.toolruns.services import toolrun_create
 
@@ -250,7 +251,11 @@ def page_data(run: ToolRun) -> dict[str, Any] | None:
         "moments": [moment(m) for m in report["moments"]],
         "suggestions": [moment(m) for m in report.get("suggestions", [])],
         "sentences": sentences,
-        "narration": {"mode": narration.get("mode"), "label": narration.get("label"), "verdicts": verdicts},
+        "narration": {
+            "mode": narration.get("mode"),
+            "label": messages.render_known(narration.get("label")),
+            "verdicts": verdicts,
+        },
         "gate": {k: state[k] for k in ("unverified", "signed", "pending", "approvable", "message")},
         "signoff_url": reverse("api:project-toolrun-signoff", kwargs={"project_pk": project.pk, "pk": run.pk}),
         "duration": report.get("selection", {}).get("duration_seconds"),

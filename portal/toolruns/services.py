@@ -645,7 +645,9 @@ def toolrun_execute(run_id: int) -> ToolRun | None:
     except Cancelled:
         _finish(run, token, ToolRun.Status.CANCELLED)
     except BadInput as exc:
-        _finish(run, token, ToolRun.Status.FAILED, error=exc.message)
+        # the message's machine form too, when the tool gave one: the run page words it in the reader's language
+        words = getattr(exc, "words", None)
+        _finish(run, token, ToolRun.Status.FAILED, error=exc.message, report={"error": words} if words else None)
     except UnknownTool:
         _finish(run, token, ToolRun.Status.FAILED, error=f"The tool “{run.tool}” is no longer available on this portal.")
     except SoftTimeLimitExceeded:
@@ -687,11 +689,16 @@ def _hand_back(run: ToolRun, token: str) -> bool:
     return True
 
 
-def _finish(run: ToolRun, token: str, status: str, *, error: str = "") -> bool:
+def _finish(run: ToolRun, token: str, status: str, *, error: str = "", report: dict | None = None) -> bool:
     """End a failed or cancelled run (CAS on our claim); outputs half-stored by this attempt go."""
     with transaction.atomic():
         ended = ToolRun.objects.filter(pk=run.pk, claim_token=token, status=ToolRun.Status.RUNNING).update(
-            status=status, error=error, finished_at=timezone.now(), lease_until=None, claim_token=""
+            status=status,
+            error=error,
+            finished_at=timezone.now(),
+            lease_until=None,
+            claim_token="",
+            **({"report": report} if report is not None else {}),
         )
         if not ended:
             return False

@@ -36,9 +36,17 @@ from studio_tools.core import (
     ToolSpec,
     out_dir,
 )
+from studio_tools.core.messages import define, message, texts
 from studio_tools.media.timecode import source_timecode
 
 OUTPUT_NAME = "contactsheet.png"
+
+# What the contact sheet says to people, by code (studio_tools.core.messages; the portal words each code).
+define(
+    "contactsheet.variable_rate",
+    "{name} has a variable frame rate: frames are numbered and timecodes written at its nominal rate of {fps} fps",
+)
+define("contactsheet.frames_missing", "{missing} of {total} frames of {name} could not be decoded: their cells are empty")
 # About 300 MB of RGB while composing; a 12x12 sheet of 1024-wide 16:9 thumbnails still fits.
 MAX_SHEET_PIXELS = 100_000_000
 _BACKGROUND = (20, 20, 20)
@@ -142,12 +150,12 @@ class ContactSheet:
         target = out_dir(workdir) / OUTPUT_NAME
         sheet.save(target, format="PNG", optimize=False)
 
-        notes = []
+        said = []
         if clip_video.variable_frame_rate:
-            notes.append(
-                f"{name} has a variable frame rate: frames are numbered and timecodes written at its nominal "
-                f"rate of {_rate_label(clip_video.frame_rate)} fps"
-            )
+            said.append(message("contactsheet.variable_rate", name=name, fps=_rate_value(clip_video.frame_rate)))
+        notes = texts(said)
+        if missing:
+            said.append(message("contactsheet.frames_missing", missing=len(missing), total=len(samples), name=name))
         report = {
             "clip": {
                 "name": name,
@@ -180,14 +188,8 @@ class ContactSheet:
             "frames": cells,
             "notes": notes,
             # what the run page shows above the outputs
-            "warnings": [
-                *notes,
-                *(
-                    [f"{len(missing)} of {len(samples)} frames of {name} could not be decoded: their cells are empty"]
-                    if missing
-                    else []
-                ),
-            ],
+            "warnings": texts(said),
+            "messages": {"warnings": said, "summary_lines": []},
         }
         metrics = {"frames": len(samples), "frames_missing": len(missing), "decode_seconds": round(decode_seconds, 3)}
         output = OutputFile(OUTPUT_NAME, OutputKind.IMAGE, "contactsheet", "image/png", label=f"Contact sheet of {name}")
@@ -235,6 +237,14 @@ def timecode(frame: int, frame_rate: str | None, start_timecode: str | None = No
     """The SMPTE label of a frame at the clip's true rate (drop-frame at 29.97/59.94), counted from
     the clip's start timecode when it has one."""
     return source_timecode(frame, frame_rate, start=start_timecode) or f"frame {frame}"
+
+
+def _rate_value(frame_rate: str | None) -> float | int | str:
+    """The rate as a number a reader's locale can format (25, 29.97), "?" when unknown; printed as _rate_label."""
+    if not frame_rate:
+        return "?"
+    value = round(float(Fraction(frame_rate)), 3)
+    return int(value) if value.is_integer() else value
 
 
 def _rate_label(frame_rate: str | None) -> str:

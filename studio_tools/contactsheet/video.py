@@ -18,12 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from studio_tools.core import BadInput
+from studio_tools.core.messages import define, message
 from studio_tools.media import MediaCancelled, MediaInfo, MediaRejected, MediaToolError, probe, reader
 
 # Samples closer than this many frames are read in one pass instead of one seek each: decoding a few
 # frames at thumbnail size costs less than starting ffmpeg and seeking again.
 _ONE_PASS_GAP_SECONDS = 2.0
 _CANCEL_POLL = 0.25  # seconds between the caller's cancel checks while frames decode
+
+define("contactsheet.still", "{name} is a still image, not a video")
+define("contactsheet.no_video", "{name} has no video stream (it is {kind})")
+define("contactsheet.no_rate", "{name} has no frames with a known rate")
 
 
 def probe_clip(path: Path, display_name: str) -> MediaInfo:
@@ -33,11 +38,11 @@ def probe_clip(path: Path, display_name: str) -> MediaInfo:
     except MediaRejected as exc:
         raise BadInput(f"{display_name}: {exc.reason}") from None
     if info.kind == "still":
-        raise BadInput(f"{display_name} is a still image, not a video")
+        raise BadInput(message("contactsheet.still", name=display_name))
     if info.video is None:
-        raise BadInput(f"{display_name} has no video stream (it is {info.kind})")
+        raise BadInput(message("contactsheet.no_video", name=display_name, kind=info.kind))
     if not info.video.frame_rate or not info.video.timeline_frame_count:
-        raise BadInput(f"{display_name} has no frames with a known rate")
+        raise BadInput(message("contactsheet.no_rate", name=display_name))
     return info
 
 

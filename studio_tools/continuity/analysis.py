@@ -41,6 +41,7 @@ from studio_tools.continuity.setdiff import (
     register,
     shared_part,
 )
+from studio_tools.core.messages import define, message
 
 MATCH_BACK_LIMIT = 3  # how many shots back a reverse angle looks for the same place
 MIN_COSTUME_HEIGHT = 0.2  # people shorter than this fraction of the frame are not judged for costume
@@ -128,7 +129,7 @@ class PairResult:
     findings: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     image: str | None = None  # the annotated picture's file name
-    coverage: dict[str, dict[str, str]] = field(default_factory=dict)  # per check: state and plain words
+    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per check: state, plain words (and message)
     white: tuple[WhitePoint, WhitePoint] | None = None  # white balance from the fitted colour map
     too_small: int = 0  # people matched across the cut but too small to judge their costume
     shared: SharedPart | None = None  # another angle: the part of the set both frames see
@@ -247,7 +248,7 @@ def analyse_pair(
             state = "compared" if shared >= 0.6 else "partly"
             result.coverage["prop"] = {"state": state, "words": words}
         else:
-            result.coverage["prop"] = {"state": "not compared", "words": f"not compared: {_plain_reason(registration)}"}
+            result.coverage["prop"] = _not_compared(message("continuity.reason.other_place", why=_registration_why(registration)))
     if not same_place:
         result.shared = shared_part(first.image, second.image, *_people_free(result))
         if result.shared is not None and "prop" in checks:
@@ -267,10 +268,7 @@ def analyse_pair(
         result.palette = palette_overlap(first.image, second.image, *everywhere)
         if "costume" in checks and result.palette < SAME_SCENE_PALETTE and not people_first and not people_second:
             # nobody on either side of a change of location: nothing was compared, so nothing is said to be
-            result.coverage["costume"] = {
-                "state": "not compared",
-                "words": "not compared: nobody is seen on either side, and the two shots are not of one scene",
-            }
+            result.coverage["costume"] = _not_compared(message("continuity.reason.nobody_other_scene"))
 
     if "lighting" in checks:
         # Light is only compared over the same place: a reverse angle sees other walls in other light,
@@ -287,7 +285,7 @@ def analyse_pair(
                 light,
                 thresholds,
                 f"compared over the part of the set both frames see ({shared * 100:.0f}% of the outgoing frame)",
-                "too little of the set is neither clipped nor black",
+                message("continuity.reason.light_clipped"),
             )
         elif result.shared is not None:
             # Another angle on the same place: the light on the part of the set both see, people left
@@ -301,7 +299,7 @@ def analyse_pair(
                 result.light,
                 Thresholds.across_angles(thresholds),
                 "compared over the part of the set both angles see (limits doubled across angles)",
-                "the part of the set both angles see is too small once people are left out",
+                message("continuity.reason.light_shared_small"),
             )
         elif result.palette is not None and result.palette >= SAME_SCENE_PALETTE:
             # Another angle of one scene with no part of the set in common (a wide and a close-up): the
@@ -314,15 +312,18 @@ def analyse_pair(
                 Thresholds.whole_frames(thresholds),
                 "partly: the scene's light over the whole frames, as no part of the set is seen from both angles "
                 f"(one scene by its colours, {result.palette:.2f} alike); only a gross change counts",
-                "too little of either frame is neither clipped nor black",
+                message("continuity.reason.light_frames_clipped"),
                 state="partly",
                 where="measured over the whole frames (no part of the set is seen from both angles)",
             )
         else:
-            reason = _plain_reason(registration)
+            why = _registration_why(registration)
             if result.palette is not None:
-                reason += f", and their colours say another scene ({result.palette:.2f} alike)"
-            result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {reason}"}
+                alike = round(result.palette, 2)
+                reason = message("continuity.reason.other_place_other_scene", why=why, alike=alike)
+            else:
+                reason = message("continuity.reason.other_place", why=why)
+            result.coverage["lighting"] = _not_compared(reason)
     result.notes += [f"{check}: {c['words']}" for check, c in result.coverage.items()]
     return result
 
@@ -332,13 +333,13 @@ def _light_check(
     light: LightMeasure | None,
     thresholds: Thresholds,
     done: str,
-    too_little: str,
+    too_little: dict[str, Any],
     *,
     state: str = "compared",
     where: str = "measured over the part of the set both frames see",
 ) -> None:
     if light is None:
-        result.coverage["lighting"] = {"state": "not compared", "words": f"not compared: {too_little}"}
+        result.coverage["lighting"] = _not_compared(too_little)
         return
     result.findings += _light_findings(result, thresholds, where)
     result.coverage["lighting"] = {"state": state, "words": done}
@@ -361,27 +362,15 @@ def _people_free(result: PairResult) -> tuple[np.ndarray, np.ndarray]:
     return people_free_mask(result.first, result.people_first), people_free_mask(result.second, result.people_second)
 
 
-def _plain_reason(registration: Registration) -> str:
-    if registration.ok:
-        return "same place"
-    return f"the two frames do not show the same part of the set ({registration.reason})"
-
-
-def _costume_coverage(result: PairResult) -> dict[str, str]:
+def _costume_coverage(result: PairResult) -> dict[str, Any]:
     n1, n2 = len(result.people_first), len(result.people_second)
     if not n1 and not n2:
         return {"state": "compared", "words": "nobody is seen on either side"}
     measured_matches = [m for m in result.matches if any(m.differences.get(p) is not None for p in COSTUME_PARTS)]
     if not measured_matches and result.too_small:
-        return {
-            "state": "not compared",
-            "words": f"not compared: the {result.too_small} person(s) seen on both sides are too small to judge a costume",
-        }
+        return _not_compared(message("continuity.reason.too_small", n=result.too_small))
     if not measured_matches:
-        return {
-            "state": "not compared",
-            "words": f"not compared: no character is recognised on both sides ({n1} person(s) before the cut, {n2} after)",
-        }
+        return _not_compared(message("continuity.reason.nobody_recognised", before=n1, after=n2))
     how = sorted({m.by for m in measured_matches})
     words = f"{len(measured_matches)} character(s) compared (recognised by {', '.join(how)})"
     unmatched = max(n1, n2) - len(measured_matches)
@@ -406,6 +395,50 @@ def headline(coverage: dict[str, dict[str, str]]) -> dict[str, str]:
 
 
 CHECK_WORDS = {"costume": "costume", "prop": "props and set", "lighting": "light"}
+CHECK_CODES = {check: define(f"continuity.check.{check}", words) for check, words in CHECK_WORDS.items()}
+
+# Why a check could not be made on a cut, by code (studio_tools.core.messages): the run's warnings say it.
+define("continuity.not_compared", "not compared: {reason}")
+define("continuity.reason.other_place", "the two frames do not show the same part of the set ({why})")
+define(
+    "continuity.reason.other_place_other_scene",
+    "the two frames do not show the same part of the set ({why}), and their colours say another scene ({alike:.2f} alike)",
+)
+REGISTRATION_CODES = {
+    "too little texture to match": define("continuity.registration.texture", "too little texture to match"),
+    "the frames share too few features: a different angle or place": define(
+        "continuity.registration.features", "the frames share too few features: a different angle or place"
+    ),
+    "no consistent geometry between the frames": define(
+        "continuity.registration.geometry", "no consistent geometry between the frames"
+    ),
+    "the only geometry found is implausible (extreme warp)": define(
+        "continuity.registration.implausible", "the only geometry found is implausible (extreme warp)"
+    ),
+    "the frames overlap too little": define("continuity.registration.overlap", "the frames overlap too little"),
+    "same place": define("continuity.registration.same_place", "same place"),
+}
+define("continuity.registration.other", "{why}")
+define("continuity.reason.nobody_other_scene", "nobody is seen on either side, and the two shots are not of one scene")
+define("continuity.reason.too_small", "the {n} person(s) seen on both sides are too small to judge a costume")
+define(
+    "continuity.reason.nobody_recognised",
+    "no character is recognised on both sides ({before} person(s) before the cut, {after} after)",
+)
+define("continuity.reason.light_clipped", "too little of the set is neither clipped nor black")
+define("continuity.reason.light_shared_small", "the part of the set both angles see is too small once people are left out")
+define("continuity.reason.light_frames_clipped", "too little of either frame is neither clipped nor black")
+
+
+def _not_compared(reason: dict[str, Any]) -> dict[str, Any]:
+    """A check's coverage when it could not be made: the words, and their machine form for the warnings."""
+    said = message("continuity.not_compared", reason=reason)
+    return {"state": "not compared", "words": said["text"], "message": said}
+
+
+def _registration_why(registration: Registration) -> dict[str, Any]:
+    code = REGISTRATION_CODES.get(registration.reason)
+    return message(code) if code else message("continuity.registration.other", why=registration.reason)
 
 
 def white_balance_shift(light: LightMeasure, transform) -> tuple[WhitePoint, WhitePoint] | None:

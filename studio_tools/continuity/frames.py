@@ -23,8 +23,11 @@ import cv2
 import numpy as np
 
 from studio_tools.core import BadInput, ToolInput
+from studio_tools.core.messages import define, message
 from studio_tools.media import MediaInfo, MediaRejected, MediaToolError, probe, reader
 from studio_tools.media.timecode import source_timecode
+
+define("continuity.no_picture", "{name} has no picture (it is {kind}); continuity needs video or stills")
 
 
 @dataclass
@@ -123,7 +126,7 @@ def probe_input(item: ToolInput) -> MediaInfo:
     except MediaRejected as exc:
         raise BadInput(f"{name}: {exc.reason}") from None
     if info.video is None:
-        raise BadInput(f"{name} has no picture (it is {info.kind}); continuity needs video or stills")
+        raise BadInput(message("continuity.no_picture", name=name, kind=info.kind))
     return info
 
 

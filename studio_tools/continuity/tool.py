@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from studio_tools.continuity import frames as frames_module
-from studio_tools.continuity.analysis import CHECK_WORDS, PeopleCache, Reference, make_reference
+from studio_tools.continuity.analysis import CHECK_CODES, PeopleCache, Reference, make_reference
 from studio_tools.continuity.findings import Thresholds
 from studio_tools.continuity.frames import Frame, Shot
 from studio_tools.continuity.pipeline import CHECKS, check_shots
@@ -50,6 +50,7 @@ from studio_tools.core import (
     ToolSpec,
     out_dir,
 )
+from studio_tools.core.messages import define, message, texts
 
 FINDINGS_NAME = "findings.json"
 REPORT_NAME = "report.html"
@@ -279,19 +280,28 @@ class ContinuityTool:
         measured = [f for f in findings if f["source"] == "measured"]
         counts = {t: sum(1 for f in measured if f["type"] == t) for t in CHECKS}
         statuses = [p.describe()["status"] for p in checked.pairs]
-        text = (
-            f"{len(shots)} shots, {len(checked.pairs)} cut(s): {statuses.count('checked')} checked, "
-            f"{statuses.count('partly checked')} partly checked, {statuses.count('not comparable')} not comparable; "
-            f"{len(measured)} measured finding(s) ({', '.join(f'{n} {t}' for t, n in counts.items())})."
+        said = dict(
+            shots=len(shots),
+            cuts=len(checked.pairs),
+            checked=statuses.count("checked"),
+            partly=statuses.count("partly checked"),
+            not_comparable=statuses.count("not comparable"),
+            measured=len(measured),
+            by_type=[message("continuity.count", n=n, check=message(TYPE_CODES[t])) for t, n in counts.items()],
         )
         if params.external_ai or opinion.ran:
             agree = sum(1 for v in opinion.verdicts if v["verdict"] == "agree")
-            text += f" Second opinion: agrees with {agree}, disagrees with {len(opinion.verdicts) - agree} finding(s)."
+            summary = message("continuity.summary_opinion", **said, agree=agree, disagree=len(opinion.verdicts) - agree)
+        else:
+            summary = message("continuity.summary", **said)
+        text = summary["text"]
         pairs = [p.describe() for p in checked.pairs]
+        warnings = _warnings(pairs, opinion, params, asked=bool(measured))
         return {
             # what the run page shows above the outputs: what was not checked, and why
             "summary_lines": [text],
-            "warnings": _warnings(pairs, opinion, params, asked=bool(measured)),
+            "warnings": texts(warnings),
+            "messages": {"summary_lines": [summary], "warnings": warnings},
             "summary": {
                 "text": text,
                 "measured_findings": len(measured),
@@ -321,19 +331,38 @@ class ContinuityTool:
         }
 
 
-def _warnings(pairs: list[dict[str, Any]], opinion, params, *, asked: bool) -> list[str]:
-    """Plain lines for what the run did not do that a person would assume it did: each check a cut could
-    not be compared on (with the reason), and a second opinion that was asked for but did not run."""
+# What the continuity tool says to people, by code (studio_tools.core.messages; the portal words each code).
+TYPE_CODES = {check: define(f"continuity.type.{check}", check) for check in CHECKS}
+define("continuity.count", "{n} {check}")
+_SUMMARY = (
+    "{shots} shots, {cuts} cut(s): {checked} checked, {partly} partly checked, {not_comparable} not comparable; "
+    "{measured} measured finding(s) ({by_type})."
+)
+define("continuity.summary", _SUMMARY)
+define(
+    "continuity.summary_opinion",
+    _SUMMARY + " Second opinion: agrees with {agree}, disagrees with {disagree} finding(s).",
+)
+define("continuity.cut_not_compared", "cut {cut} ({outgoing} → {incoming}), {check}: {words}")
+define("continuity.opinion_not_run", "second opinion {status}")
+define("continuity.opinion_failed", "second opinion: {n} request(s) to the model failed; those findings have no opinion")
+
+
+def _warnings(pairs: list[dict[str, Any]], opinion, params, *, asked: bool) -> list[dict[str, Any]]:
+    """Lines (studio_tools.core.messages) for what the run did not do that a person would assume it did: each
+    check a cut could not be compared on (with the reason), and a second opinion asked for that did not run."""
     lines = []
     for pair in pairs:
-        where = f"cut {pair['index'] + 1} ({pair['outgoing']['name']} → {pair['incoming']['name']})"
+        where = {"cut": pair["index"] + 1, "outgoing": pair["outgoing"]["name"], "incoming": pair["incoming"]["name"]}
         for check, coverage in pair.get("coverage", {}).items():
             if coverage.get("state") == "not compared":
-                lines.append(f"{where}, {CHECK_WORDS.get(check, check)}: {coverage['words']}")
+                check_words = message(CHECK_CODES[check]) if check in CHECK_CODES else check
+                words = coverage.get("message") or coverage["words"]
+                lines.append(message("continuity.cut_not_compared", **where, check=check_words, words=words))
     if params.external_ai and asked and not opinion.ran:  # the local path ran instead
-        lines.append("second opinion " + opinion.status[0].lower() + opinion.status[1:])
+        lines.append(message("continuity.opinion_not_run", status=opinion.status[0].lower() + opinion.status[1:]))
     elif opinion.errors:
-        lines.append(f"second opinion: {len(opinion.errors)} request(s) to the model failed; those findings have no opinion")
+        lines.append(message("continuity.opinion_failed", n=len(opinion.errors)))
     return lines
 
 

@@ -26,7 +26,15 @@ class ToolError(Exception):
 
 
 class BadInput(ToolError):
-    """The user's inputs or parameters cannot be used; the message is written for that user."""
+    """The user's inputs or parameters cannot be used; the message is written for that user.
+
+    A tool may pass the machine form of its message (`studio_tools.core.messages.message`) instead of a
+    string: `message` keeps the English text, `words` the code and params a front end translates."""
+
+    def __init__(self, message: str | Mapping[str, Any]) -> None:
+        words = dict(message) if isinstance(message, Mapping) else None
+        super().__init__(words["text"] if words is not None else message)
+        self.words = words
 
 
 @dataclass(frozen=True)

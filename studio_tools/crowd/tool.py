@@ -46,6 +46,7 @@ from studio_tools.core import (
     ToolSpec,
     out_dir,
 )
+from studio_tools.core.messages import TEMPLATES, define, message, texts
 from studio_tools.crowd import analysis as an
 from studio_tools.crowd import people, placement
 from studio_tools.crowd.colour import YuvFrame
@@ -114,6 +115,76 @@ SPEC = ToolSpec(
 )
 
 
+# What the crowd tool says to people, by code (studio_tools.core.messages; the portal words each code).
+M = define
+M("crowd.contact_shadows", "the plate's people cast contact shadows and the copies have none: see compositing.contact_shadows")
+M("crowd.perspective.too_few", "too few people to measure perspective: copies keep their size")
+M("crowd.perspective.same_depth", "the people stand at too similar depths to measure perspective")
+M("crowd.perspective.no_growth", "person height does not grow with foot position: no perspective used")
+M("crowd.shortfall", "placed {on_screen:.1f} of the {asked} people asked for per frame: {cause}")
+M("crowd.cause.few_people", "only {n} whole people in the plate to copy; add tile plates or lower the density")
+M("crowd.cause.one_person", "only {n} whole person in the plate to copy; add tile plates or lower the density")
+M(
+    "crowd.cause.perspective",
+    "most of the region would need the plate's people scaled beyond what perspective allows ({low:g}x to {high:g}x); "
+    "add tile plates with people nearer the camera, move the region or lower the density",
+)
+M(
+    "crowd.cause.ends_only",
+    "copies fill the start and end of the shot but hardly its middle: a copy comes on and goes off only out of view (at "
+    "the frame edge, or before the shot starts or after it ends), and the plate's whole people are followed only for "
+    "short stretches, not across the frame (the longest copy used lasts {longest} of the shot's {frames} frames); add "
+    "tile plates with people who cross the whole frame, or lower the density",
+)
+M(
+    "crowd.cause.no_room",
+    "no more room in the region without overlaps at this spacing; enlarge the region, lower min_spacing or lower the density",
+)
+M(
+    "crowd.summary.asked",
+    "Asked: {asked} added people per frame; on screen: {on_screen} on average, from {copies} copies.",
+)
+M("crowd.summary.people", "People in the plate: {followed} followed, {whole} whole enough to copy.")
+M("crowd.summary.rejected", "Rejected: {reasons}.")
+M("crowd.summary.shortfall", "{shortfall}.")
+M("crowd.rejected", "{n} {why}")
+REJECTED_CODES = {
+    "two people in one cut-out": M("crowd.reject.two_people", "two people in one cut-out"),
+    "more than one person": M("crowd.reject.more_than_one", "more than one person"),
+    "shorter than a whole person at that depth": M("crowd.reject.shorter", "shorter than a whole person at that depth"),
+    "taller than a whole person at that depth": M("crowd.reject.taller", "taller than a whole person at that depth"),
+    "incomplete person: the pose model sees no person": M(
+        "crowd.reject.no_pose", "incomplete person: the pose model sees no person"
+    ),
+    "incomplete person: no head": M("crowd.reject.no_head", "incomplete person: no head"),
+    "incomplete person: no feet": M("crowd.reject.no_feet", "incomplete person: no feet"),
+    "incomplete person: no head and feet": M("crowd.reject.no_head_feet", "incomplete person: no head and feet"),
+    "incomplete person: cut at the feet": M("crowd.reject.cut_feet", "incomplete person: cut at the feet"),
+    "incomplete person: head missing from the cut-out": M(
+        "crowd.reject.cut_head", "incomplete person: head missing from the cut-out"
+    ),
+    "incomplete person: more than one person": M("crowd.reject.incomplete_several", "incomplete person: more than one person"),
+    "incomplete person: not a whole person": M("crowd.reject.incomplete", "incomplete person: not a whole person"),
+}
+M("crowd.reject.other", "{why}")
+PERSPECTIVE_CODES = {
+    TEMPLATES["crowd.perspective.too_few"]: "crowd.perspective.too_few",
+    TEMPLATES["crowd.perspective.same_depth"]: "crowd.perspective.same_depth",
+    TEMPLATES["crowd.perspective.no_growth"]: "crowd.perspective.no_growth",
+}
+M("crowd.perspective.other", "{why}")
+M(
+    "crowd.no_people",
+    "no people were found in {name}: nothing moved against the background in most frames. The crowd tool copies the "
+    "plate's own people, so it needs a locked-off plate with people who move.",
+)
+M(
+    "crowd.none_followed",
+    "people were found in {name} but none could be followed cleanly for {seconds:.1f} s (always at the frame edge, "
+    "merged with others or too short)",
+)
+
+
 class CrowdTool:
     spec = SPEC
 
@@ -157,16 +228,11 @@ class CrowdTool:
         counts = main.counts
         people_in = float(counts.mean())
         if people_in < 0.5:
-            raise BadInput(
-                f"no people were found in {plate.name}: nothing moved against the background in most frames. "
-                "The crowd tool copies the plate's own people, so it needs a locked-off plate with people who move."
-            )
+            raise BadInput(message("crowd.no_people", name=plate.name))
         tubes_all = [t for a in analyses for t in a.tubes]
         if not tubes_all:
-            raise BadInput(
-                f"people were found in {plate.name} but none could be followed cleanly for "
-                f"{an.min_tube_length(plate.fps) / plate.fps:.1f} s (always at the frame edge, merged with others or too short)"
-            )
+            seconds = round(an.min_tube_length(plate.fps) / plate.fps, 1)
+            raise BadInput(message("crowd.none_followed", name=plate.name, seconds=seconds))
         check()
         # with the pose model's completeness gate on, OpenCV's HOG check only reporting would repeat it at a cost
         # (about 10 ms a tube on the CPU): it runs when asked to decide, or when the gate is off
@@ -315,18 +381,19 @@ class CrowdTool:
             ),
         }
         if shadows.casts:
-            report["warnings"].append(
-                "the plate's people cast contact shadows and the copies have none: see compositing.contact_shadows"
-            )
+            report["messages"]["warnings"].append(message("crowd.contact_shadows"))
         report["colour_variation"] = {
             "asked": params.colour_variation,
             "used": colour_variation,
             "reason": "the plate is monochrome: copies keep its grey" if monochrome else "bounded shift in LAB",
         }
         report["placement_summary"] = placement_summary(result, verdicts, len(tubes_all), len(usable))
-        if report["placement_summary"]["shortfall"]:
-            report["warnings"].insert(0, report["placement_summary"]["shortfall"])
-        report["summary_lines"] = summary_lines(report["placement_summary"])
+        shortfall = report["placement_summary"].pop("shortfall_message")
+        if shortfall is not None:
+            report["messages"]["warnings"].insert(0, shortfall)
+        report["warnings"] = texts(report["messages"]["warnings"])
+        report["messages"]["summary_lines"] = summary_messages(report["placement_summary"], shortfall)
+        report["summary_lines"] = texts(report["messages"]["summary_lines"])
         for entry in report["placements"]:
             verdict = verdicts.get(entry["source_person"])
             entry["completeness_score"] = verdict.score if verdict is not None else None
@@ -443,35 +510,25 @@ def placement_summary(result: PlanResult, verdicts, followed: int, usable: int) 
             "would come on or go off in view": result.rejected_popping,
         },
         "shortfall": None,
+        "shortfall_message": None,
     }
     if on_screen < 0.8 * result.wanted:
         sources = len({p.tube.id for p in result.placements})
         if usable < 3 or sources < 2:
-            cause = f"only {usable} whole {'person' if usable == 1 else 'people'} in the plate to copy"
-            advice = "add tile plates or lower the density"
+            cause = message("crowd.cause.one_person" if usable == 1 else "crowd.cause.few_people", n=usable)
         elif result.candidates_valid < 3 * len(result.placements) and result.rejected_scale > max(
             result.rejected_outside, result.rejected_originals
         ):  # few places were possible at all, most for want of perspective (many possible but overlapping: room)
-            cause = (
-                "most of the region would need the plate's people scaled beyond what perspective allows "
-                f"({placement.MIN_SCALE:g}x to {placement.MAX_SCALE:g}x)"
-            )
-            advice = "add tile plates with people nearer the camera, move the region or lower the density"
+            cause = message("crowd.cause.perspective", low=placement.MIN_SCALE, high=placement.MAX_SCALE)
         elif result.rejected_popping and _ends_only(result.on_screen):
             # copies found room at the shot's start and end but not in its middle: they may come and go only out of
             # view, and the plate's people are not followed across the whole frame
             longest = max((p.tube.length for p in result.placements), default=0)
-            cause = (
-                "copies fill the start and end of the shot but hardly its middle: a copy comes on and goes off only out "
-                "of view (at the frame edge, or before the shot starts or after it ends), and the plate's whole people "
-                f"are followed only for short stretches, not across the frame (the longest copy used lasts {longest} of "
-                f"the shot's {len(result.on_screen)} frames)"
-            )
-            advice = "add tile plates with people who cross the whole frame, or lower the density"
+            cause = message("crowd.cause.ends_only", longest=int(longest), frames=len(result.on_screen))
         else:
-            cause = "no more room in the region without overlaps at this spacing"
-            advice = "enlarge the region, lower min_spacing or lower the density"
-        summary["shortfall"] = f"placed {on_screen:.1f} of the {result.wanted} people asked for per frame: {cause}; {advice}"
+            cause = message("crowd.cause.no_room")
+        said = message("crowd.shortfall", on_screen=round(on_screen, 1), asked=result.wanted, cause=cause)
+        summary["shortfall"], summary["shortfall_message"] = said["text"], said
     return summary
 
 
@@ -485,18 +542,36 @@ def _ends_only(on_screen: np.ndarray) -> bool:
     return middle < 0.5 * ends
 
 
-def summary_lines(summary: dict[str, Any]) -> list[str]:
-    """The placement summary in a few plain lines (the run page shows them as they are)."""
+def summary_messages(summary: dict[str, Any], shortfall: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The placement summary in a few plain lines, in both forms (studio_tools.core.messages)."""
     lines = [
-        f"Asked: {summary['asked_per_frame']} added people per frame; on screen: {summary['on_screen_per_frame']} on average, "
-        f"from {summary['copies_placed']} copies.",
-        f"People in the plate: {summary['people_followed']} followed, {summary['people_whole']} whole enough to copy.",
+        message(
+            "crowd.summary.asked",
+            asked=summary["asked_per_frame"],
+            on_screen=summary["on_screen_per_frame"],
+            copies=summary["copies_placed"],
+        ),
+        message("crowd.summary.people", followed=summary["people_followed"], whole=summary["people_whole"]),
     ]
     if summary["people_rejected"]:
-        lines.append("Rejected: " + ", ".join(f"{n} {why}" for why, n in summary["people_rejected"].items()) + ".")
-    if summary["shortfall"]:
-        lines.append(summary["shortfall"][0].upper() + summary["shortfall"][1:] + ".")
+        reasons = [message("crowd.rejected", n=n, why=_rejected_why(why)) for why, n in summary["people_rejected"].items()]
+        lines.append(message("crowd.summary.rejected", reasons=reasons))
+    if shortfall is None and summary["shortfall"]:
+        shortfall = message("crowd.perspective.other", why=summary["shortfall"])
+    if shortfall is not None:
+        text = shortfall["text"]
+        lines.append(message("crowd.summary.shortfall", text=text[0].upper() + text[1:] + ".", shortfall=shortfall))
     return lines
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The placement summary in a few plain lines (the CLI prints them)."""
+    return texts(summary_messages(summary))
+
+
+def _rejected_why(why: str) -> dict[str, Any]:
+    code = REJECTED_CODES.get(why)
+    return message(code) if code else message("crowd.reject.other", why=why)
 
 
 def _one(inputs: list[ToolInput], slot: str) -> ToolInput:
@@ -1024,9 +1099,13 @@ def build_report(
             "matte": "matte.mov (ProRes 422 HQ, luma = alpha)",
         },
         "warnings": [],
+        "messages": {"warnings": [], "summary_lines": []},
     }
     if perspective.model == "constant" and params.perspective == "auto":
-        report["warnings"].append(perspective.reason)
+        code = PERSPECTIVE_CODES.get(perspective.reason)
+        said = message(code) if code else message("crowd.perspective.other", why=perspective.reason)
+        report["messages"]["warnings"].append(said)
+        report["warnings"] = texts(report["messages"]["warnings"])
     return report
 
 

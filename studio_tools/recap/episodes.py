@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio_tools.core import BadInput, InputKind, ToolInput, file_sha256
+from studio_tools.core.messages import define, message
 from studio_tools.media import Cue, MediaInfo, parse_subtitles, probe
 from studio_tools.media.errors import MediaRejected
 from studio_tools.media.timecode import SourceRate, source_rate
@@ -98,6 +99,12 @@ class Music:
     info: MediaInfo
 
 
+define("recap.subtitles_first", "{name}: subtitles must follow the episode they belong to")
+define("recap.music_silent", "{name} was given as music but has no sound")
+define("recap.not_episode", "{name} is a {kind}, not an episode video")
+define("recap.no_episode", "the recap needs at least one episode video")
+
+
 def gather(inputs: list[ToolInput]) -> tuple[list[Episode], Music | None]:
     """Pair subtitles with their videos, probe everything; BadInput with the user's file names."""
     episodes: list[Episode] = []
@@ -106,7 +113,7 @@ def gather(inputs: list[ToolInput]) -> tuple[list[Episode], Music | None]:
         name = item.display_name
         if item.kind == InputKind.SUBTITLES or Path(name).suffix.lower() in SUBTITLE_SUFFIXES:
             if not episodes:
-                raise BadInput(f"{name}: subtitles must follow the episode they belong to")
+                raise BadInput(message("recap.subtitles_first", name=name))
             episode = episodes[-1]
             if episode.subtitles is not None:
                 raise BadInput(f"{name}: {episode.name} already has subtitles ({episode.subtitles.display_name})")
@@ -119,17 +126,17 @@ def gather(inputs: list[ToolInput]) -> tuple[list[Episode], Music | None]:
             raise BadInput(f"{name}: {exc.reason}") from None
         if item.kind == InputKind.MUSIC or (info.kind == "audio" and item.kind != InputKind.SUBTITLES):
             if info.audio is None:
-                raise BadInput(f"{name} was given as music but has no sound")
+                raise BadInput(message("recap.music_silent", name=name))
             if music is not None:
                 raise BadInput(f"only one music bed can be used ({music.input.display_name} and {name} were given)")
             music = Music(item, info)
             continue
         if info.kind != "video" or info.video is None:
-            raise BadInput(f"{name} is a {info.kind}, not an episode video")
+            raise BadInput(message("recap.not_episode", name=name, kind=info.kind))
         sha = item.sha256 or file_sha256(item.path)
         episodes.append(Episode(len(episodes) + 1, item, info, sha))
     if not episodes:
-        raise BadInput("the recap needs at least one episode video")
+        raise BadInput(message("recap.no_episode"))
     return episodes, music
 
 

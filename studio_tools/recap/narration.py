@@ -108,6 +108,7 @@ class Narration:
     usage: Usage = field(default_factory=Usage)
     attempts: list[str] = field(default_factory=list)  # what happened on each attempt, for the report
     fallback_reason: str | None = None
+    fallback_words: dict[str, Any] | None = None  # fallback_reason's machine form (studio_tools.core.messages)
     session: Any = None  # the studio_tools.ai session the model was asked through, for provenance
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio_tools.core.messages import define, joined, message
 from studio_tools.recap.analysis import VideoAnalysis
 from studio_tools.recap.episodes import Episode
 from studio_tools.recap.moments import Candidate
@@ -290,6 +291,24 @@ def whole_clip(
     return candidate
 
 
+# Why a recap is shorter than asked, by code (studio_tools.core.messages; the portal words each code).
+define("recap.shortfall", "{duration:.1f} s of {target:g} s: {reasons}.")
+define("recap.reason.only_one", "only {n} usable moment in the episodes, it is in the cut")
+define("recap.reason.only_n", "only {n} usable moments in the episodes, all in the cut")
+define(
+    "recap.reason.overrun_one",
+    "the {n} moment left would each overrun the target (the shortest is {shortest:.1f} s, {remain:.1f} s remain)",
+)
+define(
+    "recap.reason.overrun_n",
+    "the {n} moments left would each overrun the target (the shortest is {shortest:.1f} s, {remain:.1f} s remain)",
+)
+define("recap.reason.spoiler", "the spoiler boundary leaves {usable:.1f} s of the episodes' {total:.1f} s")
+define("recap.reason.episodes_last", "the episodes last {total:.1f} s in all")
+define("recap.reason.clip_lasts", "the clip lasts {total:.1f} s")
+define("recap.reason.no_dialogue", "moments with dialogue are off (dialogue_clips=false)")
+
+
 def shortfall(
     selection: Selection,
     pools: dict[int, list[Candidate]],
@@ -312,21 +331,21 @@ def shortfall(
     reasons = []
     if not left:
         n = len(chosen)
-        where = "all in the cut" if n != 1 else "it is in the cut"
-        reasons.append(f"only {n} usable moment{'s' if n != 1 else ''} in the episodes, {where}")
+        reasons.append(message("recap.reason.only_one" if n == 1 else "recap.reason.only_n", n=n))
     else:
-        shortest = min(c.duration for c in left)
-        reasons.append(
-            f"the {len(left)} moment{'s' if len(left) != 1 else ''} left would each overrun the target "
-            f"(the shortest is {shortest:.1f} s, {remainder:.1f} s remain)"
-        )
+        shortest = round(min(c.duration for c in left), 1)
+        code = "recap.reason.overrun_one" if len(left) == 1 else "recap.reason.overrun_n"
+        reasons.append(message(code, n=len(left), shortest=shortest, remain=round(remainder, 1)))
     if usable_seconds < 0.999 * total_seconds or spoiler:
-        reasons.append(f"the spoiler boundary leaves {usable_seconds:.1f} s of the episodes' {total_seconds:.1f} s")
+        reasons.append(message("recap.reason.spoiler", usable=round(usable_seconds, 1), total=round(total_seconds, 1)))
     else:
         several = len(given) > 1
-        reasons.append(f"the episodes last {total_seconds:.1f} s in all" if several else f"the clip lasts {total_seconds:.1f} s")
+        reasons.append(
+            message("recap.reason.episodes_last" if several else "recap.reason.clip_lasts", total=round(total_seconds, 1))
+        )
     if not dialogue_clips:
-        reasons.append("moments with dialogue are off (dialogue_clips=false)")
+        reasons.append(message("recap.reason.no_dialogue"))
+    said = message("recap.shortfall", duration=round(duration, 1), target=round(target_seconds, 3), reasons=joined(reasons, "; "))
     return {
         "duration_seconds": round(duration, 3),
         "target_seconds": round(target_seconds, 3),
@@ -335,5 +354,6 @@ def shortfall(
         "moments_left": len(left),
         "usable_seconds": round(usable_seconds, 3),
         "episodes_seconds": round(total_seconds, 3),
-        "message": f"{duration:.1f} s of {target_seconds:g} s: " + "; ".join(reasons) + ".",
+        "message": said["text"],
+        "words": said,  # the message's machine form (studio_tools.core.messages)
     }

@@ -33,6 +33,7 @@ from studio_tools.core import (
     ToolSpec,
     out_dir,
 )
+from studio_tools.core.messages import define, message, texts
 from studio_tools.recap import analysis as analysis_mod
 from studio_tools.recap import assemble, edit, episodes, model_verify, moments, narration, select, thumbs, verify
 
@@ -284,11 +285,7 @@ class Recap:
         vo_note = "temp VO off"
         if params.narration and params.temp_vo and shipped:
             voices = assemble.speak([s.text for s in shipped], params.language.split("-")[0], scratch / "vo", cancelled)
-            vo_note = (
-                "temp VO by espeak-ng"
-                if voices is not None
-                else "no temp VO (espeak-ng is not installed or has no voice for the language)"
-            )
+            vo_note = "temp VO by espeak-ng" if voices is not None else NO_TEMP_VO
         durations = {id(s): (voices[i][1] if voices else None) for i, s in enumerate(shipped)}
         timeline_starts = _timeline_starts(chosen)
         _place(shipped, chosen, timeline_starts, cue_map, durations)
@@ -380,13 +377,14 @@ class Recap:
             return narration.Narration(mode="off", label="No narration (narration=false).")
         count = max(1, min(20, round(duration / 15)))
         quotes = max(1, min(20, round(duration / 8)))  # quoted lines are short: one about every 8 s
-        reason = None
+        reason, words = None, None
         if not cues:
-            return narration.Narration(mode="off", label="No narration: no episode has subtitles to ground it in.")
+            return narration.Narration(mode="off", label=TEMPLATES_NO_SUBTITLES)
         if params.external_ai:
             session, unavailable = self._open_ai(params)
             if session is None:
-                reason = f"external_ai was on, but {unavailable}"
+                words = message("recap.ai_unavailable", why=unavailable)
+                reason = words["text"]
             else:
                 model = session.model
                 try:
@@ -397,11 +395,12 @@ class Recap:
                     told.session = session
                     return told
                 except narration.NarrationUnavailable as exc:
-                    reason = f"Claude ({model} on {session.provider.label}) could not be used: {exc.reason}"
+                    words = message("recap.claude_unusable", model=model, provider=session.provider.label, why=exc.reason)
+                    reason = words["text"]
                     fallback = narration.extractive_narration(
                         cues, in_recap, salience, sentences=quotes, shares=shares, attribute=params.narration_attribution
                     )
-                    fallback.fallback_reason = reason
+                    fallback.fallback_reason, fallback.fallback_words = reason, words
                     fallback.usage = exc.partial.usage
                     fallback.model = model
                     fallback.attempts = exc.partial.attempts
@@ -410,7 +409,7 @@ class Recap:
         result = narration.extractive_narration(
             cues, in_recap, salience, sentences=quotes, shares=shares, attribute=params.narration_attribution
         )
-        result.fallback_reason = reason
+        result.fallback_reason, result.fallback_words = reason, words
         return result
 
     def _model_check(self, params: RecapParams, told: narration.Narration, cue_map, cancelled) -> str | None:
@@ -538,7 +537,8 @@ class Recap:
             verdicts[s.verdict] = verdicts.get(s.verdict, 0) + 1
         return {
             # what the run page shows above the outputs: where the recap is not what was asked for
-            "warnings": _warnings(params, told, shortfall, vo_note),
+            "warnings": texts(warnings := _warnings(params, told, shortfall, vo_note)),
+            "messages": {"warnings": warnings, "summary_lines": []},
             "videos": videos,
             "moments": moments_out,
             "suggestions": offered_out,
@@ -687,18 +687,39 @@ def _place(sentences, selection: select.Selection, starts: list[float], cue_map,
         cursor = sentence.end + 0.4
 
 
-def _warnings(params, told: narration.Narration, shortfall: dict[str, Any] | None, vo_note: str) -> list[str]:
-    """Plain lines for each way the recap falls short of what the run asked for: shorter than the target,
-    narration asked for but impossible, the local narration used instead of the model, no temp VO."""
+# What the recap tool says to people, by code (studio_tools.core.messages; the portal words each code).
+define("recap.shorter", "shorter than asked: {shortfall}")
+TEMPLATES_NO_SUBTITLES = "No narration: no episode has subtitles to ground it in."
+define("recap.no_subtitles", TEMPLATES_NO_SUBTITLES)
+define("recap.narration_off", "{label}")
+define("recap.local_narration", "local narration used (quoted subtitles): {why}")
+define("recap.ai_unavailable", "external_ai was on, but {why}")
+define("recap.claude_unusable", "Claude ({model} on {provider}) could not be used: {why}")
+# the narration's label, where it is one fixed sentence (the run page's recap block shows it)
+define("recap.label.extractive", narration.EXTRACTIVE_LABEL)
+define("recap.label.off", "No narration (narration=false).")
+define("recap.label.edit_empty", "No narration: the reviewer's edit has no sentence.")
+NO_TEMP_VO = "no temp VO (espeak-ng is not installed or has no voice for the language)"
+define("recap.no_temp_vo", NO_TEMP_VO)
+
+
+def _warnings(params, told: narration.Narration, shortfall: dict[str, Any] | None, vo_note: str) -> list[dict[str, Any]]:
+    """Lines (studio_tools.core.messages) for each way the recap falls short of what the run asked for: shorter
+    than the target, narration asked for but impossible, the local narration used instead of the model, no temp VO."""
     lines = []
     if shortfall is not None:
-        lines.append(f"shorter than asked: {shortfall['message']}")
+        lines.append(message("recap.shorter", shortfall=shortfall.get("words") or shortfall["message"]))
     if params.narration and told.mode == "off" and params.edit is None:
-        lines.append(told.label)  # e.g. no episode has subtitles to ground a narration in
+        # e.g. no episode has subtitles to ground a narration in
+        lines.append(
+            message("recap.no_subtitles")
+            if told.label == TEMPLATES_NO_SUBTITLES
+            else message("recap.narration_off", label=told.label)
+        )
     if told.fallback_reason:
-        lines.append(f"local narration used (quoted subtitles): {told.fallback_reason}")
+        lines.append(message("recap.local_narration", why=told.fallback_words or told.fallback_reason))
     if vo_note.startswith("no temp VO"):
-        lines.append(vo_note)
+        lines.append(message("recap.no_temp_vo", text=vo_note))
     return lines
 
 
