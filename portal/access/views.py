@@ -7,6 +7,7 @@ Subclasses set `policy_action` (or `policy_actions` per HTTP method) and never o
 from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views import View
@@ -26,6 +27,24 @@ class _ScopedMixin(scope.ScopeChecked):
         return action
 
 
+def _token_user(request):
+    """Sign the request in as the API token's owner (the API's own authentication, same checks), or
+    answer 401 with the reason."""
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from portal.accounts.authentication import BearerTokenAuthentication
+
+    try:
+        found = BearerTokenAuthentication().authenticate(request)
+    except AuthenticationFailed as exc:
+        response = HttpResponse(str(exc.detail), status=401, content_type="text/plain; charset=utf-8")
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    if found is not None:
+        request.user = found[0]
+    return None
+
+
 class StudioScopedView(LoginRequiredMixin, _ScopedMixin, View):
     """URL kwargs: studio (slug). Sets self.studio and self.actions."""
 
@@ -39,7 +58,15 @@ class StudioScopedView(LoginRequiredMixin, _ScopedMixin, View):
             self.studio = obj
         return obj
 
+    # A page a script may fetch with an API token (`Authorization: Bearer ...`) as well as a signed-in
+    # browser: the originals' downloads, whose links the API hands out.
+    accepts_api_tokens = False
+
     def dispatch(self, request, *args, **kwargs):
+        if self.accepts_api_tokens and not request.user.is_authenticated and "HTTP_AUTHORIZATION" in request.META:
+            refused = _token_user(request)
+            if refused is not None:
+                return refused
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         obj = self.resolve_scope(request, **kwargs)

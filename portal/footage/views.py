@@ -132,9 +132,11 @@ class MediaView(_VersionMixin, ProjectScopedView):
 
 
 class DownloadView(_VersionMixin, ProjectScopedView):
-    """The original file, as an attachment, for roles that may download."""
+    """The original file, as an attachment, for roles that may download: in a browser, or from a script
+    with an API token (the API's `download` links point here)."""
 
     policy_action = Action.ASSET_DOWNLOAD
+    accepts_api_tokens = True
 
     def get(self, request, version_id: int, **kwargs):
         version = self.load_version(version_id)

@@ -405,3 +405,37 @@ if IS_POSTGRES:
         final = DecisionSet.objects.get(pk=last.pop())
         assert {v.approval_state for v in members(run).values()} == {final.verdict}
         assert verify_chain(chain_for(world.a.studio.pk)) is None
+
+
+def test_a_script_downloads_the_approved_layer_with_its_api_token(world, run, api_for, client):
+    """The set's `download` links work for a script with an API token, not only a signed-in browser:
+    the approved bytes; before approval, the reason; a bad token, 401; another studio's token, 404."""
+    import hashlib
+
+    from portal.accounts.services import api_token_create
+
+    _token, raw = api_token_create(user=world.a.users["producer"], name="compositing script")
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    layer = members(run)["layer"]
+    path = f"/s/{world.a.studio.slug}/p/{world.a.project.code}/download/{layer.pk}/"
+
+    refused = client.get(path, **bearer)
+    assert refused.status_code == 403 and "awaiting approval" in refused.content.decode().lower()
+
+    api_for(world.a.users["producer"]).post(
+        set_url(world, run), {"verdict": "approved", "expected": {str(k): v for k, v in expected_of(run).items()}}, format="json"
+    )
+    body = api_for(world.a.users["viewer"]).get(set_url(world, run)).json()
+    link = next(m for m in body["members"] if m["name"] == "layer")["download"]
+    response = client.get(link, **bearer)
+    assert response.status_code == 200, response.content[:300]
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    assert hashlib.sha256(data).hexdigest() == layer.sha256 == response["X-Content-SHA256"]
+    assert AuditEvent.objects.filter(action="footage.download", actor=world.a.users["producer"]).exists()
+
+    bad = client.get(link, HTTP_AUTHORIZATION="Bearer psp_not-a-token")
+    assert bad.status_code == 401 and "Invalid, expired or revoked" in bad.content.decode()
+    _other, other_raw = api_token_create(user=world.b.users["producer"], name="other studio")
+    assert client.get(link, HTTP_AUTHORIZATION=f"Bearer {other_raw}").status_code == 404
+    # without a token, a page as before: the sign-in page
+    assert client.get(link).status_code == 302
