@@ -140,6 +140,16 @@ WORDS: dict[str, str] = {
         "Extractive narration: lines quoted from the episodes' subtitles (speaker labels and stage directions left out); "
         "no AI model wrote it."
     ),
+    "continuity.output.findings": _("Continuity findings"),
+    "continuity.output.report": _("Printable continuity report"),
+    "recap.output.timeline": _("Edit (OpenTimelineIO)"),
+    "recap.output.edl": _("Edit (CMX 3600 EDL)"),
+    "recap.output.moments": _("Moment thumbnails (sprite sheet)"),
+    "crowd.output.comp": _("Comp: the plate with the added crowd (ProRes 422 HQ)"),
+    "crowd.output.comp_proxy": _("Comp proxy for review (H.264)"),
+    "crowd.output.layer_png": _("Added crowd alone: RGBA PNG frames, straight alpha"),
+    "crowd.output.layer": _("Added crowd alone with straight alpha (ProRes 4444)"),
+    "crowd.output.matte": _("Matte of the added crowd, white = added (ProRes 422 HQ)"),
     "recap.label.off": _("No narration (narration=false)."),
     "recap.label.edit_empty": _("No narration: the reviewer's edit has no sentence."),
     "recap.no_temp_vo": _("no temp VO (espeak-ng is not installed or has no voice for the language)"),

@@ -52,6 +52,11 @@ from studio_tools.core import (
 )
 from studio_tools.core.messages import define, message, texts
 
+# The outputs' fixed labels, defined as messages so a front end can word them in its reader's language.
+OUTPUT_LABELS = {"findings": "Continuity findings", "report": "Printable continuity report"}
+for _name, _label in OUTPUT_LABELS.items():
+    define(f"continuity.output.{_name}", _label)
+
 FINDINGS_NAME = "findings.json"
 REPORT_NAME = "report.html"
 MAX_INPUTS = 60
@@ -209,9 +214,9 @@ class ContinuityTool:
         (target / FINDINGS_NAME).write_text(json.dumps(findings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (target / REPORT_NAME).write_text(report_html(report, findings, pictures), encoding="utf-8")
         outputs = [
-            OutputFile(FINDINGS_NAME, OutputKind.REPORT, "findings", "application/json", label="Continuity findings"),
+            OutputFile(FINDINGS_NAME, OutputKind.REPORT, "findings", "application/json", label=OUTPUT_LABELS["findings"]),
             *outputs,
-            OutputFile(REPORT_NAME, OutputKind.REPORT, "report", "text/html", label="Printable continuity report"),
+            OutputFile(REPORT_NAME, OutputKind.REPORT, "report", "text/html", label=OUTPUT_LABELS["report"]),
         ]
         frames_read = sum(s.frames_read for s in shots) + len(references_frames)
         metrics = {

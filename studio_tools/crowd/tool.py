@@ -73,6 +73,17 @@ from studio_tools.media import probe
 from studio_tools.media.errors import MediaRejected, MediaToolError
 from studio_tools.media.reader import display_size
 
+# The outputs' fixed labels, defined as messages so a front end can word them in its reader's language.
+OUTPUT_LABELS = {
+    "comp": "Comp: the plate with the added crowd (ProRes 422 HQ)",
+    "comp_proxy": "Comp proxy for review (H.264)",
+    "layer_png": "Added crowd alone: RGBA PNG frames, straight alpha",
+    "layer": "Added crowd alone with straight alpha (ProRes 4444)",
+    "matte": "Matte of the added crowd, white = added (ProRes 422 HQ)",
+}
+for _name, _label in OUTPUT_LABELS.items():
+    define(f"crowd.output.{_name}", _label)
+
 VERSION = "1.0.0"
 MAX_FRAMES = 9000  # six minutes at 25 fps; crowd plates are shots, not reels
 MAX_TILES = 8
@@ -875,9 +886,9 @@ def composite(
             OutputKind.GENERATED,
             "comp",
             "video/quicktime",
-            label="Comp: the plate with the added crowd (ProRes 422 HQ)",
+            label=OUTPUT_LABELS["comp"],
         ),
-        OutputFile("comp.proxy.mp4", OutputKind.GENERATED, "comp_proxy", "video/mp4", label="Comp proxy for review (H.264)"),
+        OutputFile("comp.proxy.mp4", OutputKind.GENERATED, "comp_proxy", "video/mp4", label=OUTPUT_LABELS["comp_proxy"]),
     ]
     if params.output_format == "png":
         target = out / "layer.zip"
@@ -893,7 +904,7 @@ def composite(
                 OutputKind.GENERATED,
                 "layer",
                 "application/zip",
-                label="Added crowd alone: RGBA PNG frames, straight alpha",
+                label=OUTPUT_LABELS["layer_png"],
             )
         )
     else:
@@ -903,7 +914,7 @@ def composite(
                 OutputKind.GENERATED,
                 "layer",
                 "video/quicktime",
-                label="Added crowd alone with straight alpha (ProRes 4444)",
+                label=OUTPUT_LABELS["layer"],
             )
         )
     outputs.append(
@@ -912,7 +923,7 @@ def composite(
             OutputKind.GENERATED,
             "matte",
             "video/quicktime",
-            label="Matte of the added crowd, white = added (ProRes 422 HQ)",
+            label=OUTPUT_LABELS["matte"],
         )
     )
     stats = {

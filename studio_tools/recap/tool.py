@@ -37,6 +37,15 @@ from studio_tools.core.messages import define, message, texts
 from studio_tools.recap import analysis as analysis_mod
 from studio_tools.recap import assemble, edit, episodes, model_verify, moments, narration, select, thumbs, verify
 
+# The outputs' fixed labels, defined as messages so a front end can word them in its reader's language.
+OUTPUT_LABELS = {
+    "timeline": "Edit (OpenTimelineIO)",
+    "edl": "Edit (CMX 3600 EDL)",
+    "moments": "Moment thumbnails (sprite sheet)",
+}
+for _name, _label in OUTPUT_LABELS.items():
+    define(f"recap.output.{_name}", _label)
+
 VERSION = "1.0.0"
 EXTERNAL_AI_PARAM = "external_ai"
 API_KEY_ENV = "ANTHROPIC_API_KEY"
@@ -363,10 +372,10 @@ class Recap:
             OutputFile("recap.mp4", OutputKind.GENERATED, "recap", "video/mp4", label=_video_label(told, voices is not None)),
             OutputFile("recap.srt", OutputKind.SUBTITLES, "narration", "application/x-subrip", label=told.label),
             OutputFile(
-                "recap.otio", OutputKind.EDL, "timeline", "application/vnd.opentimelineio+json", label="Edit (OpenTimelineIO)"
+                "recap.otio", OutputKind.EDL, "timeline", "application/vnd.opentimelineio+json", label=OUTPUT_LABELS["timeline"]
             ),
-            OutputFile("recap.edl", OutputKind.EDL, "edl", "text/plain", label="Edit (CMX 3600 EDL)"),
-            OutputFile("moments.jpg", OutputKind.IMAGE, "moments", "image/jpeg", label="Moment thumbnails (sprite sheet)"),
+            OutputFile("recap.edl", OutputKind.EDL, "edl", "text/plain", label=OUTPUT_LABELS["edl"]),
+            OutputFile("moments.jpg", OutputKind.IMAGE, "moments", "image/jpeg", label=OUTPUT_LABELS["moments"]),
         ]
         return ToolResult(outputs=outputs, report=report, metrics=metrics)
 
