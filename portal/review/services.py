@@ -359,6 +359,15 @@ def approval_blocker(version: AssetVersion) -> str | None:
     return None
 
 
+def _interested(versions: list[AssetVersion]) -> list:
+    """Who hears of a decision: whoever uploaded the versions and whoever started the run that made them."""
+    users = [v.uploaded_by for v in versions if v.uploaded_by is not None]
+    run_output = getattr(versions[0], "tool_output", None)
+    if run_output is not None and run_output.run.created_by is not None:
+        users.append(run_output.run.created_by)
+    return users
+
+
 def decision_create(
     *, actor, version: AssetVersion, verdict: str, note: str = "", expected_sha256: str | None = None
 ) -> Decision:
@@ -405,12 +414,8 @@ def decision_create(
             target=version,
             details={"sha256": version.sha256, "note": note[:500], "version": version.number},
         )
-        interested = [u for u in (version.uploaded_by,) if u is not None]
-        run_output = getattr(version, "tool_output", None)
-        if run_output is not None and run_output.run.created_by is not None:
-            interested.append(run_output.run.created_by)
         notify(
-            users=interested,
+            users=_interested([version]),
             project=project,
             verb="decision",
             text=f"{version.asset.name} v{version.number}: {decision.get_verdict_display().lower()}",
@@ -564,12 +569,8 @@ def set_decision_create(
             webhook_events.decision_made(decision)
             publish_on_commit(project.pk, "review.decision", {"version": version.pk, "verdict": verdict})
             decisions.append(decision)
-        interested = [v.uploaded_by for v in members if v.uploaded_by is not None]
-        run_output = getattr(members[0], "tool_output", None)
-        if run_output is not None and run_output.run.created_by is not None:
-            interested.append(run_output.run.created_by)
         notify(
-            users=interested,
+            users=_interested(members),
             project=project,
             verb="decision",
             text=f"{label}: {decision_set.get_verdict_display().lower()} ({len(members)})",
