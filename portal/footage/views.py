@@ -249,7 +249,8 @@ def asset_listing(project, params, *, per_page: int = selectors.ASSETS_PER_PAGE)
         asset.page_url = reverse_with_id("footage:asset", "asset_id", asset.pk, **where)
         asset.latest.poster_url = reverse_with_id("footage:media", "version_id", asset.latest.pk, what="poster", **where)
         asset.latest.review_url = reverse_with_id("review:review", "version_id", asset.latest.pk, **where)
-        asset.type_label = TYPE_LABELS.get(asset.kind_group) if asset.kind == Asset.Kind.GENERATED else kind_labels.get(asset.kind, asset.kind)
+        generated = asset.kind == Asset.Kind.GENERATED
+        asset.type_label = TYPE_LABELS.get(asset.kind_group) if generated else kind_labels.get(asset.kind, asset.kind)
         asset.approval_label = approval_labels.get(asset.approval, "")
         # the facts in words, once: the wide columns and the line under the name on a tablet show them
         video = asset.latest.video
