@@ -196,7 +196,7 @@ def main() -> None:
         for _ in range(args.requests):
             caller.get(url, cookies[role])
         profiler.stop()
-        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        print(profiler.output_text(unicode=False, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
         return
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     mode = "embedded (SQLite)" if settings.EMBEDDED else "services (PostgreSQL, Redis)"

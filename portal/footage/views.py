@@ -231,23 +231,29 @@ class AssetSection:
         return self.run.id if self.run else None
 
 
-def asset_listing(project, params) -> dict:
+def asset_listing(project, params, *, per_page: int = selectors.ASSETS_PER_PAGE) -> dict:
     """One page of the asset table: the groups (with their counts), the filters (group, status,
     approval, kind, search) kept in the group links and the pager's, a run's outputs together."""
     filters, problems = selectors.AssetFilters.parse(params)
     errors = [
         str(_FILTER_PROBLEMS[param]) % {"value": value, "limit": selectors.SEARCH_MAX_LENGTH} for param, value in problems.items()
     ]
-    page = selectors.assets_page(project, page=params.get("page"), filters=filters)
+    page = selectors.assets_page(project, page=params.get("page"), filters=filters, per_page=per_page)
     counts = page.group_counts
     where = {"studio": project.studio.slug, "project": project.code}
     sections: list[AssetSection] = []
+    # the labels in words once per page, not per row (get_FOO_display and the enum lookups add up)
+    status_labels = {value: str(label) for value, label in AssetVersion.Status.choices}
+    kind_labels = {value: str(label) for value, label in Asset.Kind.choices}
+    approval_labels = {value: str(label) for value, label in ApprovalState.choices}
     for asset in page.object_list:
+        asset.latest.status_label = status_labels.get(asset.latest.status, asset.latest.status)
         asset.page_url = reverse_with_id("footage:asset", "asset_id", asset.pk, **where)
         asset.latest.poster_url = reverse_with_id("footage:media", "version_id", asset.latest.pk, what="poster", **where)
         asset.latest.review_url = reverse_with_id("review:review", "version_id", asset.latest.pk, **where)
-        asset.type_label = TYPE_LABELS.get(asset.kind_group) if asset.kind == Asset.Kind.GENERATED else asset.get_kind_display()
-        asset.approval_label = ApprovalState(asset.approval).label if asset.approval in ApprovalState.values else ""
+        generated = asset.kind == Asset.Kind.GENERATED
+        asset.type_label = TYPE_LABELS.get(asset.kind_group) if generated else kind_labels.get(asset.kind, asset.kind)
+        asset.approval_label = approval_labels.get(asset.approval, "")
         # the facts in words, once: the wide columns and the line under the name on a tablet show them
         video = asset.latest.video
         width, height = video.get("display_width") or video.get("width"), video.get("display_height") or video.get("height")
@@ -304,12 +310,17 @@ TYPE_LABELS = {
 }
 
 
+# The project page is an overview: its footage section shows the latest assets a short page at a time
+# (the groups, filters and pager as on the asset list); the rows are most of what the page costs.
+PROJECT_PAGE_ASSETS = 10
+
+
 def footage_context(project, actions, params=None) -> dict:
     """What the project page shows of footage (used by the project detail view)."""
     if Action.FOOTAGE_VIEW not in actions:
         return {"assets": None}
     return {
-        **asset_listing(project, params or {}),
+        **asset_listing(project, params or {}, per_page=PROJECT_PAGE_ASSETS),
         "upload_kinds": [(k.value, k.label) for k in Asset.UPLOADABLE_KINDS],
         "can_upload": Action.FOOTAGE_UPLOAD in actions,
         "max_file_size": settings.FOOTAGE_MAX_FILE_SIZE,
@@ -322,9 +333,11 @@ class AssetListView(ProjectScopedView):
     ?status=, ?approval=, ?kind=, ?q=): the project page swaps it in when a live event says it changed."""
 
     policy_action = Action.FOOTAGE_VIEW
+    per_page = selectors.ASSETS_PER_PAGE  # the project page's own refresh asks for its short pages
 
     def get(self, request, **kwargs):
-        return render(request, "footage/_asset_table.html", self.get_context_data(**asset_listing(self.project, request.GET)))
+        listing = asset_listing(self.project, request.GET, per_page=self.per_page)
+        return render(request, "footage/_asset_table.html", self.get_context_data(**listing))
 
 
 def require_download(user, version) -> None:

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from portal.access.policy import DESCRIPTIONS, PROJECT_ROLES, ROLE_ACTIONS, SCOPE, Action, Roles, Scope, roles_of
@@ -25,17 +30,24 @@ def _back(view):
     return redirect("projects:detail", studio=view.studio.slug, project=view.project.code)
 
 
+@functools.lru_cache(maxsize=16)
+def role_table_html(language: str) -> str:
+    """The "who can do what" table: the same for every project and user, so rendered once a language
+    (the policy's constants only; a deploy restarts the process)."""
+    role_table = [
+        (DESCRIPTIONS[a], [a in ROLE_ACTIONS[r] for r in PROJECT_ROLES])
+        for a in Action
+        if SCOPE[a] is Scope.PROJECT and a not in (Action.PROJECT_MANAGE, Action.WEBHOOKS_MANAGE)
+    ]
+    return mark_safe(render_to_string("projects/_role_table.html", {"role_table": role_table, "roles": PROJECT_ROLES}))  # noqa: S308 - our template's output
+
+
 class ProjectDetailView(ProjectScopedView):
     policy_action = Action.PROJECT_VIEW
 
     def get(self, request, **kwargs):
         project = self.project
         candidates = selectors.studio_members_not_in_project(project) if Action.MEMBERS_MANAGE in self.actions else []
-        role_table = [
-            (DESCRIPTIONS[a], [a in ROLE_ACTIONS[r] for r in PROJECT_ROLES])
-            for a in Action
-            if SCOPE[a] is Scope.PROJECT and a not in (Action.PROJECT_MANAGE, Action.WEBHOOKS_MANAGE)
-        ]
         members_page, members_query = section_page(
             selectors.project_members(project), request.GET, param="members_page", per_page=MEMBERS_PER_PAGE
         )
@@ -55,8 +67,7 @@ class ProjectDetailView(ProjectScopedView):
                 add_form=ProjectMemberAddForm(candidates=candidates) if candidates else None,
                 settings_form=ProjectSettingsForm(initial={"name": project.name, "frame_rate": project.frame_rate}),
                 role_choices=ProjectRoleForm.base_fields["role"].choices,
-                role_table=role_table,
-                roles=PROJECT_ROLES,
+                role_table_html=role_table_html(get_language()),
                 character_count=project.characters.count(),
                 **footage_context(project, self.actions, request.GET),
             ),

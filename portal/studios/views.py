@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -8,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 from django.views import View
 
 from portal.access.policy import DESCRIPTIONS, ROLE_ACTIONS, SCOPE, STUDIO_ADMIN, STUDIO_MEMBER, Action, Scope
@@ -32,6 +35,24 @@ def _errors(exc: ValidationError) -> str:
 
 # The role table's cell for a project action and the studio role "member": it depends on the project role.
 BY_PROJECT_ROLE = "by project role"
+
+
+@functools.lru_cache(maxsize=16)
+def role_table_html(language: str) -> str:
+    """The studio's "who can do what" table: the same for every studio and user, so rendered once a
+    language (the policy's constants only; a deploy restarts the process)."""
+    role_table = [
+        # Inside a project a member may do what their project role allows (a director opens the
+        # workspace): the studio role alone says nothing there, so the cell says so, not "no".
+        (
+            DESCRIPTIONS[a],
+            a in ROLE_ACTIONS[STUDIO_ADMIN],
+            BY_PROJECT_ROLE if SCOPE[a] is Scope.PROJECT else a in ROLE_ACTIONS[STUDIO_MEMBER],
+        )
+        for a in Action
+        if a in ROLE_ACTIONS[STUDIO_ADMIN]
+    ]
+    return mark_safe(render_to_string("studios/_role_table.html", {"role_table": role_table}))  # noqa: S308 - our template's output
 
 
 class DashboardView(StudioScopedView):
@@ -68,17 +89,7 @@ class DashboardView(StudioScopedView):
                 }
             ),
             role_choices=StudioRoleForm.base_fields["role"].choices,
-            role_table=[
-                # Inside a project a member may do what their project role allows (a director opens the
-                # workspace): the studio role alone says nothing there, so the cell says so, not "no".
-                (
-                    DESCRIPTIONS[a],
-                    a in ROLE_ACTIONS[STUDIO_ADMIN],
-                    BY_PROJECT_ROLE if SCOPE[a] is Scope.PROJECT else a in ROLE_ACTIONS[STUDIO_MEMBER],
-                )
-                for a in Action
-                if a in ROLE_ACTIONS[STUDIO_ADMIN]
-            ],
+            role_table_html=role_table_html(get_language()),
         )
         if Action.STUDIO_MEMBERS_MANAGE in self.actions:
             invitation_page, invitation_query = section_page(

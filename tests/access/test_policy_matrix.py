@@ -236,6 +236,7 @@ CATALOG: dict[str, Entry] = {
     "projects:member_remove": Entry(P, _project_member, {"POST": Call(A.MEMBERS_MANAGE)}),
     # pages: footage
     "footage:asset_list": Entry(P, _project, {"GET": Call(A.FOOTAGE_VIEW)}),
+    "footage:asset_list_latest": Entry(P, _project, {"GET": Call(A.FOOTAGE_VIEW)}),
     "footage:asset": Entry(P, _asset, {"GET": Call(A.FOOTAGE_VIEW)}),
     "footage:asset_status": Entry(P, _asset, {"GET": Call(A.FOOTAGE_VIEW)}),
     "footage:media": Entry(P, lambda t: {**_version(t), "what": "proxy"}, {"GET": Call(A.FOOTAGE_VIEW)}),

@@ -30,10 +30,16 @@ def test_asset_list_pages_and_keeps_the_kind_filter(world, producer, client_for)
     client = client_for(producer)
     base = f"/s/{world.a.studio.slug}/p/{project.code}"
 
+    # the project page is an overview: the latest assets a short page at a time, the count of them all
     first = client.get(f"{base}/").content.decode()
-    assert len(_asset_names(first)) == 25
-    assert "Page 1 of 3" in first
+    assert len(_asset_names(first)) == 10
+    assert "Page 1 of 6" in first
     assert "data-asset-count>57<" in first  # the count is of every asset, not of the page
+    assert f'data-asset-list-url="{base}/assets/latest/"' in first  # its live refresh keeps the short pages
+    latest = client.get(f"{base}/assets/latest/?page=6").content.decode()
+    assert _asset_names(latest) == _asset_names(client.get(f"{base}/?page=6").content.decode())
+    assert len(_asset_names(latest)) == 7 and "Page 6 of 6" in latest
+    assert len(_asset_names(client.get(f"{base}/assets/").content.decode())) == 25  # the asset list: 25 a page
 
     plates = client.get(f"{base}/assets/?kind=plate&page=2").content.decode()
     assert _asset_names(plates) == sorted((f"plate_{n:02d}.exr" for n in range(2)), reverse=True)

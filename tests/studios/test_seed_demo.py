@@ -177,7 +177,10 @@ def test_the_full_demo_has_footage_finished_runs_and_notes_and_a_second_seed_cha
     director = Client()
     director.post("/account/sign-in/", {"username": "director@demo.test", "password": demo.DEMO_PASSWORD}, REMOTE_ADDR="10.6.0.1")
     page = director.get("/s/demo/p/DEMO_S1/").content.decode()
-    assert "Episode 1" in page and "Market square – crowd plate" in page
+    assert 'id="footage"' in page and f"data-asset-count>{Asset.objects.filter(project=project).count()}<" in page
+    # the project page shows the latest few; the asset list pages through them all
+    listed = "".join(director.get("/s/demo/p/DEMO_S1/assets/", {"q": q}).content.decode() for q in ("Episode 1", "Market square"))
+    assert "Episode 1" in listed and "Market square – crowd plate" in listed
     run_page = director.get(f"/s/demo/p/DEMO_S1/runs/{runs['crowd'].pk}/")
     assert run_page.status_code == 200 and "Asked: 6 added people per frame" in run_page.content.decode()
     assert director.get(f"/s/demo/p/DEMO_S1/review/{shot_b.pk}/").status_code == 200
