@@ -109,7 +109,7 @@ def test_a_second_user_watches_a_run_live_and_sees_its_output_and_provenance(ser
     artist.get_by_text("Succeeded").first.wait_for(timeout=15000)
     assert artist.get_by_role("heading", name="Outputs").is_visible()
     assert artist.get_by_text("sleepy-1 (none)").is_visible()  # provenance: the model the tool reported
-    artist.get_by_role("link", name="Sleeper result").click()
+    artist.get_by_role("region", name="Outputs").get_by_role("link", name="Sleeper result").click()
     artist.wait_for_load_state("networkidle")
     assert artist.get_by_text("Generated").first.is_visible()
 
@@ -120,7 +120,7 @@ def test_a_second_user_watches_a_run_live_and_sees_its_output_and_provenance(ser
     artist.get_by_role("button", name="Start run").click()
     artist.wait_for_url(re.compile(r"/runs/\d+/$"))
     artist.get_by_text("Succeeded").first.wait_for(timeout=30000)
-    artist.get_by_role("link", name=re.compile("Contact sheet of demo_clip.mp4")).click()
+    artist.get_by_role("region", name="Outputs").get_by_role("link", name=re.compile("Contact sheet of demo_clip.mp4")).click()
     artist.wait_for_load_state("networkidle")
     image = artist.locator("img.player")
     image.wait_for(timeout=10000)

@@ -35,6 +35,22 @@ def _run(world, tool: str, inputs, params=None) -> ToolRun:
     return services.toolrun_execute(run.pk)
 
 
+def crowd_shortfall_run(world, tmp_path) -> ToolRun:
+    """A real crowd run asked for more people than its small region holds (35 per frame): a shortfall."""
+    from studio_tools.crowd.synthetic import make_scene, write_scene
+
+    clip = write_scene(
+        make_scene(width=320, height=180, seconds=3.0, walkers=5, seed=1, person_scale=0.32), tmp_path / "square.mp4"
+    )
+    plate = store_real_file(
+        make_ready_version(world.a.project, uploader=world.a.users["artist"], kind=Asset.Kind.PLATE, name="square.mp4"), clip
+    )
+    region = [[0.55, 0.55], [0.95, 0.55], [0.95, 1.0], [0.55, 1.0]]
+    # the generated walkers are discs and blocks the pose model does not take for people: no completeness gate
+    params = {"density": 8, "seed": 3, "region": region, "completeness": "off"}
+    return _run(world, "crowd", {"plate": [plate.pk]}, params)
+
+
 def _page(client_for, world, run: ToolRun, language: str = "en") -> str:
     url = reverse("toolruns:run", kwargs={"studio": world.a.studio.slug, "project": world.a.project.code, "run_id": run.pk})
     response = client_for(world.a.users["viewer"]).get(url, HTTP_ACCEPT_LANGUAGE=language)
@@ -142,19 +158,8 @@ def test_continuity_says_above_the_outputs_which_checks_a_cut_could_not_make(wor
 
 def test_a_crowd_that_cannot_place_all_it_was_asked_for_says_so_above_the_outputs(world_tx, tmp_path, client_for, api_for):
     """ "placed 4 of 33 people asked for" was only in the collapsed JSON: now it heads the page."""
-    from studio_tools.crowd.synthetic import make_scene, write_scene
-
     world = world_tx
-    clip = write_scene(
-        make_scene(width=320, height=180, seconds=3.0, walkers=5, seed=1, person_scale=0.32), tmp_path / "square.mp4"
-    )
-    plate = store_real_file(
-        make_ready_version(world.a.project, uploader=world.a.users["artist"], kind=Asset.Kind.PLATE, name="square.mp4"), clip
-    )
-    region = [[0.55, 0.55], [0.95, 0.55], [0.95, 1.0], [0.55, 1.0]]
-    # the generated walkers are discs and blocks the pose model does not take for people: no completeness gate
-    params = {"density": 8, "seed": 3, "region": region, "completeness": "off"}
-    run = _run(world, "crowd", {"plate": [plate.pk]}, params)
+    run = crowd_shortfall_run(world, tmp_path)
     assert run.status == ToolRun.Status.SUCCEEDED, run.error
     shortfall = next(w for w in run.warnings if w.startswith("placed "))
     assert "of the 35 people asked for per frame: no more room in the region" in shortfall

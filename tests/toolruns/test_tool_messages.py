@@ -14,14 +14,19 @@ import pytest
 from django.utils import translation
 
 import studio_tools
-from portal.footage.models import Asset
 from portal.toolruns.messages import PASSTHROUGH, WORDS, render, render_lines
 from portal.toolruns.models import ToolRun
 from portal.toolruns.registry import all_tools
 from studio_tools.core.messages import TEMPLATES, joined, message
-from tests.footage.helpers import make_ready_version
-from tests.toolruns.conftest import store_real_file
-from tests.toolruns.test_run_messages import _api, _error_block, _page, _run, _version, _warnings_block
+from tests.toolruns.test_run_messages import (
+    _api,
+    _error_block,
+    _page,
+    _run,
+    _version,
+    _warnings_block,
+    crowd_shortfall_run,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,17 +146,8 @@ def test_the_run_shows_stored_lines_in_the_readers_language(world_tx):
 
 
 def test_a_crowd_shortfall_reads_in_french_and_the_api_keeps_english_and_codes(world_tx, tmp_path, client_for, api_for):
-    from studio_tools.crowd.synthetic import make_scene, write_scene
-
     world = world_tx
-    clip = write_scene(
-        make_scene(width=320, height=180, seconds=3.0, walkers=5, seed=1, person_scale=0.32), tmp_path / "square.mp4"
-    )
-    plate = store_real_file(
-        make_ready_version(world.a.project, uploader=world.a.users["artist"], kind=Asset.Kind.PLATE, name="square.mp4"), clip
-    )
-    region = [[0.55, 0.55], [0.95, 0.55], [0.95, 1.0], [0.55, 1.0]]
-    run = _run(world, "crowd", {"plate": [plate.pk]}, {"density": 8, "seed": 3, "region": region, "completeness": "off"})
+    run = crowd_shortfall_run(world, tmp_path)
     assert run.status == ToolRun.Status.SUCCEEDED, run.error
     shortfall = next(w for w in run.warnings if w.startswith("placed "))
 
