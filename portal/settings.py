@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "portal.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Kept copies of signed-in pages and list APIs, dropped at any committed write (portal/core/page_cache.py)
+    "portal.core.page_cache.PageCacheMiddleware",
     # Axes must be last: it turns lockouts raised by the backend into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -403,6 +405,10 @@ OTP_TOTP_ISSUER = "AI Studio Partner Portal"
 # session engine; nothing deletes session rows behind its back. The user row is still read afresh on
 # every request, so a disabled account or a changed password takes effect at once.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# A signed-in user's marked pages and list APIs are kept rendered until any write commits
+# (portal/core/page_cache.py); at most PAGE_CACHE_SECONDS old in any case.
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 12

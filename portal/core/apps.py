@@ -6,4 +6,9 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from portal.core import checks  # noqa: F401 - registers the deployment checks
+        from portal.core import (
+            checks,  # noqa: F401 - registers the deployment checks
+            page_cache,
+        )
+
+        page_cache.install()

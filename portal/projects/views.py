@@ -43,6 +43,7 @@ def role_table_html(language: str) -> str:
 
 
 class ProjectDetailView(ProjectScopedView):
+    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
     policy_action = Action.PROJECT_VIEW
 
     def get(self, request, **kwargs):

@@ -132,6 +132,8 @@ class _VersionScoped(ScopedViewSet, abstract=True):
 class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScoped):
     """Notes on one version: people's notes and machine findings (filter with ?source=human|machine)."""
 
+    page_cache_actions = ("list", "retrieve")  # kept until a write commits (portal/core/page_cache.py)
+
     serializer_class = NoteSerializer
     queryset = Note.objects.none()
     policy_actions = {"GET": Action.FOOTAGE_VIEW, "POST": Action.REVIEW_COMMENT}

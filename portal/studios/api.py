@@ -211,6 +211,7 @@ class AuditEventSerializer(FastReadMixin, serializers.Serializer):
     ]
 )
 class AuditEventViewSet(mixins.ListModelMixin, StudioScoped):
+    page_cache_actions = ("list",)  # kept until a write commits (portal/core/page_cache.py)
     serializer_class = AuditEventSerializer
     policy_actions = {"GET": Action.AUDIT_VIEW}
 

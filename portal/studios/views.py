@@ -56,6 +56,7 @@ def role_table_html(language: str) -> str:
 
 
 class DashboardView(StudioScopedView):
+    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
     policy_action = Action.STUDIO_VIEW
     template_name = "studios/dashboard.html"
     per_page = 50
@@ -226,6 +227,7 @@ class ProjectCreateView(StudioScopedView):
 
 
 class AuditView(StudioScopedView):
+    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
     policy_action = Action.AUDIT_VIEW
     page_size = 50
 

@@ -50,6 +50,8 @@ def run_listing(project, params) -> dict:
 class ToolsView(ProjectScopedView):
     """Every tool the project can run, and its recent runs with live progress."""
 
+    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
+
     policy_action = Action.FOOTAGE_VIEW
 
     def get(self, request, **kwargs):

@@ -1,0 +1,203 @@
+"""The page cache (portal/core/page_cache.py): a signed-in user's marked pages and list APIs are kept
+rendered until a write commits, never shown to anyone else, never stale after a write, with a form
+token that works for the browser it is served to."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from portal.accounts import services as account_services
+from portal.core import page_cache
+from portal.review import services as review_services
+from tests.footage.helpers import make_ready_version
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')
+
+
+def signed_in(user, **kwargs) -> Client:
+    client = Client(**kwargs)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def asset_list(side) -> str:
+    return reverse("footage:asset_list", kwargs={"studio": side.studio.slug, "project": side.project.code})
+
+
+def project_page(side) -> str:
+    return reverse("projects:detail", kwargs={"studio": side.studio.slug, "project": side.project.code})
+
+
+def notes_api(side, version) -> str:
+    return f"/api/v1/projects/{side.project.pk}/versions/{version.pk}/notes/"
+
+
+def test_a_second_view_is_the_kept_copy_and_a_write_shows_at_once(world):
+    side = world.a
+    producer = side.users["producer"]
+    make_ready_version(side.project, uploader=producer, name="first_plate.mov")
+    client = signed_in(producer)
+
+    first = client.get(asset_list(side))
+    second = client.get(asset_list(side))
+    assert first.status_code == second.status_code == 200
+    assert "X-Page-Cache" not in first and second["X-Page-Cache"] == "hit"
+    assert b"first_plate.mov" in second.content
+
+    make_ready_version(side.project, uploader=producer, name="second_plate.mov")  # uncommitted, like a test's
+    third = client.get(asset_list(side))
+    assert "X-Page-Cache" not in third, "a write must drop the copy"
+    assert b"second_plate.mov" in third.content
+    assert client.get(asset_list(side))["X-Page-Cache"] == "hit"
+
+
+def test_a_copy_is_never_shown_to_another_user(world):
+    side = world.a
+    version = make_ready_version(side.project, uploader=side.users["producer"], name="plate.mov")
+    review_services.note_create(actor=side.users["producer"], version=version, frame_start=3, text="Fix the edge")
+    producer, outsider = signed_in(side.users["producer"]), signed_in(world.b.users["producer"])
+    assert producer.get(notes_api(side, version)).status_code == 200
+    assert producer.get(notes_api(side, version))["X-Page-Cache"] == "hit"
+
+    refused = outsider.get(notes_api(side, version))
+    assert refused.status_code in (403, 404)
+    assert "X-Page-Cache" not in refused and b"Fix the edge" not in refused.content
+
+
+def test_the_served_form_token_is_valid_for_the_browser_it_is_served_to(world):
+    side = world.a
+    admin = side.users["studio_admin"]
+    one, two = signed_in(admin, enforce_csrf_checks=True), signed_in(admin, enforce_csrf_checks=True)
+    one.get(project_page(side))  # rendered and kept, with browser one's token
+    served = two.get(project_page(side))
+    assert served["X-Page-Cache"] == "hit"
+    tokens = set(TOKEN.findall(served.content.decode()))
+    assert len(tokens) == 1, "the copy's form tokens are the request's own"
+    assert page_cache._placeholder().decode() not in served.content.decode()
+    assert served.cookies.get("csrftoken"), "browser two gets the CSRF cookie its token belongs to"
+
+    signed_out = two.post(reverse("accounts:logout"), {"csrfmiddlewaretoken": tokens.pop()})
+    assert signed_out.status_code == 302, "the form token of a kept copy must pass the CSRF check"
+
+
+def test_a_waiting_flash_message_is_rendered_not_a_copy(world):
+    side = world.a
+    client = signed_in(side.users["producer"])
+    client.get(asset_list(side))
+    assert client.get(asset_list(side))["X-Page-Cache"] == "hit"
+    session = client.session
+    session["_messages"] = '[["__json_message",0,25,"Upload finished"]]'
+    session.save()
+    shown = client.get(asset_list(side))
+    assert "X-Page-Cache" not in shown
+
+
+def test_api_token_requests_are_always_rendered(world):
+    side = world.a
+    producer = side.users["producer"]
+    version = make_ready_version(side.project, uploader=producer, name="plate.mov")
+    _token, raw = account_services.api_token_create(user=producer, name="script")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    for _ in range(2):
+        response = client.get(notes_api(side, version))
+        assert response.status_code == 200 and "X-Page-Cache" not in response
+
+
+def test_the_cache_down_means_a_rendered_page(world, monkeypatch):
+    side = world.a
+    client = signed_in(side.users["producer"])
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(page_cache.cache, "get", down)
+    response = client.get(asset_list(side))
+    assert response.status_code == 200 and "X-Page-Cache" not in response
+
+
+def test_off_in_the_settings_means_never_kept(world, settings):
+    settings.PAGE_CACHE = False
+    side = world.a
+    client = signed_in(side.users["producer"])
+    client.get(asset_list(side))
+    assert "X-Page-Cache" not in client.get(asset_list(side))
+
+
+def test_a_savepoint_rolled_back_never_names_the_same_data_twice(world):
+    """A test's transaction never commits: the keys follow its writes and its savepoints instead."""
+    side = world.a
+    producer = side.users["producer"]
+    client = signed_in(producer)
+    make_ready_version(side.project, uploader=producer, name="kept.mov")
+    before = client.get(asset_list(side))
+    try:
+        with transaction.atomic():
+            make_ready_version(side.project, uploader=producer, name="rolled_back.mov")
+            inside = client.get(asset_list(side))
+            assert b"rolled_back.mov" in inside.content
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    after = client.get(asset_list(side))
+    assert b"rolled_back.mov" not in after.content
+    assert b"kept.mov" in after.content and b"kept.mov" in before.content
+
+
+# --- committed writes, from any connection ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_on_another_connection_moves_the_generation():
+    start = page_cache.generation()
+
+    def write(sql: str) -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=write, args=("UPDATE studios_studio SET name = name",))
+    thread.start()
+    thread.join()
+    assert page_cache.generation() > start, "a write on another connection must drop every copy"
+
+    moved = page_cache.generation()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE studios_studio SET name = name")
+        assert page_cache.generation() == moved, "not before the commit: others cannot see the write yet"
+    assert page_cache.generation() > moved
+
+    moved = page_cache.generation()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE studios_studio SET name = name")
+        raise RuntimeError("roll back")
+    assert page_cache.generation() == moved, "a rolled-back write changes nothing"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_session_and_sign_in_attempt_writes_keep_the_copies():
+    start = page_cache.generation()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_session WHERE session_key = 'none'")
+        cursor.execute('DELETE FROM "axes_accessattempt" WHERE id = -1')
+        cursor.execute("SELECT 1")
+    assert page_cache.generation() == start
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_emptied_cache_never_meets_its_old_copies():
+    cache.delete(page_cache.GENERATION_KEY)
+    first = page_cache.generation()
+    cache.delete(page_cache.GENERATION_KEY)
+    page_cache.bump()
+    assert page_cache.generation() != first
