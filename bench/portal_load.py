@@ -1,13 +1,19 @@
 """Benchmark: the portal under a review day's load, in services mode, against a static file.
 
 Seeds its own volume through the services (a studio "loadbench" with 50 assets, 200 notes and about
-2,400 audit rows; idempotent), starts the ASGI server as `make services-run` does (uvicorn, one
-worker process per core, DEBUG off) on the given port, then for each number of users runs signed-in
-producers and studio admins over the pages and APIs below (think time between requests), and the
-same users over one static file served by the same server. Prints, per level: p50/p95/p99 per
-endpoint and in total, requests per second, errors, server CPU per request (all the server's
-processes, from /proc) and PostgreSQL sessions opened during the run (pg_stat_database.sessions)
-and the most open at once (pg_stat_activity).
+2,400 audit rows, and one account per simulated user: three producers to one studio admin;
+idempotent), starts the ASGI server as `make services-run` does (uvicorn, one worker process per
+core, DEBUG off) on the given port, then for each number of users runs signed-in producers and
+studio admins over the pages and APIs below (think time between requests; the first `--warmup`
+seconds are not kept), while one more client writes a note through the API every `--write-every`
+seconds (each write drops every kept page copy, so the copies are rebuilt during the level as on a
+real review day), and the same users over one static file served by the same server.
+`--compare-cache` runs each level a second time with the page cache off (PAGE_CACHE=false).
+
+Prints, per level: p50/p95/p99 per endpoint and in total, requests per second, errors, server CPU per
+request (all the server's processes, from /proc), the load generator's own CPU per request (it
+shares the 2 cores), PostgreSQL sessions opened during the run (pg_stat_database.sessions) and the
+most open at once (pg_stat_activity).
 
 Needs DATABASE_URL and REDIS_URL (services mode), like `make services-run`:
 
@@ -15,6 +21,7 @@ Needs DATABASE_URL and REDIS_URL (services mode), like `make services-run`:
     .venv/bin/python bench/portal_load.py                       # 20 and 50 users, 60 s each
     .venv/bin/python bench/portal_load.py --users 50 --seconds 30 --port 8160 --workers 2
     .venv/bin/python bench/portal_load.py --root /path/to/other/checkout   # serve another tree
+    .venv/bin/python bench/portal_load.py --users 50 --compare-cache   # with and without the page cache
     .venv/bin/python bench/portal_load.py --profile             # pyinstrument: one signed-in page
 
 Targets (issue 20), at 50 users on 2 cores: p95 < 250 ms, >= 100 requests/s, 0 errors.
@@ -45,7 +52,7 @@ STATIC_PATH = "/static/css/portal.css"
 # --- seeding (through the services) -----------------------------------------------------------
 
 
-def seed() -> dict:
+def seed(producer_count: int = 6, admin_count: int = 3) -> dict:
     import django
 
     django.setup()
@@ -80,11 +87,11 @@ def seed() -> dict:
         existing = User.objects.filter(email=email).first()
         return studio_services.invitation_accept(raw_token=token, user=existing, password="quiet-harbour-7431", full_name=email)
 
-    admins = [join(f"admin{n}@loadbench.test", "studio_admin") for n in range(3)]
+    admins = [join(f"admin{n}@loadbench.test", "studio_admin") for n in range(admin_count)]
     project = Project.objects.filter(studio=studio, code=PROJECT_CODE).first() or project_services.project_create(
         actor=admins[0], studio=studio, code=PROJECT_CODE, name="Load bench"
     )
-    producers = [join(f"producer{n}@loadbench.test", "member", project, "producer", admins[0]) for n in range(6)]
+    producers = [join(f"producer{n}@loadbench.test", "member", project, "producer", admins[0]) for n in range(producer_count)]
 
     have = AssetVersion.objects.filter(asset__project=project).count()
     for n in range(have, ASSETS):
@@ -172,8 +179,8 @@ def endpoints(world) -> dict[str, list[tuple[str, str]]]:
 # --- the server and what it costs -------------------------------------------------------------
 
 
-def start_server(root: Path, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "DEBUG": "false", "PYTHONPATH": str(root)}
+def start_server(root: Path, port: int, workers: int, page_cache: bool = True) -> subprocess.Popen:
+    env = {**os.environ, "DEBUG": "false", "PYTHONPATH": str(root), "PAGE_CACHE": "true" if page_cache else "false"}
     cmd = [
         sys.executable,
         "-m",
@@ -252,19 +259,28 @@ def pg_sessions() -> tuple[int, int]:
 # --- the load ---------------------------------------------------------------------------------
 
 
-async def run_level(port, users, seconds, plans, cookies, think, static_only=False):
+def role_of(n: int) -> tuple[str, int]:
+    """Simulated user n: a studio admin one time in four, else a producer; and its index in that role."""
+    return ("admin", n // 4) if n % 4 == 3 else ("producer", n - (n + 1) // 4)
+
+
+async def run_level(port, users, seconds, plans, cookies, think, static_only=False, warmup=0.0, writer=None):
+    """Each user asks, thinks, asks again until the level ends. Samples are kept from `warmup` seconds
+    on. `writer` (url, bearer token, every seconds): one more client writes a note through the API at
+    that pace, as reviewers do, so the pages' kept copies are dropped and rebuilt during the level."""
     import httpx2 as httpx
 
     samples: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
-    stop_at = time.monotonic() + seconds
+    record_from = time.monotonic() + warmup
+    stop_at = record_from + seconds
     limits = httpx.Limits(max_connections=users + 5, max_keepalive_connections=users + 5)
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30.0) as client:
 
         async def user(n: int):
-            role = "admin" if n % 4 == 3 else "producer"
-            cookie = cookies[role][n % len(cookies[role])]
+            role, index = role_of(n)
+            cookie = cookies[role][index % len(cookies[role])]
             rng = random.Random(n)
             await asyncio.sleep(rng.uniform(0, think[1]))  # spread the start
             while time.monotonic() < stop_at:
@@ -277,10 +293,34 @@ async def run_level(port, users, seconds, plans, cookies, think, static_only=Fal
                         errors[name] += 1
                 except Exception:  # noqa: BLE001 - counted as an error, reported below
                     errors[name] += 1
-                samples[name].append(time.perf_counter() - started)
+                if time.monotonic() >= record_from:
+                    samples[name].append(time.perf_counter() - started)
                 await asyncio.sleep(rng.uniform(*think))
 
-        await asyncio.gather(*(user(n) for n in range(users)))
+        async def write_notes():
+            url, token, every = writer
+            n = 0
+            while time.monotonic() < stop_at:
+                await asyncio.sleep(every)
+                n += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post(
+                        url,
+                        json={"frame_start": n % 100, "text": f"Load note {n}: the edge flickers"},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    if response.status_code != 201:
+                        errors["note write"] += 1
+                except Exception:  # noqa: BLE001 - counted as an error, reported below
+                    errors["note write"] += 1
+                if time.monotonic() >= record_from:
+                    samples["note write"].append(time.perf_counter() - started)
+
+        tasks = [user(n) for n in range(users)]
+        if writer is not None and not static_only:
+            tasks.append(write_notes())
+        await asyncio.gather(*tasks)
     return samples, errors
 
 
@@ -289,7 +329,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] * 1000 if ordered else float("nan")
 
 
-def report(title, samples, errors, seconds, cpu, opened, peak):
+def report(title, samples, errors, seconds, cpu, opened, peak, own_cpu=0.0):
     total = [x for v in samples.values() for x in v]
     count = len(total)
     print(f"\n### {title}")
@@ -302,7 +342,8 @@ def report(title, samples, errors, seconds, cpu, opened, peak):
     rps = count / seconds if seconds else 0
     print(
         f"\n{rps:.1f} requests/s, server CPU {cpu / max(count, 1) * 1000:.1f} ms/request "
-        f"({cpu:.1f} s over {seconds:.0f} s), PostgreSQL sessions opened {opened}, most open at once {peak}"
+        f"({cpu:.1f} s over {seconds:.0f} s), PostgreSQL sessions opened {opened}, most open at once {peak}; "
+        f"the load generator's own CPU {own_cpu / max(count, 1) * 1000:.1f} ms/request"
     )
 
 
@@ -312,20 +353,29 @@ async def sample_peak(stop: asyncio.Event, box: list[int]):
         await asyncio.sleep(0.5)
 
 
-async def measured(port, users, seconds, plans, cookies, think, server_pid, static_only):
+def own_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def measured(port, users, seconds, plans, cookies, think, server_pid, static_only, warmup=0.0, writer=None):
+    level = asyncio.create_task(run_level(port, users, seconds, plans, cookies, think, static_only, warmup, writer))
+    await asyncio.sleep(warmup)  # users running, samples not kept yet
     opened_before, _ = pg_sessions()
-    cpu_before = cpu_seconds(server_pid)
+    cpu_before, own_before = cpu_seconds(server_pid), own_cpu_seconds()
     stop, peak = asyncio.Event(), [0]
     sampler = asyncio.create_task(sample_peak(stop, peak))
     started = time.monotonic()
-    samples, errors = await run_level(port, users, seconds, plans, cookies, think, static_only)
+    samples, errors = await level
     elapsed = time.monotonic() - started
     stop.set()
     await sampler
-    cpu = cpu_seconds(server_pid) - cpu_before
+    cpu, own = cpu_seconds(server_pid) - cpu_before, own_cpu_seconds() - own_before
     opened_after, _ = pg_sessions()
     # minus the bench's own connection checks (none: one connection, kept)
-    return samples, errors, elapsed, cpu, opened_after - opened_before, peak[0]
+    return samples, errors, elapsed, cpu, opened_after - opened_before, peak[0], own
 
 
 def audit_write_rate(world, seconds: float = 10.0, threads: int = 4) -> None:
@@ -398,6 +448,18 @@ def main() -> None:
     parser.add_argument("--root", default=str(ROOT), help="the checkout the server runs (to compare two trees)")
     parser.add_argument("--profile", action="store_true", help="profile one signed-in page instead of loading")
     parser.add_argument("--audit-rate", action="store_true", help="measure audited writes per second per studio instead")
+    parser.add_argument(
+        "--accounts", type=int, default=0, help="distinct accounts the users sign in as (default: one per user, as people)"
+    )
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before samples are kept (each level)")
+    parser.add_argument(
+        "--write-every", type=float, default=5.0, help="one note written through the API every N seconds (0: none)"
+    )
+    parser.add_argument(
+        "--compare-cache",
+        action="store_true",
+        help="run each level twice: with the page cache (as served) and without it (PAGE_CACHE=false)",
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("services mode: export DATABASE_URL and REDIS_URL (see the docstring)")
@@ -406,15 +468,27 @@ def main() -> None:
     from django.db import transaction
 
     django.setup()
+    most = max(int(u) for u in args.users.split(","))
+    accounts = args.accounts or most
+    admin_count = max(1, accounts // 4)
     with transaction.atomic():  # all or nothing: a failed seeding leaves no half-invited studio
-        world = seed()
+        world = seed(producer_count=max(1, accounts - admin_count), admin_count=admin_count)
+    from portal.accounts.services import api_token_create
+
+    _token, raw_token = api_token_create(user=world["producers"][0], name="load bench writer", expires_in_days=1)
+    writer = None
+    if args.write_every > 0:
+        notes_url = f"/api/v1/projects/{world['project'].pk}/versions/{world['reviewed'].pk}/notes/"
+        writer = (notes_url, raw_token, args.write_every)
     cookies = {
         "producer": [session_cookie(u) for u in world["producers"]],
         "admin": [session_cookie(u) for u in world["admins"]],
     }
     print(
         f"seeded: {world['assets']} assets, {world['notes']} notes, {world['audit_rows']} audit rows "
-        f"(studio {STUDIO_SLUG}); cores {os.cpu_count()}, server workers {args.workers}, think {args.think} s"
+        f"(studio {STUDIO_SLUG}); cores {os.cpu_count()}, server workers {args.workers}, think {args.think} s; "
+        f"{len(cookies['producer'])} producer and {len(cookies['admin'])} studio admin accounts; warm-up {args.warmup:g} s; "
+        + (f"a note written every {args.write_every:g} s" if writer else "no writes")
     )
     if args.profile:
         profile_one(world, cookies)
@@ -427,21 +501,28 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()  # the seeding connection; pg_sessions opens one of its own
-    server = start_server(Path(args.root), args.port, args.workers)
-    try:
-        for users in [int(u) for u in args.users.split(",")]:
-            for static_only in (False, True):
-                seconds = args.static_seconds if static_only else args.seconds
-                result = asyncio.run(measured(args.port, users, seconds, plans, cookies, think, server.pid, static_only))
-                samples, errors, elapsed, cpu, opened, peak = result
-                what = "static file" if static_only else "pages and APIs"
-                report(f"{users} users, {what}", samples, errors, elapsed, cpu, opened, peak)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
+    variants = [True, False] if args.compare_cache else [True]
+    for page_cache in variants:
+        server = start_server(Path(args.root), args.port, args.workers, page_cache=page_cache)
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+            for users in [int(u) for u in args.users.split(",")]:
+                for static_only in (False, True):
+                    if static_only and not page_cache:
+                        continue  # the static file does not go through the page cache
+                    seconds = args.static_seconds if static_only else args.seconds
+                    result = asyncio.run(
+                        measured(args.port, users, seconds, plans, cookies, think, server.pid, static_only, args.warmup, writer)
+                    )
+                    samples, errors, elapsed, cpu, opened, peak, own = result
+                    what = "static file" if static_only else "pages and APIs"
+                    cache_note = "" if static_only else (", page cache on" if page_cache else ", page cache OFF")
+                    report(f"{users} users, {what}{cache_note}", samples, errors, elapsed, cpu, opened, peak, own)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

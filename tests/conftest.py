@@ -176,6 +176,13 @@ def world(request, _shared_world, db) -> World:
 
 
 @pytest.fixture
+def no_page_cache(settings):
+    """For tests that measure what rendering a page costs (its queries): every request renders, none
+    is answered from the page cache (portal/core/page_cache.py, tested in tests/core/test_page_cache.py)."""
+    settings.PAGE_CACHE = False
+
+
+@pytest.fixture
 def password() -> str:
     return DEMO_PASSWORD
 

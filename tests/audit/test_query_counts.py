@@ -15,6 +15,9 @@ from portal.projects import services as project_services
 from portal.studios import services as studio_services
 from tests.factories import add_person, make_studio
 
+# these tests count what rendering costs: every request renders (no kept page copy)
+pytestmark = pytest.mark.usefixtures("no_page_cache")
+
 GROWTH = 20
 
 

@@ -19,6 +19,9 @@ from portal.toolruns.models import ToolRun
 from tests.factories import add_person, make_studio
 from tests.footage.helpers import make_ready_version
 
+# these tests count what rendering costs: every request renders (no kept page copy)
+pytestmark = pytest.mark.usefixtures("no_page_cache")
+
 SMALL, LARGE = 5, 50
 
 

@@ -12,6 +12,9 @@ from portal.core.prepared import PreparedQuery
 from portal.projects.models import ProjectMembership
 from portal.studios.models import StudioMembership
 
+# these tests count what rendering costs: every request renders (no kept page copy)
+pytestmark = pytest.mark.usefixtures("no_page_cache")
+
 
 def _membership_roles(user_id, studio_id):
     return StudioMembership.objects.filter(user_id=user_id, studio_id=studio_id).values_list("role").order_by()

@@ -23,6 +23,9 @@ from portal.studios import views as studio_views
 from portal.studios.models import StudioMembership
 from tests.factories import add_person, make_studio
 
+# these tests count what rendering costs: every request renders (no kept page copy)
+pytestmark = pytest.mark.usefixtures("no_page_cache")
+
 SMALL, LARGE = 5, 50
 
 

@@ -12,6 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.footage.listing_helpers import finished_run, rejected_upload, upload
 
+# these tests count what rendering costs: every request renders (no kept page copy)
+pytestmark = pytest.mark.usefixtures("no_page_cache")
+
 SMALL, LARGE = 5, 50
 STEP_OUTPUTS = [("picture", "generated", "video/mp4"), ("edl", "edl", "text/plain"), ("findings", "report", "application/json")]
 

@@ -17,6 +17,9 @@ from portal.review import services
 from portal.review.models import Decision
 from tests.footage.helpers import make_ready_version
 
+# these tests count what rendering costs: every request renders (no kept page copy)
+pytestmark = pytest.mark.usefixtures("no_page_cache")
+
 
 def make_generated(world, name: str, sha: str) -> AssetVersion:
     version = make_ready_version(world.a.project, uploader=world.a.users["artist"], kind=Asset.Kind.GENERATED, name=name)

@@ -24,6 +24,9 @@ from tests.toolruns.output_set_support import add_newer_version, make_crowd_run,
 from tests.toolruns.recap_reports import make_recap_run
 from tests.toolruns.test_french_walk import english_in, visible_text
 
+# these tests count what rendering costs: every request renders (no kept page copy)
+pytestmark = pytest.mark.usefixtures("no_page_cache")
+
 
 @pytest.fixture(autouse=True)
 def _no_rederive(monkeypatch):
