@@ -104,14 +104,15 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Kept copies of signed-in pages and list APIs, served before the sign-in's queries while every
+    # table they were made from is unchanged (portal/core/page_cache.py)
+    "portal.core.page_cache.PageCacheMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "portal.core.middleware.RequestContextMiddleware",
     "portal.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Kept copies of signed-in pages and list APIs, dropped at any committed write (portal/core/page_cache.py)
-    "portal.core.page_cache.PageCacheMiddleware",
     # Axes must be last: it turns lockouts raised by the backend into a response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -1,4 +1,4 @@
-"""A signed-in user's pages and list APIs, kept rendered until the data changes.
+"""A signed-in user's pages and list APIs, kept rendered until a table they were made from changes.
 
 On a review day the same people reload the same pages (and the pages' live refresh asks them
 again) far more often than anything changes: rendering a 50-row page or API list costs 15-40 ms of
@@ -7,28 +7,35 @@ function, `page_cache_actions` on a DRF viewset), only for GET, only for a signe
 (an API token's request is always rendered: its expiry is checked each time), and only a 200
 response that sets no cookie and leaves the session untouched.
 
-**When a copy is used.** A copy is keyed on everything the response may depend on: the URL (path and
-query), host and scheme, the user, the session's contents (so a second factor verified in one session
-is not assumed in another), the language, the headers that choose a representation (Accept, htmx's
-HX-*), and the **data generation**. A request with a flash message waiting is always rendered.
+**Which copy.** A copy is keyed on everything the response may depend on besides the data: the URL
+(path and query), host and scheme, the user, the session's contents (so a second factor verified in
+one session is not assumed in another), the language and the headers that choose a representation
+(Accept, htmx's HX-*). A request with a flash message waiting is always rendered.
 
-**The data generation.** Every SQL statement that writes (INSERT, UPDATE, DELETE, ...) on any table
-but the session and sign-in-attempt tables, on any connection of any process (web, Celery worker,
-management command), moves one counter in the shared cache once its transaction commits
-(`transaction.on_commit`; at once in autocommit). Nothing is missed by a code path that writes
-without a model's save(): the hook sits under the ORM, in the database connection's execute wrappers.
+**Whether it is current: one generation per table.** Every SQL statement that writes, on any
+connection of any process (web, Celery worker, management command), moves the generation of the
+table it writes once its transaction commits (`transaction.on_commit`; at once in autocommit); a
+write whose table cannot be read off the statement (TRUNCATE, ALTER, ...) moves the generation every
+copy checks. The hook sits under the ORM, in the database connection's execute wrappers, so no code
+path that writes without a model's save() is missed. While a request of a kept view runs, the same
+hook notes every table its SQL reads (the middleware sits before the sign-in, so the sign-in's, the
+second factor's and the access checks' queries count too); the copy keeps those tables and their
+generations, read at the start of the request, before any SQL (for the tables the view is expected
+to read: those its earlier renders in the process read; a render that reads a table nobody expected
+is not kept, and the next one knows it). A copy is served only while every table it read is at the same generation: a note
+drops the notes API's and the review page's copies, not the asset list's.
+
 A transaction that has written but not committed yet reads its own uncommitted data: its requests
 also key on that transaction, its open savepoints and its count of writes, so it never takes, and
 never leaves for others, a copy of data the others cannot see (the tests, which run in transactions
-that never commit, rely on this). The counter is global: a write in one studio drops every studio's
-copies. That is deliberate (nothing to get wrong about which page shows which table) and cheap
-enough: the copies are rebuilt on the next request of each page.
+that never commit, rely on this).
 
 **What a copy may not hold.** The form token (CSRF) differs per browser: it is kept as a placeholder
 and a fresh token for the request's own CSRF cookie is put in when the copy is served (a rendered
 page that used a token which cannot be found is not kept). Nothing in the pages depends on the clock
 today (no "3 minutes ago"); `PAGE_CACHE_SECONDS` (60 s) still bounds any copy's age. If the cache
-cannot be reached the page is rendered as if there were no copy.
+cannot be reached the page is rendered as if there were no copy. Sessions and sign-in attempts are
+not data a page shows: their writes move nothing.
 
 `PAGE_CACHE = False` in the settings (or the `PAGE_CACHE` environment variable set to false) turns
 it off; `bench/portal_load.py --compare-cache` measures both.
@@ -41,23 +48,34 @@ import logging
 import re
 import secrets
 import threading
+from contextlib import contextmanager
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.backends.signals import connection_created
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.urls import Resolver404, resolve
 
 logger = logging.getLogger(__name__)
 
-GENERATION_KEY = "page-cache:generation"
+GENERATION_PREFIX = "page-cache:generation:"
+EVERYTHING = "*"  # the generation every copy also checks: moved by writes whose table is not known
+# the table a write statement writes (Django quotes its table names; raw SQL may not)
+_WRITE_TABLE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?([A-Za-z_]\w*)"?', re.IGNORECASE)
 _WRITE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|TRUNCATE|ALTER|CREATE|DROP|MERGE|COPY)\b", re.IGNORECASE)
-# tables whose writes change no page: sessions (written at sign-in and when a session changes) and
-# django-axes' sign-in attempts
-_IGNORED_TABLES = re.compile(r'^\s*\w+\s+(?:INTO\s+|FROM\s+)?"?(?:django_session|axes_)', re.IGNORECASE)
+_READ_TABLES = re.compile(r'\b(?:FROM|JOIN)\s+"?([A-Za-z_]\w*)"?', re.IGNORECASE)
+# tables whose writes change no page: sessions (written at sign-in and when a session changes; a
+# session's contents are part of every key anyway) and django-axes' sign-in attempts
+_IGNORED = re.compile(r"django_session$|axes_")
 _CSRF_IN_PAGE = re.compile(rb'(?:name="csrfmiddlewaretoken" value="|data-csrf=")([A-Za-z0-9]{64})"')
 _KEPT_HEADERS_SKIP = {"content-length", "set-cookie"}
+# per view, the tables its renders have read, in this process: the generations read before a render
+# (so a write committed while it runs is never taken for seen) are those of the tables it is expected
+# to read; a render that read a table outside them is not kept, and the next one knows the table
+_EXPECTED: dict[str, frozenset] = {}
 _local = threading.local()
 
 
@@ -75,37 +93,51 @@ def _placeholder() -> bytes:
     return value
 
 
-# --- the data generation -------------------------------------------------------------------------
+# --- the generations, one per table ------------------------------------------------------------
 
 
-def generation() -> int:
-    value = cache.get(GENERATION_KEY)
-    if value is None:
-        cache.add(GENERATION_KEY, secrets.randbits(48))  # a cache emptied never meets its old copies
-        value = cache.get(GENERATION_KEY)
-    return int(value)
+def generations(tables) -> dict[str, int]:
+    """The current generation of each table (and of EVERYTHING), from the shared cache. A table with no
+    counter yet (never written since the cache started, or the cache was emptied) gets a random start,
+    so an emptied cache never meets its old copies."""
+    keys = {GENERATION_PREFIX + t: t for t in {EVERYTHING, *tables}}
+    found = cache.get_many(keys)
+    missing = [k for k in keys if k not in found]
+    if missing:
+        for key in missing:
+            cache.add(key, secrets.randbits(48))
+        found.update(cache.get_many(missing))
+    return {keys[k]: int(v) for k, v in found.items()}
 
 
-def bump() -> None:
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # no counter yet (or the cache was emptied): a new random start is a change too
-        cache.add(GENERATION_KEY, secrets.randbits(48))
-    except Exception:  # noqa: BLE001 - the cache is down: copies cannot be served either
-        logger.warning("page cache: could not move the data generation", exc_info=True)
+def generation(table: str = EVERYTHING) -> int:
+    return generations([table])[table]
+
+
+def bump(tables=(EVERYTHING,)) -> None:
+    for table in tables:
+        key = GENERATION_PREFIX + table
+        try:
+            cache.incr(key)
+        except ValueError:  # no counter yet: a new random start is a change too
+            cache.add(key, secrets.randbits(48))
+        except Exception:  # noqa: BLE001 - the cache is down: copies cannot be served either
+            logger.warning("page cache: could not move the generation of %s", table, exc_info=True)
 
 
 class _PendingWrite:
-    """Registered with `on_commit` at a transaction's first write: moves the generation at commit,
-    and while it is pending names the transaction (its `token`) for the keys of that connection."""
+    """Registered with `on_commit` at a transaction's first write: moves the generations of the tables
+    it wrote at commit, and while it is pending names the transaction (its `token`) for the keys of
+    that connection."""
 
-    __slots__ = ("token",)
+    __slots__ = ("tables", "token")
 
     def __init__(self) -> None:
         self.token = secrets.token_hex(8)
+        self.tables: set[str] = set()
 
     def __call__(self) -> None:
-        bump()
+        bump(sorted(self.tables))
 
 
 def _pending(connection) -> _PendingWrite | None:
@@ -115,17 +147,31 @@ def _pending(connection) -> _PendingWrite | None:
     return None
 
 
-def _written(connection) -> None:
+def _written(connection, table: str) -> None:
     if not connection.in_atomic_block:
-        bump()
+        bump((table,))
         return
     connection.page_cache_writes = getattr(connection, "page_cache_writes", 0) + 1
-    if _pending(connection) is None:
-        transaction.on_commit(_PendingWrite(), using=connection.alias)
+    pending = _pending(connection)
+    if pending is None:
+        pending = _PendingWrite()
+        transaction.on_commit(pending, using=connection.alias)
+    pending.tables.add(table)
+
+
+def commits_first(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Called before registering an on-commit callback that tells browsers to fetch a page again (the
+    live events): the generations move before that callback runs (on-commit callbacks run in the
+    order they were registered), even when the transaction's writes come after the registration."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.in_atomic_block and _pending(connection) is None:
+        transaction.on_commit(_PendingWrite(), using=using)
 
 
 def _uncommitted(connection) -> tuple:
-    """What names the data a connection sees beyond the committed generation: nothing when it has not
+    """What names the data a connection sees beyond the committed generations: nothing when it has not
     written in its open transaction; else the transaction, its open savepoints and its count of writes
     (a savepoint rolled back leaves the stack, and savepoint names are never reused in a transaction,
     so the same triple never names two different states)."""
@@ -137,8 +183,18 @@ def _uncommitted(connection) -> tuple:
 
 def _execute_wrapper(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    if type(sql) is str and _WRITE.match(sql) and not _IGNORED_TABLES.match(sql):
-        _written(context["connection"])
+    if type(sql) is not str:
+        return result
+    readers = getattr(_local, "readers", None)
+    if readers and context["connection"].alias == DEFAULT_DB_ALIAS:
+        tables = _READ_TABLES.findall(sql)
+        for reading in readers:
+            reading.update(tables)
+    if _WRITE.match(sql):
+        found = _WRITE_TABLE.match(sql)
+        table = found.group(1) if found else EVERYTHING  # TRUNCATE, ALTER, ...: every copy goes
+        if not _IGNORED.match(table):
+            _written(context["connection"], table)
     return result
 
 
@@ -154,6 +210,77 @@ def install() -> None:
 
     for conn in connections.all(initialized_only=True):
         _install(None, conn)
+
+
+@contextmanager
+def _reading():
+    """Notes the tables the SQL run inside reads (nested: an outer reading sees them too)."""
+    reading: set[str] = set()
+    readers = getattr(_local, "readers", None)
+    if readers is None:
+        readers = _local.readers = []
+    readers.append(reading)
+    try:
+        yield reading
+    finally:
+        readers.remove(reading)
+
+
+# --- one list shared by everyone allowed to see it ------------------------------------------------
+
+
+def shared_list(view, request, render):
+    """For an API list whose answer depends only on its URL once access is granted (the notes on a
+    version, a studio's audit trail): called by the view's list() after its access checks, so each
+    person's own access is checked at every request; the JSON body is kept once for everyone, on the
+    tables its rendering read, and rebuilt once after a write instead of once per person."""
+    from django.db import connections
+
+    if not enabled() or request.method != "GET" or getattr(request.accepted_renderer, "format", "") != "json":
+        return render()
+    name = f"{type(view).__module__}.{type(view).__qualname__}.{view.action}"
+    meta = request.META
+    parts = (
+        name,
+        _uncommitted(connections[DEFAULT_DB_ALIAS]),
+        request.get_host(),
+        request.scheme,
+        request.path,
+        meta.get("QUERY_STRING", ""),
+        getattr(request, "LANGUAGE_CODE", ""),
+        request.accepted_media_type,
+    )
+    key = "page-cache:shared:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    try:
+        kept, before = PageCacheMiddleware._look_up(key, _EXPECTED.get(name, frozenset()))
+    except Exception:  # noqa: BLE001 - the cache is down: render
+        logger.warning("page cache: unavailable, rendering", exc_info=True)
+        return render()
+    if kept is not None:
+        tables, _made_at, status, headers, body = kept
+        for reading in getattr(_local, "readers", None) or ():
+            reading.update(tables)  # a copy for one person kept over this answer depends on them too
+        response = HttpResponse(body, status=status)
+        for header, value in headers:
+            response[header] = value
+        response["X-Page-Cache"] = "shared"
+        return response
+    with _reading() as reading:
+        response = render()
+        response.accepted_renderer = request.accepted_renderer
+        response.accepted_media_type = request.accepted_media_type
+        response.renderer_context = view.get_renderer_context()
+        response.render()
+    read = frozenset(t for t in reading if not _IGNORED.match(t))
+    _EXPECTED[name] = _EXPECTED.get(name, frozenset()) | read
+    if response.status_code == 200 and read and before.keys() >= read and not response.cookies:
+        headers = [(k, v) for k, v in response.items() if k.lower() not in _KEPT_HEADERS_SKIP]
+        made_at = {t: before[t] for t in (*read, EVERYTHING)}
+        try:
+            cache.set(key, (read, made_at, 200, headers, response.content), getattr(settings, "PAGE_CACHE_SECONDS", 60))
+        except Exception:  # noqa: BLE001 - not kept; the response goes out all the same
+            logger.warning("page cache: could not keep a copy", exc_info=True)
+    return response
 
 
 # --- marking views -----------------------------------------------------------------------------
@@ -181,53 +308,65 @@ def _marked(view_func) -> bool:
 
 
 class PageCacheMiddleware:
-    """Serves a kept copy in process_view; keeps the view's response on the way out."""
+    """Placed right after the CSRF middleware (the session, the language and the browser's CSRF cookie
+    are known; no SQL has run yet), before the sign-in and the access checks.
+
+    For a GET of a marked view by a signed-in session, one round trip to the cache fetches the copy
+    and the generations of the tables the view is expected to read. A copy whose tables are all at
+    the generations it was made at is served as it is, without the sign-in's and the second factor's
+    queries: the user row, the devices and the memberships those read are among its tables, so a
+    user disabled, a password changed, a device removed or a role taken away has moved a generation
+    and the request goes through the whole chain again. Otherwise the request goes on, the tables
+    its SQL reads are noted, and a 200 answer for the session's own user is kept."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        key = getattr(request, "_page_cache_key", None)
-        if key is not None:
-            self._keep(request, key, response)
-        return response
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.method != "GET" or not enabled() or not _marked(view_func):
-            return None
+        if request.method != "GET" or not enabled():
+            return self.get_response(request)
         try:
-            key = self._key(request)
-            if key is None:
-                return None
-            kept = cache.get(key)
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if not _marked(match.func):
+            return self.get_response(request)
+        key = self._key(request)
+        if key is None:
+            return self.get_response(request)
+        view = match.view_name
+        try:
+            kept, before = self._look_up(key, _EXPECTED.get(view, frozenset()))
         except Exception:  # noqa: BLE001 - the cache is down: render
             logger.warning("page cache: unavailable, rendering", exc_info=True)
-            return None
-        if kept is None:
-            request._page_cache_key = key
-            return None
-        return self._serve(request, kept)
+            return self.get_response(request)
+        if kept is not None:
+            return self._serve(request, kept)
+        with _reading() as reading:
+            response = self.get_response(request)
+        read = frozenset(t for t in reading if not _IGNORED.match(t))
+        _EXPECTED[view] = _EXPECTED.get(view, frozenset()) | read
+        self._keep(request, key, response, read, before)
+        return response
 
     @staticmethod
     def _key(request) -> str | None:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or "HTTP_AUTHORIZATION" in request.META:
-            return None
         session = request.session
+        user_id = session.get(SESSION_KEY)
+        if user_id is None or "HTTP_AUTHORIZATION" in request.META:
+            return None  # not signed in, or an API token (whose expiry is checked at each request)
         if "_messages" in session or "messages" in request.COOKIES:
             return None  # a flash message waits: it must be shown (and used up) by a real render
         from django.db import connections
 
         meta = request.META
         parts = (
-            generation(),
             _uncommitted(connections[DEFAULT_DB_ALIAS]),
             request.get_host(),
             request.scheme,
             request.path,
             meta.get("QUERY_STRING", ""),
-            user.pk,
+            user_id,
             sorted((k, repr(v)) for k, v in session.items()),
             getattr(request, "LANGUAGE_CODE", ""),
             meta.get("HTTP_ACCEPT", ""),
@@ -236,11 +375,36 @@ class PageCacheMiddleware:
         return "page-cache:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
     @staticmethod
-    def _keep(request, key: str, response) -> None:
+    def _look_up(key: str, expected: frozenset) -> tuple[tuple | None, dict[str, int]]:
+        """(the copy if it is current, the generations of the expected tables now)."""
+        wanted = {GENERATION_PREFIX + t: t for t in {EVERYTHING, *expected}}
+        found = cache.get_many([key, *wanted])
+        kept = found.pop(key, None)
+        if len(found) < len(wanted):
+            now = generations(wanted.values())  # starts the counters nobody has moved yet
+        else:
+            now = {wanted[k]: int(v) for k, v in found.items()}
+        if kept is None:
+            return None, now
+        tables, made_at = kept[0], kept[1]
+        if not now.keys() >= tables:  # kept by a process that knew of more tables
+            now = {**now, **generations(tables.difference(now))}
+        if all(now[t] == made_at[t] for t in made_at):
+            return kept, now
+        return None, now
+
+    @staticmethod
+    def _keep(request, key: str, response, read: frozenset, before: dict[str, int]) -> None:
+        user = getattr(request, "user", None)
         if (
-            response.status_code != 200
+            not read
+            or not before.keys() >= read  # a table nobody expected: its generation was not read in time
+            or response.status_code != 200
             or response.streaming
             or response.cookies
+            or user is None
+            or not user.is_authenticated
+            or str(user.pk) != str(request.session.get(SESSION_KEY))
             or request.session.modified
             or "no-store" in response.get("Cache-Control", "")
         ):
@@ -253,14 +417,16 @@ class PageCacheMiddleware:
             for token in tokens:
                 body = body.replace(token, _placeholder())
         headers = [(k, v) for k, v in response.items() if k.lower() not in _KEPT_HEADERS_SKIP]
+        made_at = {t: before[t] for t in (*read, EVERYTHING)}
         try:
-            cache.set(key, (response.status_code, headers, body), getattr(settings, "PAGE_CACHE_SECONDS", 60))
+            kept = (read, made_at, response.status_code, headers, body)
+            cache.set(key, kept, getattr(settings, "PAGE_CACHE_SECONDS", 60))
         except Exception:  # noqa: BLE001 - not kept; the response goes out all the same
             logger.warning("page cache: could not keep a copy", exc_info=True)
 
     @staticmethod
     def _serve(request, kept) -> HttpResponse:
-        status, headers, body = kept
+        _tables, _made_at, status, headers, body = kept
         placeholder = _placeholder()
         if placeholder in body:
             body = body.replace(placeholder, get_token(request).encode())

@@ -167,7 +167,7 @@ class AssetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     """The project's assets, newest first with a run's outputs together, each with its group, the run
     that made it and its latest version (filter with ?group=, ?status=, ?approval=, ?kind=, ?q=)."""
 
-    page_cache_actions = ("list", "retrieve")  # kept until a write commits (portal/core/page_cache.py)
+    page_cache_actions = ("list", "retrieve")  # kept per person until a table it read changes (portal/core/page_cache.py)
 
     serializer_class = AssetSerializer
     queryset = Asset.objects.none()

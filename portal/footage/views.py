@@ -332,7 +332,7 @@ class AssetListView(ProjectScopedView):
     """The asset table alone (one page, with the filters of the project page: ?page=, ?group=,
     ?status=, ?approval=, ?kind=, ?q=): the project page swaps it in when a live event says it changed."""
 
-    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
+    page_cache = True  # kept per person until a table it read changes (portal/core/page_cache.py)
 
     policy_action = Action.FOOTAGE_VIEW
     per_page = selectors.ASSETS_PER_PAGE  # the project page's own refresh asks for its short pages

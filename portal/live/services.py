@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from portal.core import page_cache
 from portal.live.consumers import project_group
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def publish(project_id: int, event_type: str, data: dict[str, Any] | None = None
 
 
 def publish_on_commit(project_id: int, event_type: str, data: dict[str, Any] | None = None) -> None:
+    page_cache.commits_first()  # a page fetched on this event is never an older kept copy
     transaction.on_commit(lambda: publish(project_id, event_type, data))
 
 

@@ -23,7 +23,7 @@ from portal.studios.forms import ProjectMemberAddForm, ProjectRoleForm, ProjectS
 
 User = get_user_model()
 
-MEMBERS_PER_PAGE = 50
+MEMBERS_PER_PAGE = 20  # a side section of the project page (its assets come 10 to a page)
 
 
 def _back(view):
@@ -43,7 +43,7 @@ def role_table_html(language: str) -> str:
 
 
 class ProjectDetailView(ProjectScopedView):
-    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
+    page_cache = True  # kept per person until a table it read changes (portal/core/page_cache.py)
     policy_action = Action.PROJECT_VIEW
 
     def get(self, request, **kwargs):

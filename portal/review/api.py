@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
 from portal.access.scope import PROJECT_PK
+from portal.core import page_cache
 from portal.core.api import StrictSerializer, takes_no_body
 from portal.core.fastread import FastReadMixin
 from portal.footage import selectors as footage_selectors
@@ -132,7 +133,11 @@ class _VersionScoped(ScopedViewSet, abstract=True):
 class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScoped):
     """Notes on one version: people's notes and machine findings (filter with ?source=human|machine)."""
 
-    page_cache_actions = ("list", "retrieve")  # kept until a write commits (portal/core/page_cache.py)
+    page_cache_actions = ("list", "retrieve")  # kept per person until a table it read changes (portal/core/page_cache.py)
+
+    def list(self, request, *args, **kwargs):
+        # the same for everyone allowed to see it (checked before): kept once for all of them
+        return page_cache.shared_list(self, request, lambda: super(NoteViewSet, self).list(request, *args, **kwargs))
 
     serializer_class = NoteSerializer
     queryset = Note.objects.none()

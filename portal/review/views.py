@@ -51,7 +51,7 @@ def version_stack(version) -> dict:
 
 
 class ReviewView(ProjectScopedView):
-    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
+    page_cache = True  # kept per person until a table it read changes (portal/core/page_cache.py)
     policy_action = Action.FOOTAGE_VIEW
 
     def get(self, request, version_id: int, **kwargs):

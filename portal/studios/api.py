@@ -10,6 +10,7 @@ from portal.access.api import ScopedViewSet
 from portal.access.policy import Action
 from portal.access.scope import STUDIO_PK, STUDIO_ROW
 from portal.audit.selectors import audit_events
+from portal.core import page_cache
 from portal.core.api import StrictModelSerializer, StrictSerializer, takes_no_body
 from portal.core.fastread import FastReadMixin
 from portal.projects.models import Project, ProjectMembership
@@ -211,7 +212,12 @@ class AuditEventSerializer(FastReadMixin, serializers.Serializer):
     ]
 )
 class AuditEventViewSet(mixins.ListModelMixin, StudioScoped):
-    page_cache_actions = ("list",)  # kept until a write commits (portal/core/page_cache.py)
+    page_cache_actions = ("list",)  # kept per person until a table it read changes (portal/core/page_cache.py)
+
+    def list(self, request, *args, **kwargs):
+        # the same for everyone allowed to see it (checked before): kept once for all of them
+        return page_cache.shared_list(self, request, lambda: super(AuditEventViewSet, self).list(request, *args, **kwargs))
+
     serializer_class = AuditEventSerializer
     policy_actions = {"GET": Action.AUDIT_VIEW}
 

@@ -56,10 +56,10 @@ def role_table_html(language: str) -> str:
 
 
 class DashboardView(StudioScopedView):
-    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
+    page_cache = True  # kept per person until a table it read changes (portal/core/page_cache.py)
     policy_action = Action.STUDIO_VIEW
     template_name = "studios/dashboard.html"
-    per_page = 50
+    per_page = 20  # projects, members and invitations: each section pages on its own
 
     def get(self, request, **kwargs):
         studio = self.studio
@@ -227,7 +227,7 @@ class ProjectCreateView(StudioScopedView):
 
 
 class AuditView(StudioScopedView):
-    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
+    page_cache = True  # kept per person until a table it read changes (portal/core/page_cache.py)
     policy_action = Action.AUDIT_VIEW
     page_size = 50
 

@@ -50,7 +50,7 @@ def run_listing(project, params) -> dict:
 class ToolsView(ProjectScopedView):
     """Every tool the project can run, and its recent runs with live progress."""
 
-    page_cache = True  # kept until a write commits (portal/core/page_cache.py)
+    page_cache = True  # kept per person until a table it read changes (portal/core/page_cache.py)
 
     policy_action = Action.FOOTAGE_VIEW
 
