@@ -70,6 +70,9 @@ _READ_TABLES = re.compile(r'\b(?:FROM|JOIN)\s+"?([A-Za-z_]\w*)"?', re.IGNORECASE
 # tables whose writes change no page: sessions (written at sign-in and when a session changes; a
 # session's contents are part of every key anyway) and django-axes' sign-in attempts
 _IGNORED = re.compile(r"django_session$|axes_")
+# signing in stamps the user row's last_login (Django's update_last_login), which no page shows: on a
+# review morning every sign-in would otherwise drop every copy (they all read the user row)
+_SIGN_IN_STAMP = re.compile(r'\s*UPDATE "accounts_user" SET "last_login" = %s WHERE "accounts_user"\."id" = %s\s*$')
 _CSRF_IN_PAGE = re.compile(rb'(?:name="csrfmiddlewaretoken" value="|data-csrf=")([A-Za-z0-9]{64})"')
 _KEPT_HEADERS_SKIP = {"content-length", "set-cookie"}
 # per view, the tables its renders have read, in this process: the generations read before a render
@@ -190,7 +193,7 @@ def _execute_wrapper(execute, sql, params, many, context):
         tables = _READ_TABLES.findall(sql)
         for reading in readers:
             reading.update(tables)
-    if _WRITE.match(sql):
+    if _WRITE.match(sql) and not _SIGN_IN_STAMP.match(sql):
         found = _WRITE_TABLE.match(sql)
         table = found.group(1) if found else EVERYTHING  # TRUNCATE, ALTER, ...: every copy goes
         if not _IGNORED.match(table):

@@ -319,3 +319,18 @@ def test_a_shared_list_is_rendered_once_for_everyone_allowed_and_checked_for_eac
     review_services.note_create(actor=side.users["producer"], version=version, frame_start=4, text="Newer note")
     viewer = viewer_client.get(notes_api(side, version))
     assert viewer.status_code == 200 and "X-Page-Cache" not in viewer and b"Newer note" in viewer.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_in_keeps_everyone_s_copies_but_a_change_to_the_user_row_drops_them():
+    from django.contrib.auth.models import update_last_login
+
+    from tests.factories import build_world
+
+    producer = build_world().a.users["producer"]
+    start = page_cache.generation("accounts_user")
+    update_last_login(None, producer)  # what every sign-in does
+    assert page_cache.generation("accounts_user") == start
+    producer.full_name = "Renamed"
+    producer.save(update_fields=["full_name"])
+    assert page_cache.generation("accounts_user") > start
