@@ -45,6 +45,21 @@ def notes_api(side, version) -> str:
     return f"/api/v1/projects/{side.project.pk}/versions/{version.pk}/notes/"
 
 
+def committed_notes_kept(text: str):
+    """A world committed for real (transactional tests), a producer's note on a plate, and that
+    producer's notes API answered from a kept copy: (side, version, client)."""
+    from tests.factories import build_world
+
+    side = build_world().a
+    producer = side.users["producer"]
+    version = make_ready_version(side.project, uploader=producer, name="plate.mov")
+    review_services.note_create(actor=producer, version=version, frame_start=1, text=text)
+    client = signed_in(producer)
+    warm(client, notes_api(side, version))
+    assert client.get(notes_api(side, version))["X-Page-Cache"] == "hit"
+    return side, version, client
+
+
 def test_a_second_view_is_the_kept_copy_and_a_write_shows_at_once(world):
     side = world.a
     producer = side.users["producer"]
@@ -221,15 +236,9 @@ def test_a_committed_write_drops_the_copies_that_read_its_table_and_only_those()
     """Committed for real (a transactional test): the notes API's copy outlives a write to a table it
     does not read (a character), and is dropped by a new note, which the next answer shows."""
     from portal.characters.models import Character
-    from tests.factories import build_world
 
-    side = build_world().a
+    side, version, client = committed_notes_kept("First note")
     producer = side.users["producer"]
-    version = make_ready_version(side.project, uploader=producer, name="plate.mov")
-    review_services.note_create(actor=producer, version=version, frame_start=1, text="First note")
-    client = signed_in(producer)
-    warm(client, notes_api(side, version))
-    assert client.get(notes_api(side, version))["X-Page-Cache"] == "hit"
 
     Character.objects.create(project=side.project, name="Unrelated")
     assert client.get(notes_api(side, version))["X-Page-Cache"] == "hit", "the notes API never reads characters"
@@ -262,15 +271,9 @@ def test_access_taken_away_is_never_answered_from_a_copy():
     the access check's own tables are among those the copy was made from."""
     from portal.projects import services as project_services
     from portal.projects.models import ProjectMembership
-    from tests.factories import build_world
 
-    side = build_world().a
+    side, version, client = committed_notes_kept("Secret note")
     producer = side.users["producer"]
-    version = make_ready_version(side.project, uploader=producer, name="plate.mov")
-    review_services.note_create(actor=producer, version=version, frame_start=1, text="Secret note")
-    client = signed_in(producer)
-    warm(client, notes_api(side, version))
-    assert client.get(notes_api(side, version))["X-Page-Cache"] == "hit"
 
     membership = ProjectMembership.objects.get(project=side.project, user=producer)
     project_services.project_member_remove(actor=side.users["studio_admin"], membership=membership)
