@@ -2,8 +2,8 @@
 
 On a review day the same people reload the same pages (and the pages' live refresh asks them
 again) far more often than anything changes: rendering a 50-row page or API list costs 15-40 ms of
-CPU, a kept copy well under 1 ms. Only views marked for it are kept (`page_cached` on a view class or
-function, `page_cache_actions` on a DRF viewset), only for GET, only for a signed-in browser session
+CPU, a kept copy well under 1 ms. Only views marked for it are kept (`page_cache = True` on a view class
+or function, `page_cache_actions` on a DRF viewset), only for GET, only for a signed-in browser session
 (an API token's request is always rendered: its expiry is checked each time), and only a 200
 response that sets no cookie and leaves the session untouched.
 
@@ -53,7 +53,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.signals import connection_created
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
@@ -166,8 +166,6 @@ def commits_first(using: str = DEFAULT_DB_ALIAS) -> None:
     """Called before registering an on-commit callback that tells browsers to fetch a page again (the
     live events): the generations move before that callback runs (on-commit callbacks run in the
     order they were registered), even when the transaction's writes come after the registration."""
-    from django.db import connections
-
     connection = connections[using]
     if connection.in_atomic_block and _pending(connection) is None:
         transaction.on_commit(_PendingWrite(), using=using)
@@ -209,8 +207,6 @@ def _install(sender, connection, **kwargs) -> None:
 def install() -> None:
     """Hooks every database connection (called from the core app's ready())."""
     connection_created.connect(_install, dispatch_uid="portal.core.page_cache")
-    from django.db import connections
-
     for conn in connections.all(initialized_only=True):
         _install(None, conn)
 
@@ -229,6 +225,70 @@ def _reading():
         readers.remove(reading)
 
 
+# --- copies: looked up, kept, answered ---------------------------------------------------------
+
+
+def _request_parts(request) -> tuple:
+    """What every key holds of the request: the connection's uncommitted writes, host, scheme, URL and
+    language."""
+    return (
+        _uncommitted(connections[DEFAULT_DB_ALIAS]),
+        request.get_host(),
+        request.scheme,
+        request.path,
+        request.META.get("QUERY_STRING", ""),
+        getattr(request, "LANGUAGE_CODE", ""),
+    )
+
+
+def _look_up(key: str, expected: frozenset) -> tuple[tuple | None, dict[str, int]]:
+    """(the copy if it is current, the generations of the expected tables now), in one round trip."""
+    wanted = {GENERATION_PREFIX + t: t for t in {EVERYTHING, *expected}}
+    found = cache.get_many([key, *wanted])
+    kept = found.pop(key, None)
+    if len(found) < len(wanted):
+        now = generations(wanted.values())  # starts the counters nobody has moved yet
+    else:
+        now = {wanted[k]: int(v) for k, v in found.items()}
+    if kept is None:
+        return None, now
+    tables, made_at = kept[0], kept[1]
+    if not now.keys() >= tables:  # kept by a process that knew of more tables
+        now = {**now, **generations(tables.difference(now))}
+    if all(now[t] == made_at[t] for t in made_at):
+        return kept, now
+    return None, now
+
+
+def _learned(name: str, reading: set[str]) -> frozenset:
+    """The tables a render read that matter, remembered as expected of that view from now on."""
+    read = frozenset(t for t in reading if not _IGNORED.match(t))
+    _EXPECTED[name] = _EXPECTED.get(name, frozenset()) | read
+    return read
+
+
+def _store(key: str, response, body: bytes, read: frozenset, before: dict[str, int]) -> None:
+    """Keeps a 200 answer on the tables it read, at the generations read before it was made; a table
+    nobody expected (its generation was not read in time) means it is not kept."""
+    if not read or not before.keys() >= read:
+        return
+    headers = [(k, v) for k, v in response.items() if k.lower() not in _KEPT_HEADERS_SKIP]
+    made_at = {t: before[t] for t in (*read, EVERYTHING)}
+    try:
+        cache.set(key, (read, made_at, response.status_code, headers, body), getattr(settings, "PAGE_CACHE_SECONDS", 60))
+    except Exception:  # noqa: BLE001 - not kept; the response goes out all the same
+        logger.warning("page cache: could not keep a copy", exc_info=True)
+
+
+def _answer(kept: tuple, marker: str, body: bytes | None = None) -> HttpResponse:
+    _tables, _made_at, status, headers, kept_body = kept
+    response = HttpResponse(kept_body if body is None else body, status=status)
+    for name, value in headers:
+        response[name] = value
+    response["X-Page-Cache"] = marker
+    return response
+
+
 # --- one list shared by everyone allowed to see it ------------------------------------------------
 
 
@@ -237,62 +297,33 @@ def shared_list(view, request, render):
     version, a studio's audit trail): called by the view's list() after its access checks, so each
     person's own access is checked at every request; the JSON body is kept once for everyone, on the
     tables its rendering read, and rebuilt once after a write instead of once per person."""
-    from django.db import connections
-
     if not enabled() or request.method != "GET" or getattr(request.accepted_renderer, "format", "") != "json":
         return render()
     name = f"{type(view).__module__}.{type(view).__qualname__}.{view.action}"
-    meta = request.META
-    parts = (
-        name,
-        _uncommitted(connections[DEFAULT_DB_ALIAS]),
-        request.get_host(),
-        request.scheme,
-        request.path,
-        meta.get("QUERY_STRING", ""),
-        getattr(request, "LANGUAGE_CODE", ""),
-        request.accepted_media_type,
-    )
+    parts = (name, *_request_parts(request), request.accepted_media_type)
     key = "page-cache:shared:" + hashlib.sha256(repr(parts).encode()).hexdigest()
     try:
-        kept, before = PageCacheMiddleware._look_up(key, _EXPECTED.get(name, frozenset()))
+        kept, before = _look_up(key, _EXPECTED.get(name, frozenset()))
     except Exception:  # noqa: BLE001 - the cache is down: render
         logger.warning("page cache: unavailable, rendering", exc_info=True)
         return render()
     if kept is not None:
-        tables, _made_at, status, headers, body = kept
         for reading in getattr(_local, "readers", None) or ():
-            reading.update(tables)  # a copy for one person kept over this answer depends on them too
-        response = HttpResponse(body, status=status)
-        for header, value in headers:
-            response[header] = value
-        response["X-Page-Cache"] = "shared"
-        return response
+            reading.update(kept[0])  # a copy for one person kept over this answer depends on them too
+        return _answer(kept, "shared")
     with _reading() as reading:
         response = render()
         response.accepted_renderer = request.accepted_renderer
         response.accepted_media_type = request.accepted_media_type
         response.renderer_context = view.get_renderer_context()
         response.render()
-    read = frozenset(t for t in reading if not _IGNORED.match(t))
-    _EXPECTED[name] = _EXPECTED.get(name, frozenset()) | read
-    if response.status_code == 200 and read and before.keys() >= read and not response.cookies:
-        headers = [(k, v) for k, v in response.items() if k.lower() not in _KEPT_HEADERS_SKIP]
-        made_at = {t: before[t] for t in (*read, EVERYTHING)}
-        try:
-            cache.set(key, (read, made_at, 200, headers, response.content), getattr(settings, "PAGE_CACHE_SECONDS", 60))
-        except Exception:  # noqa: BLE001 - not kept; the response goes out all the same
-            logger.warning("page cache: could not keep a copy", exc_info=True)
+    read = _learned(name, reading)
+    if response.status_code == 200 and not response.cookies:
+        _store(key, response, response.content, read, before)
     return response
 
 
 # --- marking views -----------------------------------------------------------------------------
-
-
-def page_cached(view):
-    """Marks a view class (Django's) or view function as kept by the page cache."""
-    view.page_cache = True
-    return view
 
 
 def _marked(view_func) -> bool:
@@ -339,7 +370,7 @@ class PageCacheMiddleware:
             return self.get_response(request)
         view = match.view_name
         try:
-            kept, before = self._look_up(key, _EXPECTED.get(view, frozenset()))
+            kept, before = _look_up(key, _EXPECTED.get(view, frozenset()))
         except Exception:  # noqa: BLE001 - the cache is down: render
             logger.warning("page cache: unavailable, rendering", exc_info=True)
             return self.get_response(request)
@@ -347,9 +378,7 @@ class PageCacheMiddleware:
             return self._serve(request, kept)
         with _reading() as reading:
             response = self.get_response(request)
-        read = frozenset(t for t in reading if not _IGNORED.match(t))
-        _EXPECTED[view] = _EXPECTED.get(view, frozenset()) | read
-        self._keep(request, key, response, read, before)
+        self._keep(request, key, response, _learned(view, reading), before)
         return response
 
     @staticmethod
@@ -360,49 +389,21 @@ class PageCacheMiddleware:
             return None  # not signed in, or an API token (whose expiry is checked at each request)
         if "_messages" in session or "messages" in request.COOKIES:
             return None  # a flash message waits: it must be shown (and used up) by a real render
-        from django.db import connections
-
         meta = request.META
         parts = (
-            _uncommitted(connections[DEFAULT_DB_ALIAS]),
-            request.get_host(),
-            request.scheme,
-            request.path,
-            meta.get("QUERY_STRING", ""),
+            *_request_parts(request),
             user_id,
             sorted((k, repr(v)) for k, v in session.items()),
-            getattr(request, "LANGUAGE_CODE", ""),
             meta.get("HTTP_ACCEPT", ""),
             sorted((k, v) for k, v in meta.items() if k.startswith("HTTP_HX_")),
         )
         return "page-cache:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
     @staticmethod
-    def _look_up(key: str, expected: frozenset) -> tuple[tuple | None, dict[str, int]]:
-        """(the copy if it is current, the generations of the expected tables now)."""
-        wanted = {GENERATION_PREFIX + t: t for t in {EVERYTHING, *expected}}
-        found = cache.get_many([key, *wanted])
-        kept = found.pop(key, None)
-        if len(found) < len(wanted):
-            now = generations(wanted.values())  # starts the counters nobody has moved yet
-        else:
-            now = {wanted[k]: int(v) for k, v in found.items()}
-        if kept is None:
-            return None, now
-        tables, made_at = kept[0], kept[1]
-        if not now.keys() >= tables:  # kept by a process that knew of more tables
-            now = {**now, **generations(tables.difference(now))}
-        if all(now[t] == made_at[t] for t in made_at):
-            return kept, now
-        return None, now
-
-    @staticmethod
     def _keep(request, key: str, response, read: frozenset, before: dict[str, int]) -> None:
         user = getattr(request, "user", None)
         if (
-            not read
-            or not before.keys() >= read  # a table nobody expected: its generation was not read in time
-            or response.status_code != 200
+            response.status_code != 200
             or response.streaming
             or response.cookies
             or user is None
@@ -419,22 +420,11 @@ class PageCacheMiddleware:
                 return  # a token went somewhere we do not know: this page cannot be shared
             for token in tokens:
                 body = body.replace(token, _placeholder())
-        headers = [(k, v) for k, v in response.items() if k.lower() not in _KEPT_HEADERS_SKIP]
-        made_at = {t: before[t] for t in (*read, EVERYTHING)}
-        try:
-            kept = (read, made_at, response.status_code, headers, body)
-            cache.set(key, kept, getattr(settings, "PAGE_CACHE_SECONDS", 60))
-        except Exception:  # noqa: BLE001 - not kept; the response goes out all the same
-            logger.warning("page cache: could not keep a copy", exc_info=True)
+        _store(key, response, body, read, before)
 
     @staticmethod
     def _serve(request, kept) -> HttpResponse:
-        _tables, _made_at, status, headers, body = kept
-        placeholder = _placeholder()
+        body, placeholder = kept[4], _placeholder()
         if placeholder in body:
             body = body.replace(placeholder, get_token(request).encode())
-        response = HttpResponse(body, status=status)
-        for name, value in headers:
-            response[name] = value
-        response["X-Page-Cache"] = "hit"
-        return response
+        return _answer(kept, "hit", body)
