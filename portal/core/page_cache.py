@@ -33,7 +33,8 @@ that never commit, rely on this).
 **What a copy may not hold.** The form token (CSRF) differs per browser: it is kept as a placeholder
 and a fresh token for the request's own CSRF cookie is put in when the copy is served (a rendered
 page that used a token which cannot be found is not kept). Nothing in the pages depends on the clock
-today (no "3 minutes ago"); `PAGE_CACHE_SECONDS` (60 s) still bounds any copy's age. If the cache
+today (no "3 minutes ago"); `PAGE_CACHE_SECONDS` (60 s) still bounds any copy's age (each copy is
+kept a random 30-60 s of it, so copies made together do not all expire together). If the cache
 cannot be reached the page is rendered as if there were no copy. Sessions and sign-in attempts are
 not data a page shows: their writes move nothing.
 
@@ -267,6 +268,18 @@ def _learned(name: str, reading: set[str]) -> frozenset:
     return read
 
 
+def lifetime() -> int:
+    """How long a new copy may be kept: a random share of PAGE_CACHE_SECONDS, between half of it and all
+    of it. Copies are made in crowds (a whole crew opening the portal, everyone reloading after a
+    note); with one fixed lifetime a crowd's copies would also expire together and every one of them
+    be rendered again in the same second, which is what a review day's latency cannot take. Spread over
+    half the lifetime, and spread further at each renewal, they come back a few at a time."""
+    longest = int(getattr(settings, "PAGE_CACHE_SECONDS", 60))
+    if longest <= 0:
+        return 0  # kept for no time at all, as the setting says
+    return secrets.choice(range((longest + 1) // 2, longest + 1))
+
+
 def _store(key: str, response, body: bytes, read: frozenset, before: dict[str, int]) -> None:
     """Keeps a 200 answer on the tables it read, at the generations read before it was made; a table
     nobody expected (its generation was not read in time) means it is not kept."""
@@ -275,7 +288,7 @@ def _store(key: str, response, body: bytes, read: frozenset, before: dict[str, i
     headers = [(k, v) for k, v in response.items() if k.lower() not in _KEPT_HEADERS_SKIP]
     made_at = {t: before[t] for t in (*read, EVERYTHING)}
     try:
-        cache.set(key, (read, made_at, response.status_code, headers, body), getattr(settings, "PAGE_CACHE_SECONDS", 60))
+        cache.set(key, (read, made_at, response.status_code, headers, body), lifetime())
     except Exception:  # noqa: BLE001 - not kept; the response goes out all the same
         logger.warning("page cache: could not keep a copy", exc_info=True)
 

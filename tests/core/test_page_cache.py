@@ -337,3 +337,40 @@ def test_signing_in_keeps_everyone_s_copies_but_a_change_to_the_user_row_drops_t
     producer.full_name = "Renamed"
     producer.save(update_fields=["full_name"])
     assert page_cache.generation("accounts_user") > start
+
+
+class _SpyCache:
+    """The cache, with the lifetime each page copy was kept for noted."""
+
+    def __init__(self, real) -> None:
+        self.real, self.kept_for = real, []
+
+    def set(self, key, value, timeout=None, **kwargs):
+        if key.startswith("page-cache:") and not key.startswith(page_cache.GENERATION_PREFIX):
+            self.kept_for.append(timeout)
+        return self.real.set(key, value, timeout, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_copies_made_together_do_not_all_expire_together(world, settings, monkeypatch):
+    """A crew opening the portal at once makes its copies at once: each is kept a random 30-60 s of
+    PAGE_CACHE_SECONDS, so they are not all rendered again in the same second a minute later."""
+    settings.PAGE_CACHE_SECONDS = 60
+    spy = _SpyCache(page_cache.cache)
+    monkeypatch.setattr(page_cache, "cache", spy)
+    side = world.a
+    make_ready_version(side.project, uploader=side.users["producer"], name="plate.mov")
+    for role in ("producer", "director", "artist"):
+        client = signed_in(side.users[role])
+        for url in (asset_list(side), project_page(side)):
+            warm(client, url)
+            assert client.get(url)["X-Page-Cache"] == "hit"
+    assert spy.kept_for and all(30 <= t <= 60 for t in spy.kept_for), spy.kept_for
+
+    lifetimes = [page_cache.lifetime() for _ in range(400)]
+    assert min(lifetimes) >= 30 and max(lifetimes) <= 60
+    assert len(set(lifetimes)) > 15, "copies made together would expire together"
+    settings.PAGE_CACHE_SECONDS = 0
+    assert page_cache.lifetime() == 0
