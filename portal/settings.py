@@ -406,8 +406,9 @@ OTP_TOTP_ISSUER = "AI Studio Partner Portal"
 # session engine; nothing deletes session rows behind its back. The user row is still read afresh on
 # every request, so a disabled account or a changed password takes effect at once.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-# A signed-in user's marked pages and list APIs are kept rendered until any write commits
-# (portal/core/page_cache.py); at most PAGE_CACHE_SECONDS old in any case.
+# A signed-in user's marked pages and list APIs are kept rendered until a write to a table they read
+# commits (portal/core/page_cache.py); at most PAGE_CACHE_SECONDS old in any case (each copy a random
+# 50-100% of it).
 PAGE_CACHE = env_bool("PAGE_CACHE", True)
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
 SESSION_COOKIE_HTTPONLY = True

@@ -336,6 +336,15 @@ def shared_list(view, request, render):
     return response
 
 
+class SharedListMixin:
+    """For a DRF list viewset whose answer depends only on its URL once access is granted: its list()
+    goes through `shared_list` (put before the viewset's ListModelMixin)."""
+
+    def list(self, request, *args, **kwargs):
+        render = super().list
+        return shared_list(self, request, lambda: render(request, *args, **kwargs))
+
+
 # --- marking views -----------------------------------------------------------------------------
 
 

@@ -130,14 +130,11 @@ class _VersionScoped(ScopedViewSet, abstract=True):
 @extend_schema_view(
     list=extend_schema(parameters=[OpenApiParameter("source", str, enum=Note.Source.values, description="human or machine")])
 )
-class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScoped):
-    """Notes on one version: people's notes and machine findings (filter with ?source=human|machine)."""
+class NoteViewSet(page_cache.SharedListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, _VersionScoped):
+    """Notes on one version: people's notes and machine findings (filter with ?source=human|machine).
+    The list is the same for everyone allowed to see it (checked first): kept once for all of them."""
 
     page_cache_actions = ("list", "retrieve")  # kept per person until a table it read changes (portal/core/page_cache.py)
-
-    def list(self, request, *args, **kwargs):
-        # the same for everyone allowed to see it (checked before): kept once for all of them
-        return page_cache.shared_list(self, request, lambda: super(NoteViewSet, self).list(request, *args, **kwargs))
 
     serializer_class = NoteSerializer
     queryset = Note.objects.none()

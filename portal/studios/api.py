@@ -211,12 +211,9 @@ class AuditEventSerializer(FastReadMixin, serializers.Serializer):
         OpenApiParameter("date_to", str, description="YYYY-MM-DD"),
     ]
 )
-class AuditEventViewSet(mixins.ListModelMixin, StudioScoped):
+class AuditEventViewSet(page_cache.SharedListMixin, mixins.ListModelMixin, StudioScoped):
+    # the list is the same for everyone allowed to see it (checked first): kept once for all of them
     page_cache_actions = ("list",)  # kept per person until a table it read changes (portal/core/page_cache.py)
-
-    def list(self, request, *args, **kwargs):
-        # the same for everyone allowed to see it (checked before): kept once for all of them
-        return page_cache.shared_list(self, request, lambda: super(AuditEventViewSet, self).list(request, *args, **kwargs))
 
     serializer_class = AuditEventSerializer
     policy_actions = {"GET": Action.AUDIT_VIEW}
